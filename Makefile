@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Both set up what they need.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+# Lambda runs Python 3.12, so the local stack and the tests do too.
+PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+TOOLS_VENV := .venv-tools
+PY := $(VENV)/bin/python
+
+help:
+	@echo "make run     start the local stack (embedded AWS, local API on PORT, default 3000)"
+	@echo "make test    run the whole test suite (unit, integration, end to end)"
+	@echo "make lint    sam validate --lint and sam build (no Docker needed)"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (python3.12 on PATH)"; exit 1; }
+	test -d $(VENV) || $(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (python3.12 on PATH)"; exit 1; }
+	test -d $(TOOLS_VENV) || $(PYTHON312) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) -m local
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+lint: $(TOOLS_VENV)/.installed
+	AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/sam validate --lint
+	PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS_VENV)/bin/sam build --cached --parallel
+
+.PHONY: help run test lint
