@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # Lambda runs Python 3.12, so the local stack and the tests do too.
 PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
-	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 12); print(sys.executable)' 2>/dev/null && break; done)
 VENV := .venv
 TOOLS_VENV := .venv-tools
 PY := $(VENV)/bin/python
@@ -35,7 +35,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 lint: $(TOOLS_VENV)/.installed
-	AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/sam validate --lint
-	PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS_VENV)/bin/sam build --cached --parallel
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/sam validate --lint
+	SAM_CLI_TELEMETRY=0 PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS_VENV)/bin/sam build
 
 .PHONY: help run test lint

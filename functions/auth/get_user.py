@@ -1,0 +1,15 @@
+"""GET /auth/users/{user_id}/ (the user or an admin)."""
+
+import logic
+from models import UserView
+from twittnow.api import Access, create_app, current_caller, lambda_entry
+
+app = create_app()
+
+
+@app.get("/auth/users/<user_id>")
+def get_user(user_id: str) -> UserView:
+    return UserView.of(logic.get_user(current_caller(app), user_id))
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -1,0 +1,156 @@
+"""The auth domain: users, passwords, login tokens. Plain functions over the
+repositories; handlers call exactly one of them."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from models import CreateUserRequest, PartialUpdateUserRequest
+from twittnow import clock, repositories
+from twittnow.auth import Caller
+from twittnow.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, Throttled
+from twittnow.models import Token, TokenKind, User
+from twittnow.passwords import hash_password, needs_rehash, verify_password
+from twittnow.repositories.users import UserGone, UsernameTaken
+from twittnow.tokens import digest, new_token
+
+LOGIN_TOKEN_LIFETIME = timedelta(days=30)
+MAX_FAILED_LOGINS = 5
+FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    expiry: datetime
+    user: User
+
+
+def create_user(request: CreateUserRequest) -> User:
+    now = clock.now()
+    user = User(
+        id=str(uuid.uuid4()),
+        username=request.username,
+        first_name=request.first_name,
+        last_name=request.last_name,
+        company_name=request.company_name,
+        is_admin=request.is_admin,
+        password_hash=hash_password(request.password),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        repositories.users().create(user)
+    except UsernameTaken:
+        raise _username_taken() from None
+    return user
+
+
+def create_admin(username: str, password: str) -> User:
+    """The operator's way in: the first admin of a stack (createadmin, the local stack)."""
+    request = CreateUserRequest(
+        username=username, password=password, company_name="Twittnow", is_admin=True
+    )
+    return create_user(request)
+
+
+def list_users(search: str | None) -> list[User]:
+    users = repositories.users().list_all()
+    if not search:
+        return users
+    needle = search.strip().lower()
+    return [user for user in users if needle in _searchable_text(user)]
+
+
+def get_user(caller: Caller, user_id: str) -> User:
+    # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
+    user = repositories.users().get(user_id) if caller.may_manage(user_id) else None
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    return user
+
+
+def update_user(caller: Caller, user_id: str, changes: PartialUpdateUserRequest) -> User:
+    """PATCH and PUT alike: PUT's request simply sets every field."""
+    user = get_user(caller, user_id)
+    values = changes.model_dump(exclude_unset=True, exclude_none=True)
+    if "is_admin" in values and values["is_admin"] != user.is_admin:
+        if not caller.is_admin:
+            raise PermissionDenied("Only an admin can change is_admin.")
+        if user.id == caller.user.id:
+            raise Conflict("An admin cannot remove their own admin rights; ask another admin.")
+    updated = user.model_copy(update={**values, "updated_at": clock.now()})
+    try:
+        repositories.users().replace(updated, previous_username=user.username)
+    except UsernameTaken:
+        raise _username_taken() from None
+    except UserGone:
+        raise NotFound(f"No user with id {user_id}.") from None
+    return updated
+
+
+def delete_user(caller: Caller, user_id: str) -> None:
+    user = get_user(caller, user_id)
+    if user.id == caller.user.id:
+        raise Conflict("An admin cannot delete their own account; ask another admin.")
+    repositories.users().delete(user)
+    # Tokens of a deleted user stop working at once anyway (authentication looks the
+    # user up); deleting them keeps the table clean.
+    repositories.tokens().delete_for_user(user.id)
+
+
+def set_password(caller: Caller, user_id: str, password: str) -> None:
+    """Sets a new password and ends the user's other sessions: every login token but the
+    one making this call. The developer API key is not a session and keeps working."""
+    user = get_user(caller, user_id)
+    updated = user.model_copy(
+        update={"password_hash": hash_password(password), "updated_at": clock.now()}
+    )
+    try:
+        repositories.users().replace(updated, previous_username=user.username)
+    except UserGone:
+        raise NotFound(f"No user with id {user_id}.") from None
+    keep = caller.token.digest if caller.user.id == user.id else None
+    repositories.tokens().delete_for_user(user.id, kind=TokenKind.LOGIN, keep_digest=keep)
+
+
+def login(username: str, password: str) -> Login:
+    now = clock.now()
+    attempts = repositories.login_attempts()
+    failures, window_ends = attempts.failures(username, now)
+    if failures >= MAX_FAILED_LOGINS:
+        wait = int((window_ends - now).total_seconds()) + 1
+        raise Throttled(
+            f"Too many failed logins for this username. Try again in {wait} seconds.", wait
+        )
+    user = repositories.users().get_by_username(username)
+    if not verify_password(user.password_hash if user else None, password):
+        attempts.record_failure(username, now, FAILED_LOGIN_WINDOW)
+        raise NotAuthenticated("Unable to log in with the given username and password.")
+    if failures:
+        attempts.clear(username)
+    if needs_rehash(user.password_hash):
+        user = user.model_copy(update={"password_hash": hash_password(password)})
+        repositories.users().replace(user, previous_username=user.username)
+    token = new_token()
+    expiry = now + LOGIN_TOKEN_LIFETIME
+    repositories.tokens().add(
+        Token(digest=digest(token), user_id=user.id, kind=TokenKind.LOGIN, created_at=now, expires_at=expiry)
+    )
+    return Login(token=token, expiry=expiry, user=user)
+
+
+def logout(caller: Caller) -> None:
+    repositories.tokens().delete(caller.token.digest)
+
+
+def logout_all(caller: Caller) -> None:
+    repositories.tokens().delete_for_user(caller.user.id, kind=TokenKind.LOGIN)
+
+
+def _username_taken() -> Conflict:
+    return Conflict.not_unique("username", "A user with this username already exists.")
+
+
+def _searchable_text(user: User) -> str:
+    return " ".join((user.username, user.first_name, user.last_name, user.company_name)).lower()

@@ -1,0 +1,76 @@
+"""Request and response shapes of the auth API."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
+
+from twittnow.models import User
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)]
+CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
+# Long enough to resist guessing, short enough that hashing it is no denial of service.
+Password = Annotated[str, Field(min_length=8, max_length=1024)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateUserRequest(_Request):
+    username: EmailStr
+    password: Password
+    company_name: CompanyName
+    first_name: Name = ""
+    last_name: Name = ""
+    is_admin: StrictBool = False
+
+
+class UpdateUserRequest(_Request):
+    """PUT: every detail but the password, which has its own endpoint."""
+
+    username: EmailStr
+    first_name: Name
+    last_name: Name
+    company_name: CompanyName
+    is_admin: StrictBool | None = None
+
+
+class PartialUpdateUserRequest(_Request):
+    username: EmailStr | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    company_name: CompanyName | None = None
+    is_admin: StrictBool | None = None
+
+
+class SetPasswordRequest(_Request):
+    password: Password
+
+
+class LoginRequest(_Request):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class UserView(BaseModel):
+    """A user as the API shows it: never the password or its hash."""
+
+    id: str
+    username: str
+    first_name: str
+    last_name: str
+    company_name: str
+    is_admin: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "UserView":
+        return cls.model_validate(user.model_dump(exclude={"password_hash"}))
+
+
+class LoginResponse(BaseModel):
+    token: str
+    expiry: datetime
+    user: UserView

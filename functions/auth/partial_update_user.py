@@ -1,0 +1,15 @@
+"""PATCH /auth/users/{user_id}/ (the user or an admin): change some details."""
+
+import logic
+from models import PartialUpdateUserRequest, UserView
+from twittnow.api import Access, create_app, current_caller, lambda_entry
+
+app = create_app()
+
+
+@app.patch("/auth/users/<user_id>")
+def partial_update_user(user_id: str, changes: PartialUpdateUserRequest) -> UserView:
+    return UserView.of(logic.update_user(current_caller(app), user_id, changes))
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

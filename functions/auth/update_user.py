@@ -1,0 +1,16 @@
+"""PUT /auth/users/{user_id}/ (the user or an admin): replace every detail but the password."""
+
+import logic
+from models import PartialUpdateUserRequest, UpdateUserRequest, UserView
+from twittnow.api import Access, create_app, current_caller, lambda_entry
+
+app = create_app()
+
+
+@app.put("/auth/users/<user_id>")
+def update_user(user_id: str, details: UpdateUserRequest) -> UserView:
+    changes = PartialUpdateUserRequest.model_validate(details.model_dump(exclude_none=True))
+    return UserView.of(logic.update_user(current_caller(app), user_id, changes))
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

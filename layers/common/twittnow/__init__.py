@@ -1,0 +1,1 @@
+"""Twittnow's common layer: settings, API plumbing, auth, repositories and clients."""

@@ -1,0 +1,197 @@
+"""What every HTTP function shares: the resolver, the one error envelope, the Lambda
+entry point with its correlation id, and DRF-style pagination.
+
+The error envelope, for every 4xx and 5xx:
+    {"error": "<what went wrong and what to do>", "code": "<MACHINE_CODE>",
+     "details": {"<field>": ["<message>", ...]}, "request_id": "<API Gateway request id>"}
+"""
+
+import json
+from collections.abc import Callable, Sequence
+from enum import Enum
+from http import HTTPStatus
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel
+
+from twittnow.auth import Caller, authenticate, require_admin
+from twittnow.errors import ApiError, NotAuthenticated, NotFound, Throttled
+from twittnow.observability import logger
+from twittnow.settings import get_settings
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class Page(BaseModel, Generic[T]):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[T]
+
+
+def create_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    def request_id() -> str:
+        return app.current_event.request_context.request_id
+
+    @app.exception_handler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return _error_response(error, request_id())
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response:
+        message, details = describe_validation_errors(error.errors())
+        return envelope(400, "VALIDATION_ERROR", message, request_id(), details)
+
+    @app.not_found
+    def no_route(_: Exception) -> Response:
+        event = app.current_event
+        message = f"No endpoint answers {event.http_method} {event.path}."
+        return envelope(404, "NOT_FOUND", message, request_id())
+
+    @app.exception_handler(Exception)
+    def unexpected(_: Exception) -> Response:
+        logger.exception("Unhandled error")
+        message = "The service could not answer; retry shortly."
+        return envelope(500, "INTERNAL_ERROR", message, request_id())
+
+    return app
+
+
+class Access(Enum):
+    """Who may call a function. Checked before the request body is validated, so an
+    anonymous caller learns nothing about the body the endpoint expects."""
+
+    PUBLIC = "public"
+    LOGIN = "login"  # any logged-in user
+    ADMIN = "admin"
+    LOGIN_OR_API_KEY = "login_or_api_key"  # also the tenant's developer API key
+
+
+def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict, Any], dict]:
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    )
+    def lambda_handler(event: dict, context: Any) -> dict:
+        if access is not Access.PUBLIC:
+            try:
+                caller = _authorize(APIGatewayProxyEvent(event), access)
+            except ApiError as error:
+                request_id = (event.get("requestContext") or {}).get("requestId", "")
+                return _as_proxy_result(_error_response(error, request_id))
+            app.append_context(caller=caller)
+            logger.append_keys(user_id=caller.user.id)
+        return app.resolve(event, context)
+
+    return lambda_handler
+
+
+def current_caller(app: APIGatewayRestResolver) -> Caller:
+    return app.context["caller"]
+
+
+def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
+    caller = authenticate(event.headers, allow_api_key=access is Access.LOGIN_OR_API_KEY)
+    if access is Access.ADMIN:
+        require_admin(caller)
+    return caller
+
+
+def _error_response(error: ApiError, request_id: str) -> Response:
+    headers = {}
+    if isinstance(error, Throttled):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    if isinstance(error, NotAuthenticated):
+        headers["WWW-Authenticate"] = "Token"
+    return envelope(error.status, error.code, error.message, request_id, error.details, headers)
+
+
+def _as_proxy_result(response: Response) -> dict:
+    """A Response given before the resolver runs, in Lambda proxy integration form."""
+    headers = {name: value if isinstance(value, list) else [value] for name, value in response.headers.items()}
+    return {
+        "statusCode": response.status_code,
+        "multiValueHeaders": headers,
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    details: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"error": message, "code": code, "details": details or {}, "request_id": request_id}
+    return Response(
+        status_code=status, content_type="application/json", body=json.dumps(body), headers=headers
+    )
+
+
+def no_content() -> Response:
+    return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+def describe_validation_errors(errors: Sequence[dict]) -> tuple[str, dict[str, list[str]]]:
+    """Pydantic's errors -> one sentence a person can act on, plus messages by field."""
+    details: dict[str, list[str]] = {}
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        source, path = (location[0], location[1:]) if location else ("body", [])
+        if error["type"] == "json_invalid":
+            field, message = "body", f"The request body is not valid JSON ({error['ctx']['error']})."
+        elif source == "body" and not path:
+            field, message = "body", "The request body must be a JSON object."
+        else:
+            field, message = ".".join(path) or source, _field_message(error)
+        details.setdefault(field, []).append(message)
+    summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in details.items())
+    return f"Invalid input. {summary}", details
+
+
+def _field_message(error: dict) -> str:
+    match error["type"]:
+        case "missing":
+            return "This field is required."
+        case "extra_forbidden":
+            return "Unknown field; remove it."
+    message = error["msg"].removeprefix("Value error, ")
+    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def paginate(
+    items: Sequence[T], event: APIGatewayProxyEvent, page: int, page_size: int
+) -> Page[T]:
+    count = len(items)
+    last_page = max(1, -(-count // page_size))
+    if page > last_page:
+        raise NotFound(f"Invalid page {page}: there are {last_page} pages of {page_size}.")
+    start = (page - 1) * page_size
+    return Page[T](
+        count=count,
+        next=_page_url(event, page + 1) if page < last_page else None,
+        previous=_page_url(event, page - 1) if page > 1 else None,
+        results=list(items[start : start + page_size]),
+    )
+
+
+def _page_url(event: APIGatewayProxyEvent, page: int) -> str:
+    base_url = get_settings().public_base_url.rstrip("/")
+    if base_url:
+        url = base_url + event.path
+    else:  # the API Gateway URL, whose path carries the stage
+        url = f"https://{event.request_context.domain_name}{event.request_context.path}"
+    query = {**(event.query_string_parameters or {}), "page": str(page)}
+    return f"{url}?{urlencode(query)}"

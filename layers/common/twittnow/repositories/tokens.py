@@ -1,0 +1,67 @@
+"""Tokens table: one item per token, keyed by the token's digest (the token itself is
+never stored). Login tokens carry an expiry, which is also their TTL attribute; DynamoDB
+deletes expired items lazily, so reads check the expiry themselves."""
+
+from datetime import UTC, datetime
+
+from twittnow.models import Token, TokenKind
+from twittnow.repositories.dynamo import client, from_item, to_item
+
+_BATCH_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
+
+
+class TokensRepository:
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+
+    def add(self, token: Token) -> None:
+        client().put_item(TableName=self.table_name, Item=_to_item(token))
+
+    def get(self, digest: str) -> Token | None:
+        item = client().get_item(TableName=self.table_name, Key=to_item({"digest": digest})).get("Item")
+        return _to_token(item) if item else None
+
+    def delete(self, digest: str) -> None:
+        client().delete_item(TableName=self.table_name, Key=to_item({"digest": digest}))
+
+    def delete_for_user(
+        self, user_id: str, kind: TokenKind | None = None, keep_digest: str | None = None
+    ) -> None:
+        """Deletes a user's tokens (of one kind, if given), except `keep_digest`."""
+        digests = [
+            token["digest"]
+            for token in self._keys_of_user(user_id)
+            if (kind is None or token["kind"] == kind) and token["digest"] != keep_digest
+        ]
+        for start in range(0, len(digests), _BATCH_LIMIT):
+            requests = [
+                {"DeleteRequest": {"Key": to_item({"digest": digest})}}
+                for digest in digests[start : start + _BATCH_LIMIT]
+            ]
+            while requests:
+                answer = client().batch_write_item(RequestItems={self.table_name: requests})
+                requests = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+
+    def _keys_of_user(self, user_id: str) -> list[dict]:
+        paginator = client().get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            IndexName="by_user",
+            KeyConditionExpression="user_id = :user_id",
+            ExpressionAttributeValues=to_item({":user_id": user_id}),
+        )
+        return [from_item(item) for page in pages for item in page["Items"]]
+
+
+def _to_item(token: Token) -> dict:
+    values = token.model_dump(mode="json", exclude={"expires_at"})
+    if token.expires_at is not None:
+        values["expires_at"] = int(token.expires_at.timestamp())
+    return to_item(values)
+
+
+def _to_token(item: dict) -> Token:
+    values = from_item(item)
+    if "expires_at" in values:
+        values["expires_at"] = datetime.fromtimestamp(int(values["expires_at"]), tz=UTC)
+    return Token.model_validate(values)
