@@ -1,0 +1,26 @@
+"""`python -m local` (make run): the local stack on PORT until Ctrl-C or SIGTERM."""
+
+import logging
+import signal
+import threading
+
+from local.stack import DEFAULT_STATE_FILE, LocalStack, Settings
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # botocore announces where it found credentials and endpoints on every new client.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    stopping = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopping.set())
+    with LocalStack(Settings.from_environment(), state_file=DEFAULT_STATE_FILE) as stack:
+        print(stack.banner(), flush=True)
+        stopping.wait()
+    logging.getLogger(__name__).info("Local stack stopped.")
+
+
+if __name__ == "__main__":
+    main()

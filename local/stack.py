@@ -1,0 +1,207 @@
+"""The whole local stack: embedded AWS, the template's functions behind a local API Gateway
+and queue pollers, and the admin to log in with."""
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from local import runtime
+from local.aws import EmbeddedAws
+from local.environment import EnvironmentChanges
+from local.gateway import Gateway, Router
+from local.queues import QueuePollers
+from local.template import (
+    DEFAULT_STACK_NAME,
+    REPO_ROOT,
+    Deployment,
+    Template,
+    load_template,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 3000
+DEFAULT_ADMIN_USERNAME = "admin@example.com"
+DEFAULT_STATE_FILE = REPO_ROOT / ".local" / "stack.json"
+# The folder whose logic module creates users (create_admin).
+AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the operator sets in the environment (DESIGN.md, "Running it without AWS")."""
+
+    port: int = DEFAULT_PORT
+    public_base_url: str | None = None  # None: http://localhost:<port>
+    admin_username: str = DEFAULT_ADMIN_USERNAME
+    admin_password: str | None = None  # None: generated, and shown once
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        port = environ.get("PORT") or str(DEFAULT_PORT)
+        if not port.isdigit():
+            raise ValueError(f"PORT must be a port number, not {port!r}.")
+        return cls(
+            port=int(port),
+            public_base_url=environ.get("PUBLIC_BASE_URL") or None,
+            admin_username=environ.get("ADMIN_USERNAME") or DEFAULT_ADMIN_USERNAME,
+            admin_password=environ.get("ADMIN_PASSWORD") or None,
+        )
+
+
+class LocalStack:
+    """Starts and stops the stack in this process. Port 0 picks a free port.
+
+    `isolated_aws` runs the embedded AWS in a child process (see EmbeddedAws); tests that
+    share their process with moto mocks want it. `state_file` is where operator commands
+    find the stack; None writes none.
+    """
+
+    def __init__(
+        self,
+        settings: Settings = Settings(),
+        *,
+        stack_name: str = DEFAULT_STACK_NAME,
+        state_file: Path | None = None,
+        isolated_aws: bool = False,
+    ):
+        self.settings = settings
+        self.stack_name = stack_name
+        self.state_file = state_file
+        self.admin_username = settings.admin_username
+        self.admin_password_generated = settings.admin_password is None
+        self.admin_password = settings.admin_password or secrets.token_urlsafe(12)
+        # Every variable the stack sets in os.environ, put back by stop().
+        self.environment = EnvironmentChanges()
+        self.aws = EmbeddedAws(isolated=isolated_aws)
+        self.template: Template | None = None
+        self.base_url = ""
+        self.public_base_url = ""
+        self._gateway: Gateway | None = None
+        self._pollers: QueuePollers | None = None
+        self._state_written = False
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return self.aws.endpoint_url
+
+    def start(self) -> "LocalStack":
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.aws.start()
+        self.aws.configure_clients(self.environment)
+        deployment = Deployment(
+            aws_endpoint_url=self.aws.endpoint_url,
+            stack_name=self.stack_name,
+            region=self.aws.region,
+        )
+        secret_arns = self.aws.create_resources(load_template(deployment))
+        # Now that the secrets exist, !Ref of a secret can give its full ARN.
+        self.template = load_template(replace(deployment, secret_arns=secret_arns))
+
+        self._gateway = Gateway(port=self.settings.port, stage=self.template.api_stage)
+        self.base_url = f"http://localhost:{self._gateway.port}"
+        self.public_base_url = self.settings.public_base_url or self.base_url
+        self._set_function_environment(self.template)
+        for function in self.template.functions:
+            runtime.load_handler(function)  # a handler that cannot import fails the start
+        self._create_admin()
+
+        self._gateway.start(Router(self.template.functions))
+        self._pollers = QueuePollers(self.template, self.aws)
+        self._pollers.start()
+        if self.state_file is not None:
+            self._write_state_file(self.state_file)
+        logger.info("Local stack up: API %s", self.base_url)
+
+    def _set_function_environment(self, template: Template) -> None:
+        """Every function's variables, in this process the functions share.
+
+        The operator's settings win over the template's values: the template's
+        PUBLIC_BASE_URL is the deployed one (empty), the local one is this stack's URL.
+        """
+        values: dict[str, str] = {}
+        for function in template.functions:
+            for name, value in function.environment.items():
+                if values.setdefault(name, value) != value:
+                    logger.warning(
+                        "Functions disagree on %s; locally they all share one value.", name
+                    )
+        values["PUBLIC_BASE_URL"] = self.public_base_url
+        for name, value in values.items():
+            self.environment.set(name, value)
+
+    def _create_admin(self) -> None:
+        logic = runtime.load_module(AUTH_CODE_DIR, "logic")
+        logic.create_admin(self.admin_username, self.admin_password)
+
+    def _write_state_file(self, path: Path) -> None:
+        state = {
+            "api_url": self.base_url,
+            "public_base_url": self.public_base_url,
+            "aws_endpoint_url": self.aws.endpoint_url,
+            "region": self.aws.region,
+            "stack_name": self.stack_name,
+            "physical_names": self.template.physical_names(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = path.with_suffix(".tmp")
+        written.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        written.replace(path)  # readers never see half a file
+        self._state_written = True
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Waits until the queue functions have consumed every message; False on timeout."""
+        return self._pollers.drain(timeout) if self._pollers else True
+
+    def stop(self) -> None:
+        if self._pollers is not None:
+            self._pollers.stop()
+            self._pollers = None
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        self.aws.stop()
+        self.environment.restore()
+        if self._state_written:  # a stack that failed to start leaves another's file alone
+            self.state_file.unlink(missing_ok=True)
+            self._state_written = False
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def banner(self) -> str:
+        password = self.admin_password if self.admin_password_generated else "<ADMIN_PASSWORD>"
+        credentials = json.dumps(self.admin_username), json.dumps(password)
+        login = (
+            f"curl -X POST {self.base_url}/auth/login/ --data "
+            f"""'{{"username": {credentials[0]} ,"password":{credentials[1]}}}' """
+            '--header "Content-Type: application/json"'
+        )
+        lines = [
+            "Twittnow local stack",
+            f"  API            {self.base_url}",
+            f"  Embedded AWS   {self.aws.endpoint_url} ({self.aws.region})",
+            f"  Admin          {self.admin_username}",
+        ]
+        if self.admin_password_generated:
+            lines.append(
+                f"  Admin password {self.admin_password}  (shown once; ADMIN_PASSWORD sets it)"
+            )
+        if self.state_file is not None:
+            lines.append(f"  State file     {self.state_file}")
+        lines += ["", "Log in as the admin:", f"  {login}", "", "Ctrl-C stops it."]
+        return "\n".join(lines)
