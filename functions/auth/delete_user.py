@@ -1,14 +1,13 @@
 """DELETE /auth/users/{user_id}/ (admin): the user and every token of theirs."""
 
 import logic
-from aws_lambda_powertools.event_handler import Response
 from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
 @app.delete("/auth/users/<user_id>")
-def delete_user(user_id: str) -> Response:
+def delete_user(user_id: str):
     logic.delete_user(current_caller(app), user_id)
     return no_content()
 

@@ -73,7 +73,7 @@ def get_user(caller: Caller, user_id: str) -> User:
 def update_user(caller: Caller, user_id: str, changes: PartialUpdateUserRequest) -> User:
     """PATCH and PUT alike: PUT's request simply sets every field."""
     user = get_user(caller, user_id)
-    values = changes.model_dump(exclude_unset=True, exclude_none=True)
+    values = changes.model_dump(exclude_unset=True)
     if "is_admin" in values and values["is_admin"] != user.is_admin:
         if not caller.is_admin:
             raise PermissionDenied("Only an admin can change is_admin.")

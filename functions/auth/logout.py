@@ -1,14 +1,13 @@
 """POST /auth/logout/: revoke the token that makes the call."""
 
 import logic
-from aws_lambda_powertools.event_handler import Response
 from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
 @app.post("/auth/logout")
-def logout() -> Response:
+def logout():
     logic.logout(current_caller(app))
     return no_content()
 

@@ -1,14 +1,13 @@
 """POST /auth/logout-all/: revoke every login token of the caller."""
 
 import logic
-from aws_lambda_powertools.event_handler import Response
 from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
 @app.post("/auth/logout-all")
-def logout_all() -> Response:
+def logout_all():
     logic.logout_all(current_caller(app))
     return no_content()
 

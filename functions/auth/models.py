@@ -37,11 +37,13 @@ class UpdateUserRequest(_Request):
 
 
 class PartialUpdateUserRequest(_Request):
-    username: EmailStr | None = None
-    first_name: Name | None = None
-    last_name: Name | None = None
-    company_name: CompanyName | None = None
-    is_admin: StrictBool | None = None
+    """PATCH: any of the fields, none of them null (the default only marks "not sent")."""
+
+    username: EmailStr = None
+    first_name: Name = None
+    last_name: Name = None
+    company_name: CompanyName = None
+    is_admin: StrictBool = None
 
 
 class SetPasswordRequest(_Request):

@@ -1,7 +1,6 @@
 """PATCH /auth/users/{user_id}/set-password/ (the user or an admin)."""
 
 import logic
-from aws_lambda_powertools.event_handler import Response
 from models import SetPasswordRequest
 from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
 
@@ -9,7 +8,7 @@ app = create_app()
 
 
 @app.patch("/auth/users/<user_id>/set-password")
-def set_password(user_id: str, request: SetPasswordRequest) -> Response:
+def set_password(user_id: str, request: SetPasswordRequest):
     logic.set_password(current_caller(app), user_id, request.password)
     return no_content()
 

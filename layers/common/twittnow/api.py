@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from twittnow.auth import Caller, authenticate, require_admin
-from twittnow.errors import ApiError, NotAuthenticated, NotFound, Throttled
+from twittnow.errors import ApiError, InvalidInput, NotAuthenticated, NotFound, Throttled
 from twittnow.observability import logger
 from twittnow.settings import get_settings
 
@@ -82,14 +82,15 @@ def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict,
         correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
     )
     def lambda_handler(event: dict, context: Any) -> dict:
-        if access is not Access.PUBLIC:
-            try:
-                caller = _authorize(APIGatewayProxyEvent(event), access)
-            except ApiError as error:
-                request_id = (event.get("requestContext") or {}).get("requestId", "")
-                return _as_proxy_result(_error_response(error, request_id))
-            app.append_context(caller=caller)
-            logger.append_keys(user_id=caller.user.id)
+        proxy_event = APIGatewayProxyEvent(event)
+        try:
+            if access is not Access.PUBLIC:
+                caller = _authorize(proxy_event, access)
+                app.append_context(caller=caller)
+                logger.append_keys(user_id=caller.user.id)
+            _refuse_json_that_is_not_an_object(proxy_event)
+        except ApiError as error:
+            return _as_proxy_result(_error_response(error, proxy_event.request_context.request_id))
         return app.resolve(event, context)
 
     return lambda_handler
@@ -104,6 +105,18 @@ def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
     if access is Access.ADMIN:
         require_admin(caller)
     return caller
+
+
+def _refuse_json_that_is_not_an_object(event: APIGatewayProxyEvent) -> None:
+    """Powertools takes a JSON array's first item as the body model (it unwraps lists for
+    any non-list parameter), so anything but an object is refused here first. Bodies that
+    are not JSON at all are left to the resolver, which explains them."""
+    try:
+        body = json.loads(event.decoded_body or "null")
+    except ValueError:
+        return
+    if body is not None and not isinstance(body, dict):
+        raise InvalidInput.for_field("body", "The request body must be a JSON object.")
 
 
 def _error_response(error: ApiError, request_id: str) -> Response:

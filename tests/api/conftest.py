@@ -1,0 +1,123 @@
+"""The API tests run twice over one local stack per test session: in-process, handing
+each request straight to the local API Gateway (integration: handlers over moto), and
+over HTTP (end to end). Tests talk to an ApiClient and never know which."""
+
+import json as jsonlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from local.gateway import HttpRequest
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: CaseInsensitiveDict
+    text: str
+
+    @property
+    def body(self) -> Any:
+        return jsonlib.loads(self.text) if self.text else None
+
+
+class ApiClient:
+    def __init__(self, stack, over_http: bool):
+        self.stack = stack
+        self.over_http = over_http
+        self.admin_token = ""
+
+    def request(self, method: str, path: str, *, token: str | None = None, json: Any = None,
+                data: str | None = None, headers: dict | None = None) -> Reply:
+        target = _target(path)
+        sent_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            sent_headers["Authorization"] = f"Token {token}"
+        body = data.encode() if data is not None else b"" if json is None else jsonlib.dumps(json).encode()
+        if self.over_http:
+            answer = requests.request(method, self.stack.base_url + target, headers=sent_headers, data=body, timeout=30)
+            return Reply(answer.status_code, answer.headers, answer.text)
+        response = self.stack.gateway.handle(
+            HttpRequest(method=method, target=target, headers=list(sent_headers.items()), body=body, client_ip="127.0.0.1")
+        )
+        return Reply(response.status, CaseInsensitiveDict(response.headers), response.body.decode())
+
+    def get(self, path, **kwargs): return self.request("GET", path, **kwargs)
+    def post(self, path, **kwargs): return self.request("POST", path, **kwargs)
+    def patch(self, path, **kwargs): return self.request("PATCH", path, **kwargs)
+    def put(self, path, **kwargs): return self.request("PUT", path, **kwargs)
+    def delete(self, path, **kwargs): return self.request("DELETE", path, **kwargs)
+
+    def login(self, username: str, password: str) -> str:
+        reply = self.post("/auth/login/", json={"username": username, "password": password})
+        assert reply.status == 200, reply.body
+        return reply.body["token"]
+
+    def users_as_admin(self) -> list[dict]:
+        """Every user as the admin sees them: what "nothing changed" is checked against."""
+        reply = self.get("/auth/users/?page_size=200", token=self.admin_token)
+        assert reply.status == 200, reply.body
+        return reply.body["results"]
+
+
+
+def _target(path: str) -> str:
+    """A path, or an absolute URL (a pagination link), as the request target."""
+    if path.startswith("http"):
+        parts = urlsplit(path)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return path
+
+
+@dataclass
+class Tenant:
+    id: str
+    username: str
+    password: str
+    token: str
+
+
+@pytest.fixture(params=["in_process", pytest.param("http", marks=pytest.mark.e2e)])
+def api(request, local_stack) -> ApiClient:
+    client = ApiClient(local_stack, over_http=request.param == "http")
+    client.admin_token = client.login(local_stack.admin_username, local_stack.admin_password)
+    return client
+
+
+@pytest.fixture
+def admin_token(api) -> str:
+    return api.admin_token
+
+
+@pytest.fixture
+def admin_id(api) -> str:
+    reply = api.post("/auth/login/", json={"username": api.stack.admin_username, "password": api.stack.admin_password})
+    return reply.body["user"]["id"]
+
+
+@pytest.fixture
+def unique_email():
+    return lambda name: f"{name}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def _new_tenant(api: ApiClient, unique_email, name: str) -> Tenant:
+    username, password = unique_email(name), f"pw-{uuid.uuid4().hex}"
+    reply = api.post("/auth/users/", token=api.admin_token,
+                     json={"username": username, "password": password, "company_name": f"{name} Ltd"})
+    assert reply.status == 201, reply.body
+    return Tenant(reply.body["id"], username, password, api.login(username, password))
+
+
+@pytest.fixture
+def tenant(api, unique_email) -> Tenant:
+    return _new_tenant(api, unique_email, "tenant")
+
+
+@pytest.fixture
+def other_tenant(api, unique_email) -> Tenant:
+    return _new_tenant(api, unique_email, "other")
