@@ -35,7 +35,7 @@ def create_user(request: CreateUserRequest) -> User:
         last_name=request.last_name,
         company_name=request.company_name,
         is_admin=request.is_admin,
-        password_hash=hash_password(request.password),
+        password_hash=hash_password(request.password.get_secret_value()),
         created_at=now,
         updated_at=now,
     )

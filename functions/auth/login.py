@@ -9,7 +9,7 @@ app = create_app()
 
 @app.post("/auth/login")
 def login(credentials: LoginRequest) -> LoginResponse:
-    result = logic.login(credentials.username, credentials.password)
+    result = logic.login(credentials.username, credentials.password.get_secret_value())
     return LoginResponse(token=result.token, expiry=result.expiry, user=UserView.of(result.user))
 
 

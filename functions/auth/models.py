@@ -3,14 +3,15 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StrictBool, StringConstraints
 
 from twittnow.models import User
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)]
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
 # Long enough to resist guessing, short enough that hashing it is no denial of service.
-Password = Annotated[str, Field(min_length=8, max_length=1024)]
+# SecretStr keeps passwords out of every repr, and so out of debug logs.
+Password = Annotated[SecretStr, Field(min_length=8, max_length=1024)]
 
 
 class _Request(BaseModel):
@@ -52,7 +53,7 @@ class SetPasswordRequest(_Request):
 
 class LoginRequest(_Request):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    password: Annotated[SecretStr, Field(min_length=1, max_length=1024)]
 
 
 class UserView(BaseModel):

@@ -9,7 +9,7 @@ app = create_app()
 
 @app.patch("/auth/users/<user_id>/set-password")
 def set_password(user_id: str, request: SetPasswordRequest):
-    logic.set_password(current_caller(app), user_id, request.password)
+    logic.set_password(current_caller(app), user_id, request.password.get_secret_value())
     return no_content()
 
 

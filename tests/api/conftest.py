@@ -119,5 +119,11 @@ def tenant(api, unique_email) -> Tenant:
 
 
 @pytest.fixture
+def tenant_of(unique_email):
+    """A new tenant made through a given client, for tests that pick their transport."""
+    return lambda client: _new_tenant(client, unique_email, "tenant")
+
+
+@pytest.fixture
 def other_tenant(api, unique_email) -> Tenant:
     return _new_tenant(api, unique_email, "other")

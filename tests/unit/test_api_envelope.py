@@ -85,3 +85,19 @@ def test_an_empty_list_is_one_empty_page_and_past_the_end_is_not_found():
 
     with pytest.raises(NotFound, match="Invalid page 3"):
         paginate([1, 2], FakeEvent(), 3, 1)
+
+
+def test_length_limits_are_phrased_in_characters_for_strings_and_secrets():
+    _, details = describe_validation_errors([
+        {"type": "too_short", "loc": ("body", "password"), "msg": "Value should have at least 8 items",
+         "ctx": {"min_length": 8}},
+        {"type": "string_too_short", "loc": ("body", "username"), "msg": "String should have at least 1 character",
+         "ctx": {"min_length": 1}},
+        {"type": "string_too_long", "loc": ("body", "first_name"), "msg": "String should have at most 150 characters",
+         "ctx": {"max_length": 150}},
+    ])
+    assert details == {
+        "password": ["Must be at least 8 characters long."],
+        "username": ["This field may not be blank."],
+        "first_name": ["Must be at most 150 characters long."],
+    }

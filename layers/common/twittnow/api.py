@@ -175,11 +175,18 @@ def describe_validation_errors(errors: Sequence[dict]) -> tuple[str, dict[str, l
 
 
 def _field_message(error: dict) -> str:
+    context = error.get("ctx") or {}
     match error["type"]:
         case "missing":
             return "This field is required."
         case "extra_forbidden":
             return "Unknown field; remove it."
+        case "string_too_short" | "too_short" if context.get("min_length") == 1:
+            return "This field may not be blank."
+        case "string_too_short" | "too_short":
+            return f"Must be at least {context['min_length']} characters long."
+        case "string_too_long" | "too_long":
+            return f"Must be at most {context['max_length']} characters long."
     message = error["msg"].removeprefix("Value error, ")
     return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
