@@ -4,6 +4,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -57,6 +58,8 @@ class EmbeddedAws:
         self.region = DEFAULT_REGION
         self._server: ThreadedMotoServer | None = None
         self._child: subprocess.Popen | None = None
+        self._session: boto3.session.Session | None = None
+        self._session_lock = threading.Lock()
 
     def start(self) -> str:
         # moto's server logs every request it answers; the gateway logs what matters.
@@ -108,12 +111,16 @@ class EmbeddedAws:
 
     def client(self, service: str):
         """A client of `service` here, whatever the process environment says."""
-        session = boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=self.region,
-        )
-        return session.client(service, endpoint_url=self.endpoint_url)
+        # Sessions are slow to make and not thread-safe; the clients they make are both.
+        with self._session_lock:
+            if self._session is None:
+                self._session = boto3.session.Session(
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                )
+            return self._session.client(
+                service, endpoint_url=self.endpoint_url, region_name=self.region
+            )
 
     def create_resources(self, template: Template) -> dict[str, str]:
         """Creates the template's tables, queues and secrets; returns the secrets' ARNs."""

@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from local import runtime
 from local.template import LOCAL_ACCOUNT_ID, LOCAL_API_ID, Function
 
 logger = logging.getLogger(__name__)
@@ -243,14 +242,13 @@ def internal_error(request_id: str) -> HttpResponse:
 
 
 class Gateway:
-    """Serves the routes on host:port (port 0 picks a free one) until stop()."""
+    """Serves the routes on host:port (port 0 picks a free one) until stop().
+
+    `invoke(function, event)` runs a function: Runtime.invoke, usually.
+    """
 
     def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 3000,
-        stage: str = "local",
-        invoke: Invoke = runtime.invoke,
+        self, invoke: Invoke, host: str = "127.0.0.1", port: int = 3000, stage: str = "local"
     ):
         self.stage = stage
         self.invoke = invoke

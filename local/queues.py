@@ -9,7 +9,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local import runtime
 from local.aws import EmbeddedAws
 from local.template import Function, Queue, QueueTrigger, Template
 
@@ -23,9 +22,12 @@ _RETRY_PAUSE = 1.0
 
 
 class QueuePollers:
-    """One poller thread per SQS event of the template's functions."""
+    """One poller thread per SQS event of the template's functions.
 
-    def __init__(self, template: Template, aws: EmbeddedAws, invoke: Invoke = runtime.invoke):
+    `invoke(function, event)` runs a function: Runtime.invoke, usually.
+    """
+
+    def __init__(self, template: Template, aws: EmbeddedAws, invoke: Invoke):
         self._aws = aws
         self._queues = {
             trigger.queue: template.queue(trigger.queue)
@@ -47,6 +49,10 @@ class QueuePollers:
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
 
     def stop(self) -> None:
         self._stopping.set()

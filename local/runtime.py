@@ -26,8 +26,7 @@ LAYER_DIRS = (REPO_ROOT / "layers" / "common",)
 
 Handler = Callable[[dict, "LambdaContext"], Any]
 
-_handlers: dict[tuple[str, Path, str], Handler] = {}
-_loading = threading.Lock()
+_importing = threading.Lock()  # imports juggle sys.modules and sys.path
 
 
 class LambdaContext:
@@ -49,42 +48,50 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def load_handler(function: Function) -> Handler:
-    """The function's handler, imported once per function."""
-    key = (function.logical_id, function.code_uri, function.handler)
-    with _loading:
-        if key not in _handlers:
-            module = _import_isolated(function.code_uri, function.handler_module)
-            _handlers[key] = getattr(module, function.handler_function)
-        return _handlers[key]
+class Runtime:
+    """The handlers of one stack, each loaded once, by logical id.
+
+    Per stack, not per process: a handler's layer copy caches the settings and clients
+    of the stack it first ran in.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._loading = threading.Lock()
+
+    def load_handler(self, function: Function) -> Handler:
+        with self._loading:
+            if function.logical_id not in self._handlers:
+                module = load_module(function.code_uri, function.handler_module)
+                self._handlers[function.logical_id] = getattr(module, function.handler_function)
+            return self._handlers[function.logical_id]
+
+    def invoke(self, function: Function, event: dict) -> Any:
+        """Runs the function's handler on `event` with a fresh context, as one invocation."""
+        handler = self.load_handler(function)
+        started = time.monotonic()
+        try:
+            return handler(event, LambdaContext(function))
+        finally:
+            elapsed = time.monotonic() - started
+            if elapsed > function.timeout:
+                # Lambda would have stopped it; locally it runs on, so say so.
+                logger.warning(
+                    "%s ran %.1f s, past its %d s timeout.",
+                    function.logical_id,
+                    elapsed,
+                    function.timeout,
+                )
 
 
 def load_module(code_dir: Path | str, module_name: str) -> ModuleType:
-    """A module of a function folder (functions/auth, "logic"), imported as a handler would be.
+    """A module of a function folder (functions/auth, "logic"), imported as a handler is.
 
-    The module has its own copy of its folder's modules and of the layer, so it does not
-    mix with the functions' copies or with the caller's own imports.
+    It gets its own copy of its folder's modules and of the layer, so it does not mix
+    with the functions' copies or with the caller's own imports.
     """
-    with _loading:
+    with _importing:
         return _import_isolated(Path(code_dir).resolve(), module_name)
-
-
-def invoke(function: Function, event: dict) -> Any:
-    """Runs the function's handler on `event` with a fresh context, as one invocation."""
-    handler = load_handler(function)
-    started = time.monotonic()
-    try:
-        return handler(event, LambdaContext(function))
-    finally:
-        elapsed = time.monotonic() - started
-        if elapsed > function.timeout:
-            # Lambda would have stopped it; locally it runs on, so say so.
-            logger.warning(
-                "%s ran %.1f s, past its %d s timeout.",
-                function.logical_id,
-                elapsed,
-                function.timeout,
-            )
 
 
 def _import_isolated(code_dir: Path, module_name: str) -> ModuleType:

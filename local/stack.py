@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from local import runtime
 from local.aws import EmbeddedAws
 from local.environment import EnvironmentChanges
-from local.gateway import Gateway, Router
+from local.gateway import Gateway, HttpRequest, HttpResponse, Router
 from local.queues import QueuePollers
+from local.runtime import Runtime, load_module
 from local.template import (
     DEFAULT_STACK_NAME,
     REPO_ROOT,
@@ -78,6 +78,7 @@ class LocalStack:
         # Every variable the stack sets in os.environ, put back by stop().
         self.environment = EnvironmentChanges()
         self.aws = EmbeddedAws(isolated=isolated_aws)
+        self.runtime = Runtime()
         self.template: Template | None = None
         self.base_url = ""
         self.public_base_url = ""
@@ -88,6 +89,12 @@ class LocalStack:
     @property
     def aws_endpoint_url(self) -> str:
         return self.aws.endpoint_url
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answers `request` as over HTTP, in this thread: for in-process API tests."""
+        if self._gateway is None:
+            raise RuntimeError("The local stack is not running.")
+        return self._gateway.handle(request)
 
     def start(self) -> "LocalStack":
         try:
@@ -109,16 +116,18 @@ class LocalStack:
         # Now that the secrets exist, !Ref of a secret can give its full ARN.
         self.template = load_template(replace(deployment, secret_arns=secret_arns))
 
-        self._gateway = Gateway(port=self.settings.port, stage=self.template.api_stage)
+        self._gateway = Gateway(
+            self.runtime.invoke, port=self.settings.port, stage=self.template.api_stage
+        )
         self.base_url = f"http://localhost:{self._gateway.port}"
         self.public_base_url = self.settings.public_base_url or self.base_url
         self._set_function_environment(self.template)
         for function in self.template.functions:
-            runtime.load_handler(function)  # a handler that cannot import fails the start
+            self.runtime.load_handler(function)  # a handler that cannot import fails the start
         self._create_admin()
 
         self._gateway.start(Router(self.template.functions))
-        self._pollers = QueuePollers(self.template, self.aws)
+        self._pollers = QueuePollers(self.template, self.aws, self.runtime.invoke)
         self._pollers.start()
         if self.state_file is not None:
             self._write_state_file(self.state_file)
@@ -142,7 +151,7 @@ class LocalStack:
             self.environment.set(name, value)
 
     def _create_admin(self) -> None:
-        logic = runtime.load_module(AUTH_CODE_DIR, "logic")
+        logic = load_module(AUTH_CODE_DIR, "logic")
         logic.create_admin(self.admin_username, self.admin_password)
 
     def _write_state_file(self, path: Path) -> None:
@@ -153,6 +162,9 @@ class LocalStack:
             "region": self.aws.region,
             "stack_name": self.stack_name,
             "physical_names": self.template.physical_names(),
+            # What the functions run with (AWS endpoint, table names...): an operator
+            # command sets these to act as a function of this stack would.
+            "environment": self.environment.values,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         written = path.with_suffix(".tmp")
