@@ -36,7 +36,6 @@ class Route:
 
 @dataclass(frozen=True)
 class _Resource:
-    path: str
     pattern: re.Pattern
     specificity: tuple[int, ...]
     routes: dict[str, Route] = field(default_factory=dict)  # by method
@@ -45,7 +44,7 @@ class _Resource:
 def _compile(path: str) -> tuple[re.Pattern, tuple[int, ...]]:
     """The resource path as a regex (a trailing slash is optional), and how specific it is."""
     parts, ranks = [], []
-    for segment in path.strip("/").split("/") if path.strip("/") else []:
+    for segment in [segment for segment in path.split("/") if segment]:
         if segment.startswith("{") and segment.endswith("+}"):
             parts.append(f"(?P<{segment[1:-2]}>.+)")
             ranks.append(2)
@@ -67,15 +66,11 @@ class Router:
             for api_route in function.api_routes:
                 if api_route.path not in resources:
                     pattern, specificity = _compile(api_route.path)
-                    resources[api_route.path] = _Resource(api_route.path, pattern, specificity)
+                    resources[api_route.path] = _Resource(pattern, specificity)
                 route = Route(api_route.method, api_route.path, function)
                 resources[api_route.path].routes[api_route.method] = route
         # Literal segments win over {params}, which win over {greedy+} ones.
         self._resources = sorted(resources.values(), key=lambda resource: resource.specificity)
-
-    @property
-    def routes(self) -> list[Route]:
-        return [route for resource in self._resources for route in resource.routes.values()]
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for resource in self._resources:
@@ -83,7 +78,8 @@ class Router:
             if found:
                 route = resource.routes.get(method) or resource.routes.get("ANY")
                 if route is None:
-                    return None
+                    return None  # the resource decides: a less specific one is not tried
+
                 return route, {name: unquote(value) for name, value in found.groupdict().items()}
         return None
 

@@ -103,7 +103,7 @@ class _Poller:
         self.invoke = invoke
 
     def run(self, stopping: threading.Event) -> None:
-        sqs = self.aws.client("sqs")  # clients are not shared between threads
+        sqs = self.aws.client("sqs")
         while not stopping.is_set():
             try:
                 messages = sqs.receive_message(

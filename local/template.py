@@ -7,7 +7,7 @@ functions to the names and values the resources have locally.
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -205,38 +205,27 @@ def load_template(
     """Reads and resolves the template; `parameters` override the Parameters' defaults."""
     raw = read_template(path)
     resolver = _Resolver(raw, deployment, _parameter_values(raw, parameters or {}))
-    resources = resolver.resources
-    queues = tuple(
-        _queue(resolver, logical_id, props)
-        for logical_id, props in resources.items()
-        if _type(raw, logical_id) == ResourceType.QUEUE
-    )
+
+    def of_type(kind: ResourceType) -> list[tuple[str, dict]]:
+        return [
+            (logical_id, properties)
+            for logical_id, properties in resolver.resources.items()
+            if _type(raw, logical_id) == kind
+        ]
+
+    queues = tuple(_queue(resolver, *resource) for resource in of_type(ResourceType.QUEUE))
+    apis = of_type(ResourceType.API)
     return Template(
         path=path,
         parameters=resolver.parameters,
-        api_stage=next(
-            (
-                str(resolver.resolve(props["StageName"]))
-                for logical_id, props in resources.items()
-                if _type(raw, logical_id) == ResourceType.API
-            ),
-            "Prod",  # SAM's implicit API
-        ),
-        tables=tuple(
-            _table(resolver, logical_id, props)
-            for logical_id, props in resources.items()
-            if _type(raw, logical_id) == ResourceType.TABLE
-        ),
+        # SAM's implicit API, when the template declares none, has the stage Prod.
+        api_stage=str(resolver.resolve(apis[0][1]["StageName"])) if apis else "Prod",
+        tables=tuple(_table(resolver, *resource) for resource in of_type(ResourceType.TABLE)),
         queues=queues,
-        secrets=tuple(
-            _secret(resolver, logical_id, props)
-            for logical_id, props in resources.items()
-            if _type(raw, logical_id) == ResourceType.SECRET
-        ),
+        secrets=tuple(_secret(resolver, *resource) for resource in of_type(ResourceType.SECRET)),
         functions=tuple(
-            _function(resolver, logical_id, props, path.parent, queues)
-            for logical_id, props in resources.items()
-            if _type(raw, logical_id) == ResourceType.FUNCTION
+            _function(resolver, *resource, path.parent, queues)
+            for resource in of_type(ResourceType.FUNCTION)
         ),
     )
 
@@ -302,6 +291,11 @@ class _Resolver:
                 return self._function(key[len("Fn::") :], argument)
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    def resolve_some(self, properties: dict, names: Iterable[str]) -> dict:
+        """The named properties, resolved. Only what the local stack uses is resolved:
+        the rest (policies, encryption keys, ...) may name what has no local value."""
+        return {name: self.resolve(properties[name]) for name in names if name in properties}
 
     def _function(self, name: str, argument: Any) -> Any:
         match name:
@@ -442,7 +436,16 @@ class _Resolver:
 
 
 def _table(resolver: _Resolver, logical_id: str, properties: dict) -> Table:
-    props = resolver.resolve(properties)
+    props = resolver.resolve_some(
+        properties,
+        (
+            "KeySchema",
+            "AttributeDefinitions",
+            "GlobalSecondaryIndexes",
+            "LocalSecondaryIndexes",
+            "TimeToLiveSpecification",
+        ),
+    )
     ttl = props.get("TimeToLiveSpecification") or {}
 
     def index(spec: dict) -> dict:
@@ -462,7 +465,10 @@ def _table(resolver: _Resolver, logical_id: str, properties: dict) -> Table:
 
 
 def _queue(resolver: _Resolver, logical_id: str, properties: dict) -> Queue:
-    props = resolver.resolve(properties)
+    # Every property but these is a queue attribute of the same name. Locally there is no
+    # KMS: SQS's own encryption stands in for a KMS key.
+    not_attributes = ("QueueName", "Tags", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds")
+    props = resolver.resolve_some(properties, set(properties) - set(not_attributes))
     redrive = props.get("RedrivePolicy")
     dead_letter_queue = None
     if redrive:
@@ -480,12 +486,7 @@ def _queue(resolver: _Resolver, logical_id: str, properties: dict) -> Queue:
             raise TemplateError(
                 f"{logical_id}'s dead-letter queue {target} is not in the template."
             )
-    # Every property but the name and tags is a queue attribute of the same name.
-    attributes = {
-        key: _attribute_string(value)
-        for key, value in props.items()
-        if key not in ("QueueName", "Tags")
-    }
+    attributes = {key: _attribute_string(value) for key, value in props.items()}
     return Queue(
         logical_id=logical_id,
         name=resolver.physical_name(logical_id),
@@ -504,7 +505,9 @@ def _queue(resolver: _Resolver, logical_id: str, properties: dict) -> Queue:
 
 
 def _secret(resolver: _Resolver, logical_id: str, properties: dict) -> Secret:
-    props = resolver.resolve(properties)
+    props = resolver.resolve_some(
+        properties, ("Description", "SecretString", "GenerateSecretString")
+    )
     return Secret(
         logical_id=logical_id,
         name=resolver.physical_name(logical_id),
@@ -523,14 +526,20 @@ def _function(
     queues: tuple[Queue, ...],
 ) -> Function:
     globals_ = (resolver.raw.get("Globals") or {}).get("Function") or {}
-    props = resolver.resolve(_merge_globals(globals_, properties))
+    merged = _merge_globals(globals_, properties)
+    props = resolver.resolve_some(
+        merged, ("PackageType", "CodeUri", "Handler", "Timeout", "MemorySize", "Environment")
+    )
     if props.get("PackageType") == "Image" or not isinstance(props.get("CodeUri"), str):
         raise TemplateError(f"{logical_id}: only local CodeUri folders can run locally.")
     code_uri = (template_dir / props["CodeUri"]).resolve()
     variables = (props.get("Environment") or {}).get("Variables") or {}
     api_routes, queue_triggers = [], []
-    for event_id, event in (props.get("Events") or {}).items():
-        event_props = event.get("Properties") or {}
+    for event_id, event in (merged.get("Events") or {}).items():
+        event_props = resolver.resolve_some(
+            event.get("Properties") or {},
+            ("Path", "Method", "Queue", "BatchSize", "FunctionResponseTypes"),
+        )
         if event["Type"] == "Api":
             api_routes.append(
                 ApiRoute(method=event_props["Method"].upper(), path=event_props["Path"])

@@ -229,6 +229,43 @@ def test_what_cannot_run_locally_is_refused(tmp_path):
         load_template(DEPLOYMENT, path)
 
 
+def test_settings_the_local_stack_does_not_use_may_name_what_has_no_local_value(tmp_path):
+    path = write_template(
+        tmp_path,
+        """
+        Resources:
+          Table:
+            Type: AWS::DynamoDB::Table
+            Properties:
+              AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+              KeySchema: [{AttributeName: pk, KeyType: HASH}]
+              SSESpecification:
+                SSEEnabled: true
+                KMSMasterKeyId: !ImportValue shared-key-arn
+          Queue:
+            Type: AWS::SQS::Queue
+            Properties:
+              KmsMasterKeyId: !ImportValue shared-key-arn
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Policies:
+                - SNSPublishMessagePolicy: {TopicName: !ImportValue alarm-topic}
+              Events:
+                Nightly:
+                  Type: Schedule
+                  Properties: {Schedule: !ImportValue nightly-schedule}
+        """,
+    )
+
+    template = load_template(DEPLOYMENT, path)
+
+    assert template.queue("Queue").attributes == {}
+    assert template.function("Fn").api_routes == ()
+
+
 def test_conditions_drop_resources(tmp_path):
     path = write_template(
         tmp_path,
