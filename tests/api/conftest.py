@@ -42,7 +42,7 @@ class ApiClient:
         if self.over_http:
             answer = requests.request(method, self.stack.base_url + target, headers=sent_headers, data=body, timeout=30)
             return Reply(answer.status_code, answer.headers, answer.text)
-        response = self.stack.gateway.handle(
+        response = self.stack.handle(
             HttpRequest(method=method, target=target, headers=list(sent_headers.items()), body=body, client_ip="127.0.0.1")
         )
         return Reply(response.status, CaseInsensitiveDict(response.headers), response.body.decode())
@@ -83,9 +83,9 @@ class Tenant:
 
 
 @pytest.fixture(params=["in_process", pytest.param("http", marks=pytest.mark.e2e)])
-def api(request, local_stack) -> ApiClient:
-    client = ApiClient(local_stack, over_http=request.param == "http")
-    client.admin_token = client.login(local_stack.admin_username, local_stack.admin_password)
+def api(request, stack_environment) -> ApiClient:
+    client = ApiClient(stack_environment, over_http=request.param == "http")
+    client.admin_token = client.login(stack_environment.admin_username, stack_environment.admin_password)
     return client
 
 

@@ -15,9 +15,9 @@ from twittnow.tokens import digest, new_token
 
 
 @pytest.fixture
-def in_process(local_stack) -> ApiClient:
-    client = ApiClient(local_stack, over_http=False)
-    client.admin_token = client.login(local_stack.admin_username, local_stack.admin_password)
+def in_process(stack_environment) -> ApiClient:
+    client = ApiClient(stack_environment, over_http=False)
+    client.admin_token = client.login(stack_environment.admin_username, stack_environment.admin_password)
     return client
 
 

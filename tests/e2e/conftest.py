@@ -1,35 +1,6 @@
-"""The local stack, started once per test process, for tests that talk to it over HTTP."""
-
 import pytest
-
-from local.stack import LocalStack, Settings
-
-ADMIN_USERNAME = "admin@example.com"
-ADMIN_PASSWORD = "e2e-admin-password"
-
-
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory):
-    """The stack on a free port, with a known admin: base_url, admin_username, admin_password.
-
-    Its embedded AWS runs in a child process, out of reach of moto mocks other tests of
-    this process start (they reset every in-process moto backend).
-    """
-    stack = LocalStack(
-        Settings(port=0, admin_username=ADMIN_USERNAME, admin_password=ADMIN_PASSWORD),
-        state_file=tmp_path_factory.mktemp("local-stack") / "stack.json",
-        isolated_aws=True,
-    )
-    stack.start()
-    # The stack's variables (AWS endpoint, table names...) are set only while an
-    # end-to-end test runs, so that the other tests of this process never reach it.
-    stack.environment.restore()
-    yield stack
-    stack.stop()
 
 
 @pytest.fixture(autouse=True)
-def _local_stack_environment(local_stack):
-    local_stack.environment.apply()
+def _local_stack_environment(stack_environment):
     yield
-    local_stack.environment.restore()

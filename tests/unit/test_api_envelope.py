@@ -32,12 +32,20 @@ def test_field_errors_are_named_and_readable():
 
 def test_malformed_json_and_missing_body_are_explained():
     message, details = describe_validation_errors(
-        [{"type": "json_invalid", "loc": ("body", 1), "msg": "JSON decode error",
-          "ctx": {"error": "Expecting value"}}]
+        [
+            {
+                "type": "json_invalid",
+                "loc": ("body", 1),
+                "msg": "JSON decode error",
+                "ctx": {"error": "Expecting value"},
+            }
+        ]
     )
     assert details == {"body": ["The request body is not valid JSON (Expecting value)."]}
 
-    _, details = describe_validation_errors([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    _, details = describe_validation_errors(
+        [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
+    )
     assert details == {"body": ["The request body must be a JSON object."]}
 
 
@@ -54,9 +62,26 @@ class FakeEvent:
         self.query_string_parameters = query
 
 
-def test_pagination_links_keep_the_query_and_the_stage(monkeypatch):
-    monkeypatch.setenv("PUBLIC_BASE_URL", "")
-    page = paginate(list(range(5)), FakeEvent({"search": "stark", "page": "2", "page_size": "2"}), 2, 2)
+@pytest.fixture
+def public_base_url(monkeypatch):
+    """Sets PUBLIC_BASE_URL (and the tables settings require) for one test."""
+    from twittnow.settings import get_settings
+
+    def set_to(url: str) -> None:
+        for variable in ("USERS_TABLE", "TOKENS_TABLE", "LOGIN_ATTEMPTS_TABLE"):
+            monkeypatch.setenv(variable, "unused")
+        monkeypatch.setenv("PUBLIC_BASE_URL", url)
+        get_settings.cache_clear()
+
+    yield set_to
+    get_settings.cache_clear()
+
+
+def test_pagination_links_keep_the_query_and_the_stage(public_base_url):
+    public_base_url("")
+    page = paginate(
+        list(range(5)), FakeEvent({"search": "stark", "page": "2", "page_size": "2"}), 2, 2
+    )
 
     assert page.count == 5
     assert page.results == [2, 3]
@@ -66,20 +91,15 @@ def test_pagination_links_keep_the_query_and_the_stage(monkeypatch):
     assert page.previous.endswith("page=1&page_size=2")
 
 
-def test_pagination_uses_the_public_base_url_when_set(monkeypatch):
-    from twittnow.settings import get_settings
-
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://twittnow.example.com/")
-    get_settings.cache_clear()
-    try:
-        page = paginate(list(range(3)), FakeEvent(), 1, 2)
-    finally:
-        get_settings.cache_clear()
+def test_pagination_uses_the_public_base_url_when_set(public_base_url):
+    public_base_url("https://twittnow.example.com/")
+    page = paginate(list(range(3)), FakeEvent(), 1, 2)
     assert page.next == "https://twittnow.example.com/auth/users/?page=2"
     assert page.previous is None
 
 
-def test_an_empty_list_is_one_empty_page_and_past_the_end_is_not_found():
+def test_an_empty_list_is_one_empty_page_and_past_the_end_is_not_found(public_base_url):
+    public_base_url("")
     page = paginate([], FakeEvent(), 1, 50)
     assert (page.count, page.results, page.next, page.previous) == (0, [], None, None)
 
@@ -88,14 +108,28 @@ def test_an_empty_list_is_one_empty_page_and_past_the_end_is_not_found():
 
 
 def test_length_limits_are_phrased_in_characters_for_strings_and_secrets():
-    _, details = describe_validation_errors([
-        {"type": "too_short", "loc": ("body", "password"), "msg": "Value should have at least 8 items",
-         "ctx": {"min_length": 8}},
-        {"type": "string_too_short", "loc": ("body", "username"), "msg": "String should have at least 1 character",
-         "ctx": {"min_length": 1}},
-        {"type": "string_too_long", "loc": ("body", "first_name"), "msg": "String should have at most 150 characters",
-         "ctx": {"max_length": 150}},
-    ])
+    _, details = describe_validation_errors(
+        [
+            {
+                "type": "too_short",
+                "loc": ("body", "password"),
+                "msg": "Value should have at least 8 items",
+                "ctx": {"min_length": 8},
+            },
+            {
+                "type": "string_too_short",
+                "loc": ("body", "username"),
+                "msg": "String should have at least 1 character",
+                "ctx": {"min_length": 1},
+            },
+            {
+                "type": "string_too_long",
+                "loc": ("body", "first_name"),
+                "msg": "String should have at most 150 characters",
+                "ctx": {"max_length": 150},
+            },
+        ]
+    )
     assert details == {
         "password": ["Must be at least 8 characters long."],
         "username": ["This field may not be blank."],

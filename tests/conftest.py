@@ -1,0 +1,35 @@
+"""The local stack, started once per test process, for the API and end-to-end tests."""
+
+import pytest
+
+from local.stack import LocalStack, Settings
+
+ADMIN_USERNAME = "admin@example.com"
+ADMIN_PASSWORD = "e2e-admin-password"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    """The stack on a free port, with a known admin: base_url, admin_username, admin_password.
+
+    Its embedded AWS runs in a child process, out of reach of moto mocks other tests of
+    this process start (they reset every in-process moto backend).
+    """
+    stack = LocalStack(
+        Settings(port=0, admin_username=ADMIN_USERNAME, admin_password=ADMIN_PASSWORD),
+        state_file=tmp_path_factory.mktemp("local-stack") / "stack.json",
+        isolated_aws=True,
+    )
+    stack.start()
+    # The stack's variables (AWS endpoint, table names...) are set only while a test that
+    # uses the stack runs, so that the other tests of this process never reach it.
+    stack.environment.restore()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def stack_environment(local_stack):
+    local_stack.environment.apply()
+    yield local_stack
+    local_stack.environment.restore()
