@@ -32,7 +32,7 @@ run: $(VENV)/.installed
 	$(PY) -m local
 
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: $(TOOLS_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/sam validate --lint

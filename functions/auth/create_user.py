@@ -2,14 +2,14 @@
 
 import logic
 from models import CreateUserRequest, UserView
-from twittnow.api import Access, create_app, lambda_entry
+from twittnow.api import Access, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
 @app.post("/auth/users")
 def create_user(request: CreateUserRequest) -> tuple[UserView, int]:
-    return UserView.of(logic.create_user(request)), 201
+    return UserView.of(logic.create_user(current_caller(app), request)), 201
 
 
 lambda_handler = lambda_entry(app, Access.ADMIN)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models import CreateUserRequest, PartialUpdateUserRequest
-from twittnow import clock, repositories
+from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, Throttled
-from twittnow.models import Token, TokenKind, User
+from twittnow.models import AuditEntry, Token, TokenKind, User
 from twittnow.passwords import hash_password, needs_rehash, verify_password
 from twittnow.repositories.users import UserGone, UsernameTaken
 from twittnow.tokens import digest, new_token
@@ -26,7 +26,7 @@ class Login:
     user: User
 
 
-def create_user(request: CreateUserRequest) -> User:
+def create_user(caller: Caller | None, request: CreateUserRequest) -> User:
     now = clock.now()
     user = User(
         id=str(uuid.uuid4()),
@@ -43,6 +43,7 @@ def create_user(request: CreateUserRequest) -> User:
         repositories.users().create(user)
     except UsernameTaken:
         raise _username_taken() from None
+    audit.record(caller, "user.created", resource_id=user.id, tenant_id=user.id)
     return user
 
 
@@ -51,7 +52,7 @@ def create_admin(username: str, password: str) -> User:
     request = CreateUserRequest(
         username=username, password=password, company_name="Twittnow", is_admin=True
     )
-    return create_user(request)
+    return create_user(None, request)
 
 
 def list_users(search: str | None) -> list[User]:
@@ -79,13 +80,17 @@ def update_user(caller: Caller, user_id: str, changes: PartialUpdateUserRequest)
             raise PermissionDenied("Only an admin can change is_admin.")
         if user.id == caller.user.id:
             raise Conflict("An admin cannot remove their own admin rights; ask another admin.")
-    updated = user.model_copy(update={**values, "updated_at": clock.now()})
+    changed = {name: value for name, value in values.items() if getattr(user, name) != value}
+    if not changed:
+        return user
+    updated = user.model_copy(update={**changed, "updated_at": clock.now()})
     try:
         repositories.users().replace(updated, previous_username=user.username)
     except UsernameTaken:
         raise _username_taken() from None
     except UserGone:
         raise NotFound(f"No user with id {user_id}.") from None
+    audit.record(caller, "user.updated", resource_id=user.id, tenant_id=user.id, changed_fields=changed)
     return updated
 
 
@@ -95,8 +100,14 @@ def delete_user(caller: Caller, user_id: str) -> None:
         raise Conflict("An admin cannot delete their own account; ask another admin.")
     repositories.users().delete(user)
     # Tokens of a deleted user stop working at once anyway (authentication looks the
-    # user up); deleting them keeps the table clean.
+    # user up); what follows removes what the tenant left behind, its secrets above all.
     repositories.tokens().delete_for_user(user.id)
+    details = repositories.credentials().servicenow_of(user.id)
+    if details is not None:
+        repositories.servicenow_secrets().delete(details.secret_arn)
+        repositories.credentials().delete_servicenow(details)
+    repositories.custom_fields().delete_tenant(user.id)
+    audit.record(caller, "user.deleted", resource_id=user.id, tenant_id=user.id)
 
 
 def set_password(caller: Caller, user_id: str, password: str) -> None:
@@ -112,6 +123,9 @@ def set_password(caller: Caller, user_id: str, password: str) -> None:
         raise NotFound(f"No user with id {user_id}.") from None
     keep = caller.token.digest if caller.user.id == user.id else None
     repositories.tokens().delete_for_user(user.id, kind=TokenKind.LOGIN, keep_digest=keep)
+    audit.record(
+        caller, "user.password_set", resource_id=user.id, tenant_id=user.id, changed_fields=["password"]
+    )
 
 
 def login(username: str, password: str) -> Login:
@@ -146,6 +160,31 @@ def logout(caller: Caller) -> None:
 
 def logout_all(caller: Caller) -> None:
     repositories.tokens().delete_for_user(caller.user.id, kind=TokenKind.LOGIN)
+
+
+def create_api_key(caller: Caller) -> tuple[str, datetime]:
+    """A new developer API key for the caller's ServiceNow instance; the previous one
+    stops working at once. Shown once: only its digest is kept."""
+    key, now = new_token(), clock.now()
+    repositories.tokens().replace_api_key(
+        Token(digest=digest(key), user_id=caller.user.id, kind=TokenKind.API_KEY, created_at=now)
+    )
+    audit.record(caller, "api_key.created", resource_id=caller.user.id, tenant_id=caller.user.id)
+    return key, now
+
+
+def audit_entries(
+    user_id: str | None, action: str | None, start: datetime, end: datetime
+) -> list[AuditEntry]:
+    """Recorded changes from start to end, newest first; `user_id` matches the actor or
+    the tenant a change concerned."""
+    entries = repositories.audit_log().between(start, end)
+    return [
+        entry
+        for entry in entries
+        if (user_id is None or user_id in (entry.actor_id, entry.tenant_id))
+        and (action is None or entry.action == action)
+    ]
 
 
 def _username_taken() -> Conflict:

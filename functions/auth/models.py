@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StrictBool, StringConstraints
 
-from twittnow.models import User
+from twittnow.models import AuditEntry, User
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)]
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
@@ -77,3 +77,38 @@ class LoginResponse(BaseModel):
     token: str
     expiry: datetime
     user: UserView
+
+
+class ApiKeyResponse(BaseModel):
+    token: str
+    created_at: datetime
+
+
+class AuditEntryView(BaseModel):
+    """An audit entry in the style of the peers' audit logs (seeds/004)."""
+
+    id: str
+    timestamp: datetime
+    user: str
+    user_id: str | None
+    action: str
+    resource_type: str
+    resource_id: str
+    tenant_id: str | None
+    changed_fields: list[str]
+    ip_address: str
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> "AuditEntryView":
+        return cls(
+            id=entry.id,
+            timestamp=entry.at,
+            user=entry.actor_username,
+            user_id=entry.actor_id,
+            action=entry.action,
+            resource_type=entry.resource_type,
+            resource_id=entry.resource_id,
+            tenant_id=entry.tenant_id,
+            changed_fields=entry.changed_fields,
+            ip_address=entry.source_ip,
+        )

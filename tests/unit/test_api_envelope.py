@@ -65,11 +65,12 @@ class FakeEvent:
 @pytest.fixture
 def public_base_url(monkeypatch):
     """Sets PUBLIC_BASE_URL (and the tables settings require) for one test."""
-    from twittnow.settings import get_settings
+    from twittnow.settings import Settings, get_settings
 
     def set_to(url: str) -> None:
-        for variable in ("USERS_TABLE", "TOKENS_TABLE", "LOGIN_ATTEMPTS_TABLE"):
-            monkeypatch.setenv(variable, "unused")
+        for name, field in Settings.model_fields.items():
+            if field.is_required():
+                monkeypatch.setenv(name.upper(), "unused")
         monkeypatch.setenv("PUBLIC_BASE_URL", url)
         get_settings.cache_clear()
 

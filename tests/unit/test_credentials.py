@@ -12,7 +12,7 @@ from twittnow.errors import NotAuthenticated
 def test_passwords_are_hashed_with_argon2id_and_verified():
     hashed = passwords.hash_password("correct horse")
 
-    assert hashed.startswith("$argon2id$")
+    assert hashed.startswith("$argon2id$v=19$m=47104,t=1,p=1$")  # OWASP's recommendation
     assert "correct horse" not in hashed
     assert passwords.verify_password(hashed, "correct horse")
     assert not passwords.verify_password(hashed, "wrong horse")

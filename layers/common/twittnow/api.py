@@ -101,7 +101,11 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
 
 
 def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
-    caller = authenticate(event.headers, allow_api_key=access is Access.LOGIN_OR_API_KEY)
+    caller = authenticate(
+        event.headers,
+        allow_api_key=access is Access.LOGIN_OR_API_KEY,
+        source_ip=event.request_context.identity.source_ip or "",
+    )
     if access is Access.ADMIN:
         require_admin(caller)
     return caller

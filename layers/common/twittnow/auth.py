@@ -15,6 +15,7 @@ _SCHEMES = ("token", "bearer")
 class Caller:
     user: User
     token: Token
+    source_ip: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -25,7 +26,9 @@ class Caller:
         return self.is_admin or self.user.id == user_id
 
 
-def authenticate(headers: Mapping[str, str], *, allow_api_key: bool = False) -> Caller:
+def authenticate(
+    headers: Mapping[str, str], *, allow_api_key: bool = False, source_ip: str = ""
+) -> Caller:
     key = _key_from(headers.get("Authorization"))
     token = repositories.tokens().get(digest(key))
     if token is None or (token.expires_at is not None and token.expires_at <= clock.now()):
@@ -38,7 +41,7 @@ def authenticate(headers: Mapping[str, str], *, allow_api_key: bool = False) -> 
     user = repositories.users().get(token.user_id)
     if user is None:
         raise NotAuthenticated("Invalid or expired token. Log in again with POST /auth/login/.")
-    return Caller(user=user, token=token)
+    return Caller(user=user, token=token, source_ip=source_ip)
 
 
 def require_admin(caller: Caller) -> None:

@@ -36,3 +36,53 @@ class Token(BaseModel):
     kind: TokenKind
     created_at: datetime
     expires_at: datetime | None = None
+
+
+class ServiceNowDetails(BaseModel):
+    """A tenant's ServiceNow instance and integration user. The password is in Secrets
+    Manager, at `secret_arn`; it never enters this record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    user_id: str
+    instance_url: str
+    admin_user: str
+    secret_arn: str
+    created_at: datetime
+    updated_at: datetime
+    # The outcome of the last check against the instance (verify, or a failing call).
+    status: str = "unverified"
+    status_detail: str = ""
+    status_checked_at: datetime | None = None
+
+
+class CustomField(BaseModel):
+    """A question the bot asks a customer before opening a case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    user_id: str
+    field_name: str
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuditEntry(BaseModel):
+    """One change: who made it, to what, when, from where. Field names only, no values,
+    so no secret can ever be recorded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    at: datetime
+    actor_id: str | None = None
+    actor_username: str
+    action: str
+    resource_type: str
+    resource_id: str
+    tenant_id: str | None = None
+    source_ip: str
+    changed_fields: list[str] = []

@@ -1,12 +1,13 @@
-"""Password hashing with Argon2id (argon2-cffi's RFC 9106 low-memory profile: 64 MiB,
-3 passes, 4 lanes), above OWASP's minimum of 19 MiB and 2 passes."""
+"""Password hashing with Argon2id at OWASP's first recommended configuration (Password
+Storage Cheat Sheet): 46 MiB of memory, 1 pass, 1 lane. Hashes made with other
+parameters are upgraded at the next successful login (see needs_rehash)."""
 
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher(time_cost=1, memory_cost=47104, parallelism=1)
 # Verifying against this when a username is unknown keeps login time the same for
 # unknown and known usernames, so timing does not reveal which usernames exist.
 

@@ -11,6 +11,13 @@ class Settings(BaseSettings):
     users_table: str
     tokens_table: str
     login_attempts_table: str
+    credentials_table: str
+    custom_fields_table: str
+    audit_log_table: str
+    # Comma-separated host[:port] patterns an instance_url may name; "*." matches subdomains.
+    servicenow_allowed_hosts: str = "*.service-now.com"
+    # Secrets Manager name prefix of ServiceNow passwords (the functions may touch only these).
+    servicenow_secret_prefix: str
     # Base URL of this API as clients reach it; empty means "the URL the request came in on".
     public_base_url: str = ""
 

@@ -2,7 +2,11 @@
 
 from functools import cache
 
+from twittnow.repositories.audit_log import AuditLogRepository
+from twittnow.repositories.credentials import CredentialsRepository
+from twittnow.repositories.custom_fields import CustomFieldsRepository
 from twittnow.repositories.login_attempts import LoginAttemptsRepository
+from twittnow.repositories.secrets import SecretsRepository
 from twittnow.repositories.tokens import TokensRepository
 from twittnow.repositories.users import UsersRepository
 from twittnow.settings import get_settings
@@ -21,3 +25,23 @@ def tokens() -> TokensRepository:
 @cache
 def login_attempts() -> LoginAttemptsRepository:
     return LoginAttemptsRepository(get_settings().login_attempts_table)
+
+
+@cache
+def credentials() -> CredentialsRepository:
+    return CredentialsRepository(get_settings().credentials_table)
+
+
+@cache
+def custom_fields() -> CustomFieldsRepository:
+    return CustomFieldsRepository(get_settings().custom_fields_table)
+
+
+@cache
+def audit_log() -> AuditLogRepository:
+    return AuditLogRepository(get_settings().audit_log_table)
+
+
+@cache
+def servicenow_secrets() -> SecretsRepository:
+    return SecretsRepository(get_settings().servicenow_secret_prefix)

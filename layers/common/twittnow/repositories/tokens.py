@@ -17,6 +17,25 @@ class TokensRepository:
     def add(self, token: Token) -> None:
         client().put_item(TableName=self.table_name, Item=_to_item(token))
 
+    def replace_api_key(self, api_key: Token) -> None:
+        """Adds a tenant's new API key and revokes the one it replaces. A slot item per
+        tenant names the current key; swapping it atomically hands each writer the key
+        it displaced, so of concurrent regenerations exactly one key survives."""
+        self.add(api_key)
+        answer = client().update_item(
+            TableName=self.table_name,
+            Key=to_item({"digest": f"api_key_slot#{api_key.user_id}"}),
+            # user_id and kind let delete_for_user find the slot with the tenant's tokens.
+            UpdateExpression="SET current_digest = :digest, user_id = :user_id, kind = :kind",
+            ExpressionAttributeValues=to_item(
+                {":digest": api_key.digest, ":user_id": api_key.user_id, ":kind": "api_key_slot"}
+            ),
+            ReturnValues="UPDATED_OLD",
+        )
+        displaced = from_item(answer.get("Attributes", {})).get("current_digest")
+        if displaced:
+            self.delete(displaced)
+
     def get(self, digest: str) -> Token | None:
         item = client().get_item(TableName=self.table_name, Key=to_item({"digest": digest})).get("Item")
         return _to_token(item) if item else None

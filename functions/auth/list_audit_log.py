@@ -1,0 +1,28 @@
+"""GET /audit/ (admin): recorded changes, newest first, filtered and paginated."""
+
+from typing import Annotated
+
+import logic
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from models import AuditEntryView
+from twittnow.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Access, Page, create_app, lambda_entry, paginate
+from twittnow.periods import period
+
+app = create_app()
+
+
+@app.get("/audit")
+def list_audit_log(
+    user_id: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    start_date: Annotated[str | None, Query(max_length=40)] = None,
+    end_date: Annotated[str | None, Query(max_length=40)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> Page[AuditEntryView]:
+    start, end = period(start_date, end_date)
+    entries = [AuditEntryView.of(entry) for entry in logic.audit_entries(user_id, action, start, end)]
+    return paginate(entries, app.current_event, page, page_size)
+
+
+lambda_handler = lambda_entry(app, Access.ADMIN)

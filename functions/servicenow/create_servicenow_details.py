@@ -1,0 +1,16 @@
+"""POST /servicenow-details/: a tenant's instance and integration user (an admin may name `user`)."""
+
+import servicenow_details
+from models import ServiceNowDetailsRequest, ServiceNowDetailsView
+from twittnow.api import Access, create_app, current_caller, lambda_entry
+
+app = create_app()
+
+
+@app.post("/servicenow-details")
+def create_servicenow_details(request: ServiceNowDetailsRequest) -> tuple[ServiceNowDetailsView, int]:
+    details = servicenow_details.create(current_caller(app), request)
+    return ServiceNowDetailsView.of(details), 201
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

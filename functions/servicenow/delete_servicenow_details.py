@@ -1,0 +1,15 @@
+"""DELETE /servicenow-details/{details_id}/ (the owner or an admin), and its secret."""
+
+import servicenow_details
+from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
+
+app = create_app()
+
+
+@app.delete("/servicenow-details/<details_id>")
+def delete_servicenow_details(details_id: str):
+    servicenow_details.delete(current_caller(app), details_id)
+    return no_content()
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

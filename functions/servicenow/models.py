@@ -1,0 +1,87 @@
+"""Request and response shapes of the ServiceNow details and custom fields APIs."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+
+from twittnow.models import CustomField, ServiceNowDetails
+
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+InstanceUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+AdminUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# SecretStr keeps the password out of every repr, and so out of debug logs.
+AdminPassword = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+FieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceNowDetailsRequest(_Request):
+    """POST and PUT: every detail. `user` (admins only) names the record's owner."""
+
+    instance_url: InstanceUrl
+    admin_user: AdminUser
+    admin_password: AdminPassword
+    user: UserId | None = None
+
+
+class ServiceNowDetailsChanges(_Request):
+    """PATCH: any of the details, none of them null (the default only marks "not sent")."""
+
+    instance_url: InstanceUrl = None
+    admin_user: AdminUser = None
+    admin_password: AdminPassword = None
+    user: UserId = None
+
+
+class ServiceNowDetailsView(BaseModel):
+    """A record as the API shows it: never the password."""
+
+    id: str
+    user: str
+    instance_url: str
+    admin_user: str
+    status: str
+    status_detail: str
+    status_checked_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, details: ServiceNowDetails) -> "ServiceNowDetailsView":
+        values = details.model_dump(exclude={"secret_arn", "user_id"})
+        return cls(user=details.user_id, **values)
+
+
+class VerificationView(BaseModel):
+    status: str
+    detail: str
+    checked_at: datetime
+
+
+class CustomFieldRequest(_Request):
+    field_name: FieldName
+    message: Question
+    user: UserId | None = None
+
+
+class CustomFieldChanges(_Request):
+    field_name: FieldName = None
+    message: Question = None
+
+
+class CustomFieldView(BaseModel):
+    id: str
+    user: str
+    field_name: str
+    message: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, field: CustomField) -> "CustomFieldView":
+        return cls(user=field.user_id, **field.model_dump(exclude={"user_id"}))

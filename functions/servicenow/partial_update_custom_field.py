@@ -1,0 +1,15 @@
+"""PATCH /custom-fields/{field_id}/ (the owner or an admin): rename it or change its question."""
+
+import custom_fields
+from models import CustomFieldChanges, CustomFieldView
+from twittnow.api import Access, create_app, current_caller, lambda_entry
+
+app = create_app()
+
+
+@app.patch("/custom-fields/<field_id>")
+def partial_update_custom_field(field_id: str, changes: CustomFieldChanges) -> CustomFieldView:
+    return CustomFieldView.of(custom_fields.update(current_caller(app), field_id, changes))
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -1,0 +1,173 @@
+"""ServiceNow details: a tenant's instance and integration user. The password goes to
+Secrets Manager, one secret per record, and nowhere else."""
+
+import uuid
+
+from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
+from owners import owner_of_new_record
+from twittnow import audit, clock, repositories
+from twittnow.auth import Caller
+from twittnow.clients.servicenow import (
+    ServiceNowBadCredentials,
+    ServiceNowClient,
+    ServiceNowError,
+    ServiceNowMissingRole,
+)
+from twittnow.errors import Conflict, InvalidInput, NotFound
+from twittnow.instance_urls import InvalidInstanceUrl, normalize_instance_url
+from twittnow.models import ServiceNowDetails
+from twittnow.repositories.credentials import AlreadyConnected
+from twittnow.settings import get_settings
+
+UNVERIFIED = "unverified"
+
+
+def create(caller: Caller, request: ServiceNowDetailsRequest) -> ServiceNowDetails:
+    owner_id = owner_of_new_record(caller, request.user)
+    instance_url = _valid_instance_url(request.instance_url)
+    credentials = repositories.credentials()
+    if credentials.servicenow_of(owner_id) is not None:  # spares a secret made for nothing
+        raise _one_per_user()
+    details_id, now = str(uuid.uuid4()), clock.now()
+    secret_arn = repositories.servicenow_secrets().create(
+        details_id, request.admin_password.get_secret_value()
+    )
+    details = ServiceNowDetails(
+        id=details_id,
+        user_id=owner_id,
+        instance_url=instance_url,
+        admin_user=request.admin_user,
+        secret_arn=secret_arn,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        credentials.add_servicenow(details)
+    except BaseException as error:
+        repositories.servicenow_secrets().delete(secret_arn)  # a secret nothing names is a leak
+        if isinstance(error, AlreadyConnected):
+            raise _one_per_user() from None
+        raise
+    audit.record(
+        caller,
+        "servicenow_details.created",
+        resource_id=details.id,
+        tenant_id=owner_id,
+        changed_fields=["instance_url", "admin_user", "admin_password"],
+    )
+    return details
+
+
+def list_visible(caller: Caller) -> list[ServiceNowDetails]:
+    """Every record for an admin; a tenant's own (zero or one) otherwise."""
+    credentials = repositories.credentials()
+    if caller.is_admin:
+        return credentials.all_servicenow()
+    own = credentials.servicenow_of(caller.user.id)
+    return [own] if own else []
+
+
+def get(caller: Caller, details_id: str) -> ServiceNowDetails:
+    # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
+    details = repositories.credentials().servicenow_by_id(details_id)
+    if details is None or not caller.may_manage(details.user_id):
+        raise NotFound(f"No ServiceNow details with id {details_id}.")
+    return details
+
+
+def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -> ServiceNowDetails:
+    """PATCH and PUT alike. New credentials or a new instance need verifying again."""
+    details = get(caller, details_id)
+    values = changes.model_dump(exclude_unset=True)
+    if values.pop("user", details.user_id) != details.user_id:
+        raise InvalidInput.for_field(
+            "user", "The owner of a record cannot be changed; delete it and create one for the other user."
+        )
+    if "instance_url" in values:
+        values["instance_url"] = _valid_instance_url(values["instance_url"])
+    password = values.pop("admin_password", None)
+    changed = [name for name, value in values.items() if getattr(details, name) != value]
+    if password is not None:
+        repositories.servicenow_secrets().put(details.secret_arn, password.get_secret_value())
+        changed.append("admin_password")
+    if not changed:
+        return details
+    updated = details.model_copy(
+        update={
+            **values,
+            "updated_at": clock.now(),
+            "status": UNVERIFIED,
+            "status_detail": "",
+            "status_checked_at": None,
+        }
+    )
+    if not repositories.credentials().replace_servicenow(updated):
+        raise NotFound(f"No ServiceNow details with id {details_id}.")
+    audit.record(
+        caller,
+        "servicenow_details.updated",
+        resource_id=details.id,
+        tenant_id=details.user_id,
+        changed_fields=changed,
+    )
+    return updated
+
+
+def delete(caller: Caller, details_id: str) -> None:
+    details = get(caller, details_id)
+    repositories.credentials().delete_servicenow(details)
+    repositories.servicenow_secrets().delete(details.secret_arn)
+    audit.record(
+        caller, "servicenow_details.deleted", resource_id=details.id, tenant_id=details.user_id
+    )
+
+
+def verify(caller: Caller, details_id: str) -> ServiceNowDetails:
+    """One cheap read of the CSM case API with the stored credentials; the outcome is
+    kept on the record, so the tenant sees it in GET as well."""
+    details = get(caller, details_id)
+    status, detail = _check(details)
+    checked = details.model_copy(
+        update={"status": status, "status_detail": detail, "status_checked_at": clock.now()}
+    )
+    if not repositories.credentials().replace_servicenow(checked):
+        raise NotFound(f"No ServiceNow details with id {details_id}.")
+    return checked
+
+
+def _check(details: ServiceNowDetails) -> tuple[str, str]:
+    try:
+        # The allow-list may have changed since the URL was stored: credentials only
+        # ever go to an instance that is allowed now.
+        instance_url = _valid_instance_url(details.instance_url)
+        password = repositories.servicenow_secrets().get(details.secret_arn)
+        ServiceNowClient(instance_url, details.admin_user, password).check_case_api()
+    except InvalidInput as error:
+        return "unreachable", error.message
+    except ServiceNowBadCredentials as error:
+        return "bad_credentials", _described(error, "check admin_user and admin_password")
+    except ServiceNowMissingRole as error:
+        return "missing_role", _described(
+            error, "give the integration user the sn_customerservice_agent and rest_service roles"
+        )
+    except ServiceNowError as error:
+        return "unreachable", _described(error, "check instance_url and that the instance is up")
+    return "ok", "The instance answered the CSM case API with these credentials."
+
+
+def _described(error: ServiceNowError, advice: str) -> str:
+    instance_said = ": ".join(part for part in (error.message, error.detail) if part)
+    return f"{instance_said} ({advice})." if instance_said else f"No answer ({advice})."
+
+
+def _valid_instance_url(url: str) -> str:
+    try:
+        return normalize_instance_url(url, get_settings().servicenow_allowed_hosts)
+    except InvalidInstanceUrl as error:
+        raise InvalidInput.for_field("instance_url", str(error)) from None
+
+
+def _one_per_user() -> Conflict:
+    return Conflict.not_unique(
+        "user", "This user already has ServiceNow details; change them with PATCH, or delete them first."
+    )

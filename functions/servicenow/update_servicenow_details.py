@@ -1,0 +1,16 @@
+"""PUT /servicenow-details/{details_id}/ (the owner or an admin): replace every detail."""
+
+import servicenow_details
+from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest, ServiceNowDetailsView
+from twittnow.api import Access, create_app, current_caller, lambda_entry
+
+app = create_app()
+
+
+@app.put("/servicenow-details/<details_id>")
+def update_servicenow_details(details_id: str, details: ServiceNowDetailsRequest) -> ServiceNowDetailsView:
+    changes = ServiceNowDetailsChanges(**details.model_dump(exclude_none=True))
+    return ServiceNowDetailsView.of(servicenow_details.update(current_caller(app), details_id, changes))
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -1,0 +1,139 @@
+"""Custom fields table: a tenant's fields (sk FIELD#<created_at>#<id>, so a Query returns
+them in question order) and, beside each, a claim item (sk NAME#<lowercased name>) that
+keeps field names unique per tenant: both are written in one transaction."""
+
+from botocore.exceptions import ClientError
+
+from twittnow.clock import sortable
+from twittnow.models import CustomField
+from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
+
+
+class FieldNameTaken(Exception):
+    pass
+
+
+class FieldGone(Exception):
+    """The field was deleted while we were changing it."""
+
+
+def _field_key(field: CustomField) -> dict:
+    return to_item({"user_id": field.user_id, "sk": f"FIELD#{sortable(field.created_at)}#{field.id}"})
+
+
+def _claim_key(user_id: str, field_name: str) -> dict:
+    return to_item({"user_id": user_id, "sk": f"NAME#{field_name.lower()}"})
+
+
+def _claim_was_refused(error: ClientError) -> bool:
+    reasons = error.response.get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+
+
+class CustomFieldsRepository:
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+
+    def add(self, field: CustomField) -> None:
+        try:
+            client().transact_write_items(
+                TransactItems=[
+                    self._put_claim(field),
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": self._field_item(field),
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if is_condition_failure(error) and _claim_was_refused(error):
+                raise FieldNameTaken(field.field_name) from error
+            raise
+
+    def get(self, field_id: str) -> CustomField | None:
+        items = client().query(
+            TableName=self.table_name,
+            IndexName="by_id",
+            KeyConditionExpression="id = :id",
+            ExpressionAttributeValues=to_item({":id": field_id}),
+        )["Items"]
+        return _to_field(items[0]) if items else None
+
+    def of_tenant(self, user_id: str) -> list[CustomField]:
+        """The tenant's fields in the order they were created: the order of questions."""
+        paginator = client().get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="user_id = :user_id AND begins_with(sk, :fields)",
+            ExpressionAttributeValues=to_item({":user_id": user_id, ":fields": "FIELD#"}),
+        )
+        return [_to_field(item) for page in pages for item in page["Items"]]
+
+    def replace(self, field: CustomField, previous_name: str) -> None:
+        """Writes a changed field; moves the name claim when the name changed."""
+        actions = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._field_item(field),
+                    "ConditionExpression": "attribute_exists(sk)",
+                }
+            }
+        ]
+        if field.field_name.lower() != previous_name.lower():
+            actions = [
+                self._put_claim(field),
+                {"Delete": {"TableName": self.table_name, "Key": _claim_key(field.user_id, previous_name)}},
+                *actions,
+            ]
+        try:
+            client().transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            if len(actions) > 1 and _claim_was_refused(error):
+                raise FieldNameTaken(field.field_name) from error
+            raise FieldGone(field.id) from error
+
+    def delete(self, field: CustomField) -> None:
+        client().transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": self.table_name, "Key": _field_key(field)}},
+                {"Delete": {"TableName": self.table_name, "Key": _claim_key(field.user_id, field.field_name)}},
+            ]
+        )
+
+    def delete_tenant(self, user_id: str) -> None:
+        """Every field and claim of a tenant (the tenant is being deleted)."""
+        paginator = client().get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="user_id = :user_id",
+            ExpressionAttributeValues=to_item({":user_id": user_id}),
+            ProjectionExpression="user_id, sk",
+        )
+        for page in pages:
+            for item in page["Items"]:
+                client().delete_item(TableName=self.table_name, Key=item)
+
+    def _put_claim(self, field: CustomField) -> dict:
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": {**_claim_key(field.user_id, field.field_name), **to_item({"field_id": field.id})},
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+
+    @staticmethod
+    def _field_item(field: CustomField) -> dict:
+        return {**_field_key(field), **to_item(field.model_dump(mode="json"))}
+
+
+def _to_field(item: dict) -> CustomField:
+    values = from_item(item)
+    values.pop("sk")
+    return CustomField.model_validate(values)
