@@ -4,6 +4,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -23,10 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--stack", help="a deployed stack's name, e.g. twittnow-dev")
     where.add_argument("--local", action="store_true", help="the running local stack")
     create_admin.add_argument("--username", required=True, help="the admin's email address")
+    create_admin.add_argument(
+        "--state-file", type=Path, default=LOCAL_STATE_FILE, help="the local stack's state file"
+    )
     arguments = parser.parse_args(argv)
 
     try:
-        use_local_stack() if arguments.local else use_deployed_stack(arguments.stack)
+        if arguments.local:
+            use_local_stack(arguments.state_file)
+        else:
+            use_deployed_stack(arguments.stack)
         return _create_admin(arguments.username)
     except TargetError as error:
         print(error, file=sys.stderr)
@@ -41,7 +48,7 @@ def _create_admin(username: str) -> int:
         for problem in error.errors():
             print(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
         return 2
-    except logic.Conflict as error:
+    except logic.Conflict as error:  # the function folder's own copy of the layer's error
         print(error.message, file=sys.stderr)
         return 2
     print(f"Admin {user.username} created (id {user.id}). Log in with POST /auth/login/.")
