@@ -2,11 +2,10 @@
 them in question order) and, beside each, a claim item (sk NAME#<lowercased name>) that
 keeps field names unique per tenant: both are written in one transaction."""
 
-from botocore.exceptions import ClientError
-
 from twittnow.clock import sortable
 from twittnow.models import CustomField
-from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
+from twittnow.repositories.claims import ClaimedItems, ClaimTaken, ItemGone
+from twittnow.repositories.dynamo import client, from_item, to_item
 
 
 class FieldNameTaken(Exception):
@@ -25,33 +24,16 @@ def _claim_key(user_id: str, field_name: str) -> dict:
     return to_item({"user_id": user_id, "sk": f"NAME#{field_name.lower()}"})
 
 
-def _claim_was_refused(error: ClientError) -> bool:
-    reasons = error.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
-
-
 class CustomFieldsRepository:
     def __init__(self, table_name: str):
         self.table_name = table_name
+        self._claimed = ClaimedItems(table_name, key_attribute="sk")
 
     def add(self, field: CustomField) -> None:
         try:
-            client().transact_write_items(
-                TransactItems=[
-                    self._put_claim(field),
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": self._field_item(field),
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if is_condition_failure(error) and _claim_was_refused(error):
-                raise FieldNameTaken(field.field_name) from error
-            raise
+            self._claimed.create(_field_item(field), _claim(field))
+        except ClaimTaken:
+            raise FieldNameTaken(field.field_name) from None
 
     def get(self, field_id: str) -> CustomField | None:
         items = client().query(
@@ -74,37 +56,19 @@ class CustomFieldsRepository:
 
     def replace(self, field: CustomField, previous_name: str) -> None:
         """Writes a changed field; moves the name claim when the name changed."""
-        actions = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": self._field_item(field),
-                    "ConditionExpression": "attribute_exists(sk)",
-                }
-            }
-        ]
-        if field.field_name.lower() != previous_name.lower():
-            actions = [
-                self._put_claim(field),
-                {"Delete": {"TableName": self.table_name, "Key": _claim_key(field.user_id, previous_name)}},
-                *actions,
-            ]
+        moved = field.field_name.lower() != previous_name.lower()
         try:
-            client().transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            if len(actions) > 1 and _claim_was_refused(error):
-                raise FieldNameTaken(field.field_name) from error
-            raise FieldGone(field.id) from error
+            self._claimed.replace(
+                _field_item(field),
+                (_claim(field), _claim_key(field.user_id, previous_name)) if moved else None,
+            )
+        except ClaimTaken:
+            raise FieldNameTaken(field.field_name) from None
+        except ItemGone:
+            raise FieldGone(field.id) from None
 
     def delete(self, field: CustomField) -> None:
-        client().transact_write_items(
-            TransactItems=[
-                {"Delete": {"TableName": self.table_name, "Key": _field_key(field)}},
-                {"Delete": {"TableName": self.table_name, "Key": _claim_key(field.user_id, field.field_name)}},
-            ]
-        )
+        self._claimed.delete(_field_key(field), _claim_key(field.user_id, field.field_name))
 
     def delete_tenant(self, user_id: str) -> None:
         """Every field and claim of a tenant (the tenant is being deleted)."""
@@ -119,18 +83,13 @@ class CustomFieldsRepository:
             for item in page["Items"]:
                 client().delete_item(TableName=self.table_name, Key=item)
 
-    def _put_claim(self, field: CustomField) -> dict:
-        return {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": {**_claim_key(field.user_id, field.field_name), **to_item({"field_id": field.id})},
-                "ConditionExpression": "attribute_not_exists(sk)",
-            }
-        }
 
-    @staticmethod
-    def _field_item(field: CustomField) -> dict:
-        return {**_field_key(field), **to_item(field.model_dump(mode="json"))}
+def _claim(field: CustomField) -> dict:
+    return {**_claim_key(field.user_id, field.field_name), **to_item({"field_id": field.id})}
+
+
+def _field_item(field: CustomField) -> dict:
+    return {**_field_key(field), **to_item(field.model_dump(mode="json"))}
 
 
 def _to_field(item: dict) -> CustomField:

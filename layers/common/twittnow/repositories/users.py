@@ -1,11 +1,9 @@
 """Users table. A user item (pk USER#<id>) and, beside it, a claim item
-(pk USERNAME#<lowercased username>) that makes usernames unique case-insensitively:
-both are written in one transaction, so of two concurrent creates exactly one wins."""
-
-from botocore.exceptions import ClientError
+(pk USERNAME#<lowercased username>) that makes usernames unique case-insensitively."""
 
 from twittnow.models import User
-from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
+from twittnow.repositories.claims import ClaimedItems, ClaimTaken, ItemGone
+from twittnow.repositories.dynamo import client, from_item, to_item
 
 
 class UsernameTaken(Exception):
@@ -24,34 +22,16 @@ def _claim_key(username: str) -> dict:
     return to_item({"pk": f"USERNAME#{username.lower()}"})
 
 
-def _claim_was_refused(error: ClientError) -> bool:
-    """Whether the first action of a cancelled transaction (the claim) failed its condition."""
-    reasons = error.response.get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
-
-
 class UsersRepository:
     def __init__(self, table_name: str):
         self.table_name = table_name
+        self._claimed = ClaimedItems(table_name, key_attribute="pk")
 
     def create(self, user: User) -> None:
         try:
-            client().transact_write_items(
-                TransactItems=[
-                    self._put_claim(user),
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": self._user_item(user),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if is_condition_failure(error) and _claim_was_refused(error):
-                raise UsernameTaken(user.username) from error
-            raise
+            self._claimed.create(_user_item(user), _claim(user))
+        except ClaimTaken:
+            raise UsernameTaken(user.username) from None
 
     def get(self, user_id: str) -> User | None:
         item = client().get_item(TableName=self.table_name, Key=_user_key(user_id)).get("Item")
@@ -64,64 +44,37 @@ class UsersRepository:
     def list_all(self) -> list[User]:
         """Every user, oldest first. Admin-only and tenants number in the hundreds, so
         one paginated Query on the entity index serves listing and search."""
-        users: list[User] = []
         paginator = client().get_paginator("query")
-        for page in paginator.paginate(
+        pages = paginator.paginate(
             TableName=self.table_name,
             IndexName="by_entity",
             KeyConditionExpression="entity = :user",
             ExpressionAttributeValues=to_item({":user": "user"}),
-        ):
-            users.extend(_to_user(item) for item in page["Items"])
-        return users
+        )
+        return [_to_user(item) for page in pages for item in page["Items"]]
 
     def replace(self, user: User, previous_username: str) -> None:
         """Writes a changed user; moves the username claim when the username changed."""
-        actions = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": self._user_item(user),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            }
-        ]
-        if user.username.lower() != previous_username.lower():
-            actions = [
-                self._put_claim(user),
-                {"Delete": {"TableName": self.table_name, "Key": _claim_key(previous_username)}},
-                *actions,
-            ]
+        moved = user.username.lower() != previous_username.lower()
         try:
-            client().transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            if len(actions) > 1 and _claim_was_refused(error):
-                raise UsernameTaken(user.username) from error
-            raise UserGone(user.id) from error
+            self._claimed.replace(
+                _user_item(user), (_claim(user), _claim_key(previous_username)) if moved else None
+            )
+        except ClaimTaken:
+            raise UsernameTaken(user.username) from None
+        except ItemGone:
+            raise UserGone(user.id) from None
 
     def delete(self, user: User) -> None:
-        client().transact_write_items(
-            TransactItems=[
-                {"Delete": {"TableName": self.table_name, "Key": _user_key(user.id)}},
-                {"Delete": {"TableName": self.table_name, "Key": _claim_key(user.username)}},
-            ]
-        )
+        self._claimed.delete(_user_key(user.id), _claim_key(user.username))
 
-    def _put_claim(self, user: User) -> dict:
-        return {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": {**_claim_key(user.username), **to_item({"user_id": user.id})},
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
 
-    @staticmethod
-    def _user_item(user: User) -> dict:
-        values = user.model_dump(mode="json")
-        return {**_user_key(user.id), **to_item({"entity": "user", **values})}
+def _claim(user: User) -> dict:
+    return {**_claim_key(user.username), **to_item({"user_id": user.id})}
+
+
+def _user_item(user: User) -> dict:
+    return {**_user_key(user.id), **to_item({"entity": "user", **user.model_dump(mode="json")})}
 
 
 def _to_user(item: dict) -> User:
