@@ -127,3 +127,41 @@ def tenant_of(unique_email):
 @pytest.fixture
 def other_tenant(api, unique_email) -> Tenant:
     return _new_tenant(api, unique_email, "other")
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def assert_envelope(reply, status, code, *fields):
+    """`reply` is an error in the one envelope, with `status`, `code`, and a message for
+    each of `fields` in details (a 400 also names them in its sentence)."""
+    assert reply.status == status, reply.body
+    assert set(reply.body) == {"error", "code", "details", "request_id"}, reply.body
+    assert reply.body["code"] == code, reply.body
+    assert reply.body["error"].strip()
+    assert reply.body["request_id"]
+    for field in fields:
+        assert field in reply.body["details"], reply.body
+        assert reply.body["details"][field] and all(isinstance(m, str) and m for m in reply.body["details"][field])
+        if status == 400:
+            assert field in reply.body["error"], reply.body
+
+
+def all_pages(api: ApiClient, path: str, token: str) -> list[dict]:
+    """Every result of a paginated list, following its `next` links."""
+    results, url = [], path
+    while url:
+        reply = api.get(url, token=token)
+        assert reply.status == 200, reply.body
+        assert set(reply.body) == {"count", "next", "previous", "results"}
+        results += reply.body["results"]
+        url = reply.body["next"]
+    return results
+
+
+@pytest.fixture
+def in_process_api(stack_environment) -> ApiClient:
+    """The in-process transport only: for tests that mock what the handlers call
+    (`responses`), or read the embedded AWS directly."""
+    client = ApiClient(stack_environment, over_http=False)
+    client.admin_token = client.login(stack_environment.admin_username, stack_environment.admin_password)
+    return client
