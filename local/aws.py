@@ -7,10 +7,10 @@ import sys
 import threading
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from local.environment import EnvironmentChanges
-from local.template import Queue, Secret, Table, Template
+from local.moto_server import MotoServer
+from local.template import REPO_ROOT, Queue, Secret, Table, Template
 
 logger = logging.getLogger(__name__)
 
@@ -18,18 +18,8 @@ DEFAULT_REGION = "us-east-1"
 # moto accepts any credentials; fixed fake ones also keep real ones out of every call.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
-# The isolated embedded AWS: a moto server in a child process that says its port on
-# stdout, then serves until its stdin closes (when this process stops it or goes away).
-_CHILD_PROGRAM = """
-import logging, sys
-from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
+# The isolated embedded AWS: a moto server in a child process (see moto_server).
+_CHILD_PROGRAM = "from local.moto_server import serve_until_stdin_closes; serve_until_stdin_closes()"
 
 # GenerateSecretString settings that GetRandomPassword takes as they are.
 _PASSWORD_OPTIONS = (
@@ -56,7 +46,7 @@ class EmbeddedAws:
         self.isolated = isolated
         self.endpoint_url = ""
         self.region = DEFAULT_REGION
-        self._server: ThreadedMotoServer | None = None
+        self._server: MotoServer | None = None
         self._child: subprocess.Popen | None = None
         self._session: boto3.session.Session | None = None
         self._session_lock = threading.Lock()
@@ -70,13 +60,14 @@ class EmbeddedAws:
         return self.endpoint_url
 
     def _start_in_process(self) -> int:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = MotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         return self._server.get_host_and_port()[1]
 
     def _start_child(self) -> int:
         self._child = subprocess.Popen(
             [sys.executable, "-c", _CHILD_PROGRAM],
+            cwd=REPO_ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

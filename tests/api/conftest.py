@@ -82,10 +82,21 @@ class Tenant:
     token: str
 
 
+@pytest.fixture(scope="session")
+def session_admin_token(local_stack) -> str:
+    """One admin login for the whole session: tests never log the admin out."""
+    local_stack.environment.apply()
+    try:
+        client = ApiClient(local_stack, over_http=False)
+        return client.login(local_stack.admin_username, local_stack.admin_password)
+    finally:
+        local_stack.environment.restore()
+
+
 @pytest.fixture(params=["in_process", pytest.param("http", marks=pytest.mark.e2e)])
-def api(request, stack_environment) -> ApiClient:
+def api(request, stack_environment, session_admin_token) -> ApiClient:
     client = ApiClient(stack_environment, over_http=request.param == "http")
-    client.admin_token = client.login(stack_environment.admin_username, stack_environment.admin_password)
+    client.admin_token = session_admin_token
     return client
 
 

@@ -106,10 +106,8 @@ def test_of_concurrent_creates_of_one_name_exactly_one_succeeds(api, tenant):
     [thread.start() for thread in threads]
     [thread.join() for thread in threads]
     assert sorted(statuses) == [201, 409, 409]
-    # Not checked here: that the list then holds one field. The local stack's DynamoDB
-    # (moto) rolls a cancelled transaction back by restoring a copy of the whole table
-    # taken when it began, which can bring back another request's uncommitted item; real
-    # DynamoDB transactions are isolated, and a 409 means nothing was written.
+    listed = api.get("/custom-fields/", token=tenant.token).body
+    assert [field["field_name"].lower() for field in listed["results"]] == ["city"]
 
 
 def test_a_deleted_or_renamed_fields_name_is_free_again(api, tenant):
