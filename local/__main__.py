@@ -1,4 +1,5 @@
-"""`python -m local` (make run): the local stack on PORT until Ctrl-C or SIGTERM."""
+"""`python -m local` (make run): the local stack on PORT until Ctrl-C or SIGTERM, calling
+a sandbox X on loopback, or the real X with SANDBOX=0."""
 
 import logging
 import signal
@@ -16,7 +17,11 @@ def main() -> None:
     stopping = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stopping.set())
-    with LocalStack(Settings.from_environment(), state_file=DEFAULT_STATE_FILE) as stack:
+    try:
+        settings = Settings.from_environment()
+    except ValueError as error:  # PORT, or SANDBOX=0 without the X app's credentials
+        raise SystemExit(str(error)) from None
+    with LocalStack(settings, state_file=DEFAULT_STATE_FILE) as stack:
         print(stack.banner(), flush=True)
         stopping.wait()
     logging.getLogger(__name__).info("Local stack stopped.")

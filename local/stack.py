@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from local.aws import EmbeddedAws
@@ -21,11 +21,13 @@ from local.template import (
     Template,
     load_template,
 )
+from sandboxes.x import XSandbox
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3000
 DEFAULT_ADMIN_USERNAME = "admin@example.com"
+DEFAULT_X_API_BASE_URL = "https://api.x.com"
 DEFAULT_STATE_FILE = REPO_ROOT / ".local" / "stack.json"
 # The folder whose logic module creates users (create_admin).
 AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
@@ -39,17 +41,36 @@ class Settings:
     public_base_url: str | None = None  # None: http://localhost:<port>
     admin_username: str = DEFAULT_ADMIN_USERNAME
     admin_password: str | None = None  # None: generated, and shown once
+    sandbox: bool = True  # False: the real X
+    x_api_base_url: str = DEFAULT_X_API_BASE_URL  # the real X's; the sandbox has its own
+    # The X app's credentials; in sandbox mode None means generated at each start.
+    x_consumer_key: str | None = None
+    x_consumer_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
         port = environ.get("PORT") or str(DEFAULT_PORT)
         if not port.isdigit():
             raise ValueError(f"PORT must be a port number, not {port!r}.")
+        sandbox = environ.get("SANDBOX") or "1"
+        if sandbox not in ("0", "1"):
+            raise ValueError(f"SANDBOX must be 1 (sandbox X) or 0 (the real X), not {sandbox!r}.")
+        x_consumer_key = environ.get("X_CONSUMER_KEY") or None
+        x_consumer_secret = environ.get("X_CONSUMER_SECRET") or None
+        if sandbox == "0" and not (x_consumer_key and x_consumer_secret):
+            raise ValueError(
+                "SANDBOX=0 calls the real X: set X_CONSUMER_KEY and X_CONSUMER_SECRET to the "
+                "X app's consumer key and secret."
+            )
         return cls(
             port=int(port),
             public_base_url=environ.get("PUBLIC_BASE_URL") or None,
             admin_username=environ.get("ADMIN_USERNAME") or DEFAULT_ADMIN_USERNAME,
             admin_password=environ.get("ADMIN_PASSWORD") or None,
+            sandbox=sandbox == "1",
+            x_api_base_url=environ.get("X_API_BASE_URL") or DEFAULT_X_API_BASE_URL,
+            x_consumer_key=x_consumer_key,
+            x_consumer_secret=x_consumer_secret,
         )
 
 
@@ -80,6 +101,7 @@ class LocalStack:
         self.aws = EmbeddedAws(isolated=isolated_aws)
         self.runtime = Runtime()
         self.template: Template | None = None
+        self.x_sandbox: XSandbox | None = None
         self.base_url = ""
         self.public_base_url = ""
         self._gateway: Gateway | None = None
@@ -121,6 +143,8 @@ class LocalStack:
         )
         self.base_url = f"http://localhost:{self._gateway.port}"
         self.public_base_url = self.settings.public_base_url or self.base_url
+        if self.settings.sandbox:
+            self._start_x_sandbox()
         self._set_function_environment(self.template)
         for function in self.template.functions:
             self.runtime.load_handler(function)  # a handler that cannot import fails the start
@@ -147,8 +171,23 @@ class LocalStack:
                         "Functions disagree on %s; locally they all share one value.", name
                     )
         values["PUBLIC_BASE_URL"] = self.public_base_url
+        if self.x_sandbox is None:
+            # The X app's credentials stay in the operator's environment, out of the state file.
+            values["X_API_BASE_URL"] = self.settings.x_api_base_url
+        else:
+            values["X_API_BASE_URL"] = self.x_sandbox.base_url
+            values["X_CONSUMER_KEY"] = self.x_sandbox.consumer_key
+            values["X_CONSUMER_SECRET"] = self.x_sandbox.consumer_secret
         for name, value in values.items():
             self.environment.set(name, value)
+
+    def _start_x_sandbox(self) -> None:
+        """The sandbox X the functions call, as the app whose credentials the environment
+        gives, or as a new one."""
+        self.x_sandbox = XSandbox(
+            self.settings.x_consumer_key or f"sandbox-{secrets.token_hex(8)}",
+            self.settings.x_consumer_secret or secrets.token_urlsafe(32),
+        ).start()
 
     def _create_admin(self) -> None:
         logic = load_module(AUTH_CODE_DIR, "logic")
@@ -183,6 +222,9 @@ class LocalStack:
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
+        if self.x_sandbox is not None:
+            self.x_sandbox.stop()
+            self.x_sandbox = None
         self.aws.stop()
         self.environment.restore()
         if self._state_written:  # a stack that failed to start leaves another's file alone
@@ -213,7 +255,29 @@ class LocalStack:
             lines.append(
                 f"  Admin password {self.admin_password}  (shown once; ADMIN_PASSWORD sets it)"
             )
+        if self.x_sandbox is not None:
+            lines.append(f"  X sandbox      {self.x_sandbox.base_url}  (SANDBOX=0 uses the real X)")
+        elif not self.settings.sandbox:
+            lines.append(f"  X              {self.settings.x_api_base_url}")
         if self.state_file is not None:
             lines.append(f"  State file     {self.state_file}")
-        lines += ["", "Log in as the admin:", f"  {login}", "", "Ctrl-C stops it."]
+        lines += ["", "Log in as the admin:", f"  {login}", ""]
+        if self.x_sandbox is not None:
+            lines += self._x_sandbox_banner(self.x_sandbox.base_url)
+        lines.append("Ctrl-C stops it.")
         return "\n".join(lines)
+
+    @staticmethod
+    def _x_sandbox_banner(x_url: str) -> list[str]:
+        def curl(path: str, body: str) -> str:
+            return f"  curl -X POST {x_url}{path} --data '{body}'"
+
+        return [
+            "Act as @jane, a customer of a connected X account (@acme, the authorize page's"
+            " default):",
+            curl("/sandbox/customers/jane/dm", '{"to": "acme", "text": "My order is late"}'),
+            curl("/sandbox/customers/jane/mention", '{"to": "acme", "text": "Any news?"}'),
+            f"What the service sent to X: curl {x_url}/sandbox/sent",
+            f"Deliveries, faults, settings: {x_url}/sandbox (see sandboxes/x/server.py)",
+            "",
+        ]

@@ -1,0 +1,671 @@
+"""X (Twitter) API client: OAuth 1.0a sign-in, DMs, reply posts, and the webhooks and
+subscriptions of the Account Activity API v2 (AAA) and the X Activity API (XAA).
+
+Every failure is an XError subclass; `retryable` says whether trying again later may
+succeed. The client never retries and never sleeps (a Lambda must not wait out a
+15-minute rate-limit window): XRateLimited says until when, and the caller decides.
+Consumer and token secrets, the bearer token and Authorization headers never appear in an
+error message or a repr.
+
+Facts relied on, from X's documentation (repository xdevplatform/docs):
+
+- fundamentals/authentication/oauth-1-0a/obtaining-user-access-tokens.mdx and
+  fundamentals/authentication/api-reference.mdx: POST /oauth/request_token (signed with
+  the consumer key, `oauth_callback` in the header) answers the form-encoded
+  oauth_token, oauth_token_secret, oauth_callback_confirmed=true; the user approves at
+  GET /oauth/authorize?oauth_token=...; X redirects to the callback with oauth_token and
+  oauth_verifier (or `denied`); POST /oauth/access_token (signed with the request token,
+  oauth_verifier) answers oauth_token, oauth_token_secret, user_id, screen_name.
+  POST /oauth2/token (Basic consumer key:secret, grant_type=client_credentials) answers
+  {"token_type": "bearer", "access_token"}: the app-only bearer token, to be cached.
+- fundamentals/authentication/oauth-1-0a/creating-a-signature.mdx: HMAC-SHA1 signatures.
+- x-api/webhooks/introduction.mdx, x-api/webhooks/quickstart.mdx: the v2 webhooks API
+  (POST /2/webhooks {"url"}, GET /2/webhooks, PUT /2/webhooks/{id} re-runs the CRC,
+  DELETE /2/webhooks/{id}), all with the app-only bearer token; one webhook serves both
+  AAA and XAA. CRC: {"response_token": "sha256=" + base64(HMAC-SHA256(consumer secret,
+  crc_token))}. Deliveries carry x-twitter-webhooks-signature: "sha256=" + base64 of the
+  HMAC-SHA256 of the raw body with the consumer secret.
+- x-api/account-activity/introduction.mdx, x-api/account-activity/quickstart.mdx: AAA
+  subscriptions. POST /2/account_activity/webhooks/{id}/subscriptions/all with the
+  subscribing user's OAuth 1.0a context -> {"data": {"subscribed": true}}; DELETE
+  .../subscriptions/{user_id}/all with the bearer token; "SubscriptionNotFound" is a 400.
+- x-api/activity/quickstart.mdx, x-api/activity/event-payloads.mdx: XAA subscriptions,
+  one per event type and user: POST /2/activity/subscriptions {"event_type", "filter":
+  {"user_id"}, "tag", "webhook_id"}, DELETE /2/activity/subscriptions/{id} (bearer).
+  dm.received, dm.sent and post.mention.create are private events that need the user's
+  authorization. Ambiguities, settled on the v2 API reference
+  (x-api/activity/create-x-activity-subscription.mdx, generated from X's OpenAPI spec):
+  creation accepts OAuth 1.0a user context, which this client uses (the changelog speaks
+  of "OAuth 2.0 user authorization"); the created subscription is read from
+  data.subscription.subscription_id, with the quickstart's data.subscription_id accepted too.
+- x-api/direct-messages/manage/quickstart.mdx: POST /2/dm_conversations/with/{id}/messages
+  {"text"} -> {"data": {"dm_conversation_id", "dm_event_id"}}, user context.
+- x-api/posts/manage-tweets/quickstart.mdx: POST /2/tweets {"text", "reply":
+  {"in_reply_to_tweet_id"}} -> {"data": {"id", "text"}}, user context.
+- x-api/fundamentals/rate-limits.mdx: 429 with x-rate-limit-reset in UTC epoch seconds.
+- x-api/fundamentals/response-codes-and-errors.mdx: errors are problem details
+  ({"title", "detail", "type"}); older endpoints answer {"errors": [{"code", "message"}]}.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import cache
+from http import HTTPStatus
+from urllib.parse import parse_qsl, quote, urlencode
+
+import requests
+from requests_oauthlib import OAuth1
+
+DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
+# The XAA events a connected account is subscribed to: what customers send it, and the
+# DMs it sends (so the webhook sees replies typed in X's own app too).
+ACTIVITY_EVENT_TYPES = ("dm.received", "dm.sent", "post.mention.create")
+ACTIVITY_TAG = "twittnow"
+# X's generic problem type: a 403 of this type refuses one request (duplicate content, a
+# recipient who does not accept DMs), not the account's connection.
+GENERIC_PROBLEM = "about:blank"
+
+
+# ---------------------------------------------------------------- credentials and results
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    consumer_key: str
+    consumer_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class UserCredentials:
+    """A connected account's OAuth 1.0a access token and secret."""
+
+    access_token: str = field(repr=False)
+    access_token_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RequestToken:
+    """The temporary credentials between request_token and access_token."""
+
+    oauth_token: str
+    oauth_token_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """The account that approved the app, and its credentials."""
+
+    user_id: str
+    screen_name: str
+    credentials: UserCredentials
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: str
+    url: str
+    valid: bool
+    created_at: str | None
+
+
+class WebhookApi(StrEnum):
+    """Which API delivers a subscribed account's events to a webhook."""
+
+    ACCOUNT_ACTIVITY = "account_activity"  # AAA v2, ends 2027-01-01
+    ACTIVITY = "activity"  # XAA
+
+
+# ---------------------------------------------------------------- errors
+
+
+class XError(Exception):
+    """X refused or failed a request. `status_code` is None when no HTTP answer came
+    back; `detail` is X's problem type or error code, for logs."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status_code: int | None = None, detail: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.detail = detail
+
+
+class XRateLimited(XError):
+    """429: try again at `reset_at` (an aware datetime)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, reset_at: datetime, detail: str = ""):
+        super().__init__(message, status_code=429, detail=detail)
+        self.reset_at = reset_at
+
+
+class XUnavailable(XError):
+    """5xx, a timeout, a connection failure or an answer X never gives: try again later."""
+
+    retryable = True
+
+
+class XConnectionBroken(XError):
+    """401, or a 403 about authorization, on a call made as a connected account: the
+    account revoked the app, was suspended, or its tokens are bad. It must reconnect."""
+
+
+class XRequestRejected(XError):
+    """X refused this request (400, a refusing 403 such as duplicate content, a failed
+    OAuth step, a failed CRC check): sending it again as it is will fail again."""
+
+
+class XNotFound(XError):
+    """404: no such resource."""
+
+
+# ---------------------------------------------------------------- webhook security
+
+
+def crc_response(consumer_secret: str, crc_token: str) -> dict:
+    """The answer to X's challenge-response check: GET <webhook>?crc_token=..."""
+    return {"response_token": _sha256_signature(consumer_secret, crc_token.encode())}
+
+
+def delivery_signature(consumer_secret: str, raw_body: bytes) -> str:
+    """The x-twitter-webhooks-signature X sends with a delivery of `raw_body`."""
+    return _sha256_signature(consumer_secret, raw_body)
+
+
+def signature_matches(consumer_secret: str, raw_body: bytes, header: str | None) -> bool:
+    """Whether `header` (x-twitter-webhooks-signature) signs `raw_body`; constant time."""
+    if not header:
+        return False
+    expected = delivery_signature(consumer_secret, raw_body)
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def _sha256_signature(secret: str, message: bytes) -> str:
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+# ---------------------------------------------------------------- the app's credentials
+
+
+def app_credentials() -> AppCredentials:
+    """The X app's consumer key and secret: X_CONSUMER_KEY and X_CONSUMER_SECRET when both
+    are set (locally), else the JSON secret {"consumer_key", "consumer_secret"} that
+    X_APP_SECRET_ARN names (in AWS), read once per Lambda instance."""
+    key, secret = os.environ.get("X_CONSUMER_KEY"), os.environ.get("X_CONSUMER_SECRET")
+    if key and secret:
+        return AppCredentials(key, secret)
+    arn = os.environ.get("X_APP_SECRET_ARN")
+    if not arn:
+        raise RuntimeError(
+            "The X app's credentials are not configured: set X_CONSUMER_KEY and "
+            "X_CONSUMER_SECRET, or X_APP_SECRET_ARN to the secret that holds them."
+        )
+    return _app_credentials_in(arn)
+
+
+@cache  # only answers are cached: a secret still empty is read again next time
+def _app_credentials_in(secret_arn: str) -> AppCredentials:
+    import boto3  # in the Lambda runtime; imported here so that the layer loads without it
+
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    try:
+        stored = json.loads(value["SecretString"])
+        credentials = AppCredentials(stored["consumer_key"], stored["consumer_secret"])
+    except (ValueError, KeyError, TypeError):
+        credentials = AppCredentials("", "")
+    if not (credentials.consumer_key and credentials.consumer_secret):
+        raise RuntimeError(
+            f"The X app secret {secret_arn} does not hold a consumer key and secret yet: "
+            """put {"consumer_key": "...", "consumer_secret": "..."} in it."""
+        )
+    return credentials
+
+
+# ---------------------------------------------------------------- the client
+
+
+class XClient:
+    """X's OAuth and v2 endpoints on `base_url` (https://api.x.com, or a sandbox), as the
+    app `app`. `timeout` in seconds, for connecting and for each read.
+
+    Calls as a connected account are signed with OAuth 1.0a; webhook management uses the
+    app-only bearer token, fetched once per client.
+    """
+
+    def __init__(self, base_url: str, app: AppCredentials, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self._app = app
+        self._timeout = (timeout, timeout)
+        self._session = requests.Session()
+        self._session.headers["Accept"] = "application/json"
+        self._bearer_token: str | None = None
+
+    # ------------------------------------------------------------ 3-legged OAuth 1.0a
+
+    def request_token(self, callback_url: str) -> RequestToken:
+        """Step 1: temporary credentials; X sends the user back to `callback_url`."""
+        auth = OAuth1(self._app.consumer_key, self._app.consumer_secret, callback_uri=callback_url)
+        answer = self._form(
+            self._send("POST", "/oauth/request_token", "get a request token", auth=auth)
+        )
+        if answer.get("oauth_callback_confirmed") != "true" or not answer.get("oauth_token"):
+            raise XRequestRejected(
+                "X did not confirm the OAuth callback URL: check that it is one of the app's "
+                "callback URLs in the X developer console."
+            )
+        return RequestToken(answer["oauth_token"], answer.get("oauth_token_secret", ""))
+
+    def authorize_url(self, oauth_token: str) -> str:
+        """Step 2: where the user approves the app."""
+        return f"{self.base_url}/oauth/authorize?{urlencode({'oauth_token': oauth_token})}"
+
+    def access_token(self, request_token: RequestToken, verifier: str) -> AccessToken:
+        """Step 3: the approving account and its access token, for the callback's verifier."""
+        auth = OAuth1(
+            self._app.consumer_key,
+            self._app.consumer_secret,
+            resource_owner_key=request_token.oauth_token,
+            resource_owner_secret=request_token.oauth_token_secret,
+            verifier=verifier,
+        )
+        response = self._send(
+            "POST",
+            "/oauth/access_token",
+            "exchange the verifier for an access token",
+            auth=auth,
+            secrets=(request_token.oauth_token_secret,),
+        )
+        answer = self._form(response)
+        if not all(answer.get(name) for name in ("oauth_token", "oauth_token_secret", "user_id")):
+            raise XUnavailable(
+                "X's access token answer lacks the token or the account.",
+                status_code=response.status_code,
+            )
+        return AccessToken(
+            user_id=answer["user_id"],
+            screen_name=answer.get("screen_name", ""),
+            credentials=UserCredentials(answer["oauth_token"], answer["oauth_token_secret"]),
+        )
+
+    # ------------------------------------------------------------ as a connected account
+
+    def send_dm(self, user: UserCredentials, participant_id: str, text: str) -> str:
+        """Sends `text` to `participant_id` as `user`; returns the DM event id."""
+        data = self._user_call(
+            user,
+            "POST",
+            f"/2/dm_conversations/with/{quote(participant_id, safe='')}/messages",
+            "send a DM",
+            json={"text": text},
+        )
+        return self._field(data, "dm_event_id", "send a DM")
+
+    def reply(self, user: UserCredentials, in_reply_to_post_id: str, text: str) -> str:
+        """Posts `text` as `user` in reply to a post; returns the new post's id."""
+        data = self._user_call(
+            user,
+            "POST",
+            "/2/tweets",
+            "post a reply",
+            json={"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to_post_id}},
+        )
+        return self._field(data, "id", "post a reply")
+
+    # ------------------------------------------------------------ webhooks (app-only)
+
+    def register_webhook(self, url: str) -> Webhook:
+        """Registers `url`; X runs the CRC check against it first and refuses a failing
+        one (XRequestRejected). One webhook serves AAA and XAA subscriptions alike."""
+        data = self._app_call("POST", "/2/webhooks", "register the webhook", json={"url": url})
+        return _webhook(data)
+
+    def list_webhooks(self) -> list[Webhook]:
+        data = self._app_call("GET", "/2/webhooks", "list the webhooks", answer=list)
+        return [_webhook(item) for item in data]
+
+    def validate_webhook(self, webhook_id: str) -> None:
+        """Has X run the CRC check again, which re-enables a webhook that passes it.
+        Raises XRequestRejected when the check fails."""
+        data = self._app_call(
+            "PUT", f"/2/webhooks/{quote(webhook_id, safe='')}", "validate the webhook"
+        )
+        if not data.get("valid"):
+            raise XRequestRejected(
+                "The webhook failed X's CRC check: it must answer GET ?crc_token= with the "
+                "response_token made with the app's consumer secret."
+            )
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._app_call("DELETE", f"/2/webhooks/{quote(webhook_id, safe='')}", "delete the webhook")
+
+    # ------------------------------------------------------------ subscriptions
+
+    def subscribe(
+        self, api: WebhookApi, webhook_id: str, user_id: str, user: UserCredentials
+    ) -> str:
+        """Has X deliver the account's events to the webhook, with the account's own
+        authorization; an account subscribed already is fine. Returns what unsubscribe
+        needs: for AAA the user id; for XAA the ids of its subscriptions (one per event
+        type), comma-separated."""
+        if api is WebhookApi.ACCOUNT_ACTIVITY:
+            try:
+                data = self._user_call(
+                    user,
+                    "POST",
+                    f"/2/account_activity/webhooks/{quote(webhook_id, safe='')}/subscriptions/all",
+                    "subscribe the account",
+                )
+            except XRequestRejected as error:
+                if not _says(error, "DuplicateSubscription"):
+                    raise
+            else:
+                if data.get("subscribed") is not True:
+                    raise XRequestRejected("X did not subscribe the account to the webhook.")
+            return user_id
+        subscribed: list[str] = []
+        try:
+            for event_type in ACTIVITY_EVENT_TYPES:
+                subscribed.append(self._subscribe_activity(user, webhook_id, user_id, event_type))
+        except XError:
+            # All or nothing: a retry must not meet half a subscription.
+            for id_ in subscribed:
+                with suppress(XError):  # best effort: the caller gets the first error
+                    self._delete_activity_subscription(id_)
+            raise
+        return ",".join(subscribed)
+
+    def unsubscribe(
+        self, api: WebhookApi, webhook_id: str, user_id: str, subscription_id: str
+    ) -> None:
+        """Stops the deliveries subscribe started; a subscription already gone is fine."""
+        if api is WebhookApi.ACCOUNT_ACTIVITY:
+            path = (
+                f"/2/account_activity/webhooks/{quote(webhook_id, safe='')}"
+                f"/subscriptions/{quote(user_id, safe='')}/all"
+            )
+            try:
+                self._app_call("DELETE", path, "unsubscribe the account")
+            except XRequestRejected as error:
+                # AAA answers 400 SubscriptionNotFound for a subscription already gone.
+                if not _says(error, "SubscriptionNotFound"):
+                    raise
+            except XNotFound:
+                pass
+        else:
+            for id_ in filter(None, subscription_id.split(",")):
+                self._delete_activity_subscription(id_)
+
+    def _subscribe_activity(
+        self, user: UserCredentials, webhook_id: str, user_id: str, event_type: str
+    ) -> str:
+        """The id of the account's XAA subscription to `event_type` on the webhook: a new
+        one, or the one X already has (it refuses a duplicate)."""
+        action = f"subscribe the account to {event_type}"
+        try:
+            data = self._user_call(
+                user,
+                "POST",
+                "/2/activity/subscriptions",
+                action,
+                json={
+                    "event_type": event_type,
+                    "filter": {"user_id": user_id},
+                    "tag": ACTIVITY_TAG,
+                    "webhook_id": webhook_id,
+                },
+            )
+        except XRequestRejected as error:
+            if not _says(error, "Duplicate"):
+                raise
+            existing = self._app_call(
+                "GET", "/2/activity/subscriptions", "list the subscriptions", answer=list
+            )
+            data = next(
+                (
+                    subscription
+                    for subscription in existing
+                    if isinstance(subscription, dict)
+                    and subscription.get("event_type") == event_type
+                    and (subscription.get("filter") or {}).get("user_id") == user_id
+                    and str(subscription.get("webhook_id")) == webhook_id
+                ),
+                None,
+            )
+            if data is None:
+                raise
+        return self._field(data.get("subscription", data), "subscription_id", action)
+
+    def _delete_activity_subscription(self, subscription_id: str) -> None:
+        try:
+            self._app_call(
+                "DELETE",
+                f"/2/activity/subscriptions/{quote(subscription_id, safe='')}",
+                "unsubscribe the account",
+            )
+        except XNotFound:
+            pass  # already gone
+
+    # ------------------------------------------------------------ plumbing
+
+    def _user_call(
+        self, user: UserCredentials, method: str, path: str, action: str, **kwargs
+    ) -> dict:
+        """`data` of X's JSON answer to a call made as the connected account."""
+        auth = OAuth1(
+            self._app.consumer_key,
+            self._app.consumer_secret,
+            resource_owner_key=user.access_token,
+            resource_owner_secret=user.access_token_secret,
+        )
+        response = self._send(
+            method,
+            path,
+            action,
+            auth=auth,
+            as_user=True,
+            secrets=(user.access_token, user.access_token_secret),
+            **kwargs,
+        )
+        return self._data(response, action, dict)
+
+    def _app_call(
+        self, method: str, path: str, action: str, *, answer: type = dict, **kwargs
+    ) -> dict | list:
+        """`data` of X's JSON answer, a dict or a list, to a call made as the app."""
+        token = self._app_bearer_token()
+        try:
+            response = self._send(
+                method,
+                path,
+                action,
+                headers={"Authorization": f"Bearer {token}"},
+                secrets=(token,),
+                **kwargs,
+            )
+        except XRequestRejected as error:
+            if error.status_code == HTTPStatus.UNAUTHORIZED:
+                self._bearer_token = None  # invalidated: the next call fetches a new one
+            raise
+        return self._data(response, action, answer)
+
+    def _app_bearer_token(self) -> str:
+        if self._bearer_token is None:
+            # RFC 1738-encoded, then Basic auth, as X's application-only guide says.
+            key, secret = (
+                quote(value, safe="")
+                for value in (self._app.consumer_key, self._app.consumer_secret)
+            )
+            response = self._send(
+                "POST",
+                "/oauth2/token",
+                "get the app's bearer token",
+                auth=(key, secret),
+                data={"grant_type": "client_credentials"},
+                headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
+            )
+            answer = _json_object(response) or {}
+            token = answer.get("access_token")
+            if str(answer.get("token_type", "")).lower() != "bearer" or not token:
+                raise XUnavailable(
+                    "X's bearer token answer is not a bearer token.",
+                    status_code=response.status_code,
+                )
+            self._bearer_token = token
+        return self._bearer_token
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        action: str,
+        *,
+        as_user: bool = False,
+        secrets: tuple[str, ...] = (),
+        **kwargs,
+    ) -> requests.Response:
+        """X's 2xx answer to `method path`, or the XError its answer means. `action` names
+        the call in messages ("send a DM"); `secrets` are scrubbed from them."""
+        secrets = (self._app.consumer_secret, *secrets)
+        try:
+            # No redirects: following one would carry the Authorization header elsewhere.
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                timeout=self._timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.Timeout as exc:
+            message = f"X did not answer within {self._timeout[1]:g} seconds ({action})."
+            detail = str(exc)
+        except requests.RequestException as exc:
+            message = f"Could not connect to X at {self.base_url} ({action})."
+            detail = str(exc)
+        else:
+            if 200 <= response.status_code < 300:
+                return response
+            raise _error_for(response, action, as_user, secrets)
+        # Raised outside the except clauses so that the requests exception, whose request
+        # holds the Authorization header, is not chained to it as __context__.
+        raise XUnavailable(_scrub(message, secrets), detail=_scrub(detail, secrets))
+
+    @staticmethod
+    def _data(response: requests.Response, action: str, answer: type) -> dict | list:
+        body = _json_object(response)
+        if body is None or not isinstance(body.get("data"), answer):
+            raise XUnavailable(
+                f"X answered {_status_line(response)} without data ({action}).",
+                status_code=response.status_code,
+            )
+        return body["data"]
+
+    @staticmethod
+    def _form(response: requests.Response) -> dict[str, str]:
+        return dict(parse_qsl(response.text, keep_blank_values=True))
+
+    @staticmethod
+    def _field(data: dict, name: str, action: str) -> str:
+        value = data.get(name) if isinstance(data, dict) else None
+        if not value:
+            raise XUnavailable(f"X's answer lacks {name} ({action}).")
+        return str(value)
+
+
+def _webhook(data: dict) -> Webhook:
+    if not isinstance(data, dict) or not data.get("id"):
+        raise XUnavailable("X's webhook answer lacks the webhook's id.")
+    return Webhook(
+        id=str(data["id"]),
+        url=str(data.get("url", "")),
+        valid=bool(data.get("valid")),
+        created_at=data.get("created_at"),
+    )
+
+
+def _error_for(
+    response: requests.Response, action: str, as_user: bool, secrets: tuple[str, ...]
+) -> XError:
+    status = response.status_code
+    said, problem_type = _x_error(response)
+    detail = _scrub(problem_type, secrets)
+    explanation = _scrub(f": {said}" if said else ".", secrets)
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        reset_at = _reset_at(response)
+        return XRateLimited(
+            f"X rate-limited the request to {action} until {reset_at.isoformat()}.",
+            reset_at=reset_at,
+            detail=detail,
+        )
+    message = f"X refused to {action} ({_status_line(response)}){explanation}"
+    if status >= 500 or status < 400:
+        return XUnavailable(
+            f"X failed to {action} ({_status_line(response)}){explanation}",
+            status_code=status,
+            detail=detail,
+        )
+    if as_user and (
+        status == HTTPStatus.UNAUTHORIZED
+        or (status == HTTPStatus.FORBIDDEN and problem_type != GENERIC_PROBLEM)
+    ):
+        return XConnectionBroken(message, status_code=status, detail=detail)
+    if status == HTTPStatus.NOT_FOUND:
+        return XNotFound(message, status_code=status, detail=detail)
+    return XRequestRejected(message, status_code=status, detail=detail)
+
+
+def _says(error: XError, reason: str) -> bool:
+    """Whether X gave `reason` (DuplicateSubscriptionFailed...) for refusing."""
+    return reason.lower() in f"{error.detail} {error.message}".lower()
+
+
+def _x_error(response: requests.Response) -> tuple[str, str]:
+    """X's own (message, type-or-reason) from a problem-details or {"errors": [...]} body."""
+    body = _json_object(response)
+    if body is None:
+        return "", ""
+    errors = body.get("errors")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    message = body.get("detail") or body.get("title") or first.get("message") or ""
+    # The most specific label X gave: a reason (WebhookIdInvalid...), a problem type, a code.
+    label = body.get("reason") or body.get("type") or first.get("code") or ""
+    return str(message)[:500], str(label)
+
+
+def _json_object(response: requests.Response) -> dict | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _reset_at(response: requests.Response) -> datetime:
+    value = response.headers.get("x-rate-limit-reset", "").strip()
+    if value.isascii() and value.isdigit():
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    return datetime.now(UTC) + DEFAULT_RATE_LIMIT_WAIT
+
+
+def _status_line(response: requests.Response) -> str:
+    try:
+        phrase = HTTPStatus(response.status_code).phrase
+    except ValueError:
+        phrase = response.reason or ""
+    return f"{response.status_code} {phrase}".rstrip()
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,312 @@
+"""The sandbox's accounts, DMs and posts, and their webhook deliveries in X's two shapes:
+the Account Activity API's (AAA: for_user_id and direct_message_events or
+tweet_create_events, v1.1 objects) and the X Activity API's (XAA: the {"data": {event_uuid,
+filter, event_type, tag, payload}} envelope, v2 objects).
+
+Shapes as in xdevplatform/docs x-api/account-activity/introduction.mdx ("Payload
+Examples") and x-api/activity/event-payloads.mdx.
+"""
+
+import hashlib
+import itertools
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+APP_ID = "27182818"  # the sandbox's X app
+APP_NAME = "Twittnow (X sandbox app)"
+# X's ids are snowflakes: milliseconds since X's epoch, then a sequence.
+X_EPOCH_MS = 1288834974657
+ACCOUNTS_CREATED_AT = datetime(2020, 1, 1, tzinfo=UTC)
+DEFAULT_PICTURE = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+NO_ENTITIES = {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []}
+
+
+class Snowflakes:
+    """Unique, time-ordered numeric ids, as strings."""
+
+    def __init__(self) -> None:
+        self._sequence = itertools.count()
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            sequence = next(self._sequence)
+        milliseconds = int(time.time() * 1000) - X_EPOCH_MS
+        return str((milliseconds << 22) | (sequence & 0x3FFFFF))
+
+
+@dataclass(frozen=True)
+class Account:
+    """A sandbox X account. Its id depends on its screen name only, so it is the same on
+    every run."""
+
+    id: str
+    screen_name: str
+
+    @classmethod
+    def named(cls, screen_name: str) -> "Account":
+        digest = hashlib.sha256(screen_name.lower().encode()).digest()
+        return cls(str(int.from_bytes(digest[:7]) + 10**9), screen_name)
+
+    def v1(self) -> dict:
+        """The user object of AAA deliveries."""
+        return {
+            "id": self.id,
+            "created_timestamp": str(int(ACCOUNTS_CREATED_AT.timestamp() * 1000)),
+            "name": self.screen_name,
+            "screen_name": self.screen_name,
+            "protected": False,
+            "verified": False,
+            "followers_count": 0,
+            "friends_count": 0,
+            "statuses_count": 0,
+            "profile_image_url_https": DEFAULT_PICTURE,
+        }
+
+    def v2(self) -> dict:
+        """The user object of XAA deliveries."""
+        return {
+            "id": self.id,
+            "name": self.screen_name,
+            "username": self.screen_name,
+            "created_at": iso(ACCOUNTS_CREATED_AT),
+            "description": "",
+            "protected": False,
+            "verified": False,
+            "verified_type": "none",
+            "profile_image_url": DEFAULT_PICTURE,
+        }
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    id: str
+    sender: Account
+    recipient: Account
+    text: str
+    created_at: datetime
+    source_app_id: str | None  # set when sent through the API by an app
+
+    @property
+    def conversation_id(self) -> str:
+        low, high = sorted((self.sender.id, self.recipient.id), key=int)
+        return f"{low}-{high}"
+
+
+@dataclass(frozen=True)
+class Post:
+    id: str
+    author: Account
+    text: str
+    created_at: datetime
+    conversation_id: str
+    mentions: tuple[Account, ...] = ()
+    in_reply_to_id: str | None = None
+    in_reply_to: Account | None = None  # the replied-to post's author, when known
+
+    def mention_spans(self) -> list[tuple[Account, int, int]]:
+        """Where each mentioned account's @screen_name is in the text."""
+        spans = []
+        for account in self.mentions:
+            pattern = rf"(?<!\w)@{re.escape(account.screen_name)}\b"
+            found = re.search(pattern, self.text, re.IGNORECASE | re.ASCII)
+            if found:
+                spans.append((account, found.start(), found.end()))
+        return spans
+
+
+@dataclass(frozen=True)
+class ActivitySubscription:
+    id: str
+    event_type: str
+    user_id: str
+    webhook_id: str | None
+    tag: str | None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def v2(self) -> dict:
+        answer = {
+            "subscription_id": self.id,
+            "event_type": self.event_type,
+            "filter": {"user_id": self.user_id},
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.created_at),
+        }
+        if self.tag:
+            answer["tag"] = self.tag
+        if self.webhook_id:
+            answer["webhook_id"] = self.webhook_id
+        return answer
+
+
+# ---------------------------------------------------------------- Account Activity API
+
+
+def aaa_direct_message(for_user: Account, message: DirectMessage) -> dict:
+    event = {
+        "type": "message_create",
+        "id": message.id,
+        "created_timestamp": _milliseconds(message.created_at),
+        "message_create": {
+            "target": {"recipient_id": message.recipient.id},
+            "sender_id": message.sender.id,
+            "message_data": {"text": message.text, "entities": NO_ENTITIES},
+        },
+    }
+    delivery = {
+        "for_user_id": for_user.id,
+        "direct_message_events": [event],
+        "users": {account.id: account.v1() for account in (message.sender, message.recipient)},
+    }
+    if message.source_app_id:
+        event["message_create"]["source_app_id"] = message.source_app_id
+        delivery["apps"] = {
+            message.source_app_id: {"id": message.source_app_id, "name": APP_NAME, "url": ""}
+        }
+    return delivery
+
+
+def aaa_post(for_user: Account, post: Post) -> dict:
+    delivery = {"for_user_id": for_user.id}
+    if post.author != for_user:
+        delivery["user_has_blocked"] = "false"  # sic: a string in X's example
+    delivery["tweet_create_events"] = [_v1_tweet(post)]
+    return delivery
+
+
+def aaa_revoke(account: Account, at: datetime) -> dict:
+    return {
+        "user_event": {
+            "revoke": {
+                "date_time": at.isoformat(timespec="seconds"),
+                "target": {"app_id": APP_ID},
+                "source": {"user_id": account.id},
+            }
+        }
+    }
+
+
+def _v1_tweet(post: Post) -> dict:
+    author = {**post.author.v1(), "id": int(post.author.id), "id_str": post.author.id}
+    author["created_at"] = _v1_time(ACCOUNTS_CREATED_AT)
+    return {
+        "created_at": _v1_time(post.created_at),
+        "id": int(post.id),
+        "id_str": post.id,
+        "text": post.text,
+        "source": '<a href="https://x.com" rel="nofollow">Twittnow sandbox</a>',
+        "truncated": False,
+        "in_reply_to_status_id": int(post.in_reply_to_id) if post.in_reply_to_id else None,
+        "in_reply_to_status_id_str": post.in_reply_to_id,
+        "in_reply_to_user_id": int(post.in_reply_to.id) if post.in_reply_to else None,
+        "in_reply_to_user_id_str": post.in_reply_to.id if post.in_reply_to else None,
+        "in_reply_to_screen_name": post.in_reply_to.screen_name if post.in_reply_to else None,
+        "user": author,
+        "is_quote_status": False,
+        "entities": {
+            **NO_ENTITIES,
+            "user_mentions": [
+                {
+                    "screen_name": account.screen_name,
+                    "name": account.screen_name,
+                    "id": int(account.id),
+                    "id_str": account.id,
+                    "indices": [start, end],
+                }
+                for account, start, end in post.mention_spans()
+            ],
+        },
+        "lang": "en",
+        "timestamp_ms": _milliseconds(post.created_at),
+    }
+
+
+# ---------------------------------------------------------------- X Activity API
+
+
+def xaa_event(
+    event_uuid: str, subscription: ActivitySubscription, payload: dict, includes: dict | None = None
+) -> dict:
+    data = {
+        "event_uuid": event_uuid,
+        "filter": {"user_id": subscription.user_id},
+        "event_type": subscription.event_type,
+        "payload": payload,
+    }
+    if subscription.tag:
+        data["tag"] = subscription.tag
+    if includes is not None:
+        data["includes"] = includes
+    return {"data": data}
+
+
+def xaa_direct_message_payload(message: DirectMessage) -> dict:
+    """The payload of dm.received and dm.sent: AAA's events, with v2 users wrapped in data."""
+    aaa = aaa_direct_message(message.recipient, message)
+    return {
+        "direct_message_events": aaa["direct_message_events"],
+        "users": {
+            account.id: {"data": account.v2()} for account in (message.sender, message.recipient)
+        },
+    }
+
+
+def xaa_post_payload(post: Post) -> tuple[dict, dict]:
+    """The payload (a v2 post) and includes of post.mention.create."""
+    payload = {
+        "id": post.id,
+        "text": post.text,
+        "author_id": post.author.id,
+        "created_at": iso(post.created_at),
+        "conversation_id": post.conversation_id,
+        "edit_history_tweet_ids": [post.id],
+        "entities": {
+            "mentions": [
+                {"start": start, "end": end, "username": account.screen_name, "id": account.id}
+                for account, start, end in post.mention_spans()
+            ]
+        },
+        "lang": "en",
+        "possibly_sensitive": False,
+        "reply_settings": "everyone",
+    }
+    if post.in_reply_to_id:
+        payload["referenced_tweets"] = [{"type": "replied_to", "id": post.in_reply_to_id}]
+        if post.in_reply_to:
+            payload["in_reply_to_user_id"] = post.in_reply_to.id
+    users = {post.author.id: post.author, **{account.id: account for account in post.mentions}}
+    includes = {"users": [account.v2() for account in users.values()], "tweets": [payload]}
+    return payload, includes
+
+
+def xaa_revoke(event_uuid: str, account: Account, at: datetime) -> dict:
+    return {
+        "data": {
+            "event_uuid": event_uuid,
+            "filter": {},
+            "event_type": "oauth.revoke",
+            "payload": {
+                "date_time": at.isoformat(timespec="seconds"),
+                "user_id": account.id,
+                "app_id": APP_ID,
+            },
+        }
+    }
+
+
+# ---------------------------------------------------------------- formats
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _v1_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%a %b %d %H:%M:%S +0000 %Y")
+
+
+def _milliseconds(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
