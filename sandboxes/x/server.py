@@ -562,10 +562,16 @@ class XSandbox:
                 {**_who(account), "connected": account in connected}
                 for account in self._accounts.values()
             ]
+            names = {account.id: account.screen_name for account in self._accounts.values()}
+        hooks = self._webhooks.overview()
         overview = {
             "app": {"id": APP_ID, "consumer_key": self.consumer_key},
             "accounts": accounts,
-            **self._webhooks.overview(),
+            "webhooks": hooks["webhooks"],
+            "subscriptions": [
+                {**subscription, "screen_name": names.get(subscription["user_id"])}
+                for subscription in hooks["subscriptions"]
+            ],
             "settings": {"echo": self.echo},
             "faults": self._fault_summaries(),
         }

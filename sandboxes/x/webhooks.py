@@ -467,11 +467,13 @@ class Webhooks:
         with self._lock:
             return {
                 "webhooks": [webhook.v2() for webhook in self._webhooks.values()],
-                "subscriptions": {
-                    ACCOUNT_ACTIVITY: [
-                        {"webhook_id": webhook_id, "user_id": user_id}
-                        for webhook_id, user_id in sorted(self._account_activity)
-                    ],
-                    ACTIVITY: [subscription.v2() for subscription in self._activity.values()],
-                },
+                # One list for both APIs; an XAA subscription is one event type.
+                "subscriptions": [
+                    {"api": ACCOUNT_ACTIVITY, "webhook_id": webhook_id, "user_id": user_id}
+                    for webhook_id, user_id in sorted(self._account_activity)
+                ]
+                + [
+                    {"api": ACTIVITY, "user_id": subscription.user_id, **subscription.v2()}
+                    for subscription in self._activity.values()
+                ],
             }
