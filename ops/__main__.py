@@ -11,22 +11,22 @@ from pydantic import ValidationError
 from local.runtime import load_module
 from ops.targets import LOCAL_STATE_FILE, TargetError, use_deployed_stack, use_local_stack
 
-AUTH_CODE_DIR = LOCAL_STATE_FILE.parent.parent / "functions" / "auth"
+REPO_ROOT = LOCAL_STATE_FILE.parent.parent
+AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
+LAYER_DIR = REPO_ROOT / "layers" / "common"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    create_admin = commands.add_parser(
-        "createadmin", help="create an admin user (the seed's createsuperuser)"
-    )
-    where = create_admin.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="a deployed stack's name, e.g. twittnow-dev")
-    where.add_argument("--local", action="store_true", help="the running local stack")
+
+    create_admin = _command(commands, "createadmin", "create an admin user (the seed's createsuperuser)")
     create_admin.add_argument("--username", required=True, help="the admin's email address")
-    create_admin.add_argument(
-        "--state-file", type=Path, default=LOCAL_STATE_FILE, help="the local stack's state file"
-    )
+
+    webhooks = _command(commands, "webhooks", "manage the X webhook that delivers account activity")
+    webhooks.add_argument("action", choices=["register", "list", "validate", "delete"])
+    webhooks.add_argument("--url", help="register: the webhook URL, e.g. https://<api>/twitter-activity")
+    webhooks.add_argument("--id", dest="webhook_id", help="validate, delete: the webhook's id (see list)")
     arguments = parser.parse_args(argv)
 
     try:
@@ -34,10 +34,50 @@ def main(argv: list[str] | None = None) -> int:
             use_local_stack(arguments.state_file)
         else:
             use_deployed_stack(arguments.stack)
-        return _create_admin(arguments.username)
+        if arguments.command == "createadmin":
+            return _create_admin(arguments.username)
+        return _webhooks(arguments.action, arguments.url, arguments.webhook_id)
     except TargetError as error:
         print(error, file=sys.stderr)
         return 2
+
+
+def _command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand, with the choice of stack every command takes."""
+    command = commands.add_parser(name, help=help_text)
+    where = command.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="a deployed stack's name, e.g. twittnow-dev")
+    where.add_argument("--local", action="store_true", help="the running local stack")
+    command.add_argument(
+        "--state-file", type=Path, default=LOCAL_STATE_FILE, help="the local stack's state file"
+    )
+    return command
+
+
+def _webhooks(action: str, url: str | None, webhook_id: str | None) -> int:
+    """The X webhook, with the app's credentials: registering it makes X send a CRC
+    challenge to the URL, which the deployed (or local) stack answers."""
+    x = load_module(LAYER_DIR, "twittnow.clients.x")
+    client = x.XClient(os.environ["X_API_BASE_URL"], x.app_credentials())
+    if action in ("register", "validate", "delete") and not (url if action == "register" else webhook_id):
+        raise TargetError(f"webhooks {action} needs {'--url' if action == 'register' else '--id'}.")
+    try:
+        if action == "register":
+            webhook = client.register_webhook(url)
+            print(f"Registered webhook {webhook.id} for {webhook.url} (valid: {webhook.valid}).")
+        elif action == "list":
+            for webhook in client.list_webhooks():
+                print(f"{webhook.id}  {webhook.url}  valid={webhook.valid}  created={webhook.created_at}")
+        elif action == "validate":
+            client.validate_webhook(webhook_id)
+            print(f"X re-sent the CRC challenge to webhook {webhook_id}; it answered correctly.")
+        else:
+            client.delete_webhook(webhook_id)
+            print(f"Deleted webhook {webhook_id}.")
+    except x.XError as error:
+        print(f"X refused: {error.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _create_admin(username: str) -> int:

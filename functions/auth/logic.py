@@ -6,9 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models import CreateUserRequest, PartialUpdateUserRequest
-from twittnow import audit, clock, repositories
+from twittnow import audit, clock, repositories, x_accounts
 from twittnow.auth import Caller
-from twittnow.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, Throttled
+from twittnow.clients.x import XRateLimited, XUnavailable
+from twittnow.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    UpstreamUnavailable,
+)
 from twittnow.models import AuditEntry, Token, TokenKind, User
 from twittnow.passwords import hash_password, needs_rehash, verify_password
 from twittnow.repositories.users import UserGone, UsernameTaken
@@ -98,6 +106,15 @@ def delete_user(caller: Caller, user_id: str) -> None:
     user = get_user(caller, user_id)
     if user.id == caller.user.id:
         raise Conflict("An admin cannot delete their own account; ask another admin.")
+    connection = repositories.credentials().x_of(user.id)
+    if connection is not None:  # first: with X down, nothing is deleted and the admin retries
+        try:
+            x_accounts.disconnect(connection)
+        except (XUnavailable, XRateLimited):
+            raise UpstreamUnavailable(
+                "X did not answer, so the user's X account could not be disconnected; nothing "
+                "was deleted. Try again shortly."
+            ) from None
     repositories.users().delete(user)
     # Tokens of a deleted user stop working at once anyway (authentication looks the
     # user up); what follows removes what the tenant left behind, its secrets above all.

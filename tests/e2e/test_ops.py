@@ -66,3 +66,32 @@ def test_a_deployed_stack_is_found_through_cloudformation_and_its_functions_envi
         monkeypatch.delenv("USERS_TABLE", raising=False)
         targets.use_deployed_stack("twittnow-dev")
         assert os.environ["USERS_TABLE"] == "twittnow-dev-UsersTable-XYZ"
+
+
+def run_webhooks(state_file: Path, *arguments: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "X_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "ops", "webhooks", *arguments, "--local", "--state-file", str(state_file)],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_webhooks_register_list_validate_and_delete_against_the_sandbox(local_stack):
+    url = f"{local_stack.public_base_url}/activity/"  # the seed's alias; X's CRC reaches it too
+    registered = run_webhooks(local_stack.state_file, "register", "--url", url)
+    assert registered.returncode == 0, registered.stderr
+    assert "valid: True" in registered.stdout
+    webhook_id = registered.stdout.split()[2]
+
+    listed = run_webhooks(local_stack.state_file, "list")
+    assert f"{webhook_id}  {url}  valid=True" in listed.stdout
+
+    validated = run_webhooks(local_stack.state_file, "validate", "--id", webhook_id)
+    assert validated.returncode == 0, validated.stderr
+
+    assert run_webhooks(local_stack.state_file, "delete", "--id", webhook_id).returncode == 0
+    assert webhook_id not in run_webhooks(local_stack.state_file, "list").stdout
+
+    unknown = run_webhooks(local_stack.state_file, "validate", "--id", "123")
+    assert unknown.returncode == 1 and "X refused" in unknown.stderr
+    assert run_webhooks(local_stack.state_file, "register").returncode == 2  # --url missing

@@ -20,7 +20,14 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from twittnow.auth import Caller, authenticate, require_admin
-from twittnow.errors import ApiError, InvalidInput, NotAuthenticated, NotFound, Throttled
+from twittnow.errors import (
+    ApiError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    Throttled,
+    UpstreamUnavailable,
+)
 from twittnow.observability import logger
 from twittnow.settings import get_settings
 
@@ -125,7 +132,7 @@ def _refuse_json_that_is_not_an_object(event: APIGatewayProxyEvent) -> None:
 
 def _error_response(error: ApiError, request_id: str) -> Response:
     headers = {}
-    if isinstance(error, Throttled):
+    if isinstance(error, (Throttled, UpstreamUnavailable)):
         headers["Retry-After"] = str(error.retry_after_seconds)
     if isinstance(error, NotAuthenticated):
         headers["WWW-Authenticate"] = "Token"
@@ -211,11 +218,16 @@ def paginate(
     )
 
 
-def _page_url(event: APIGatewayProxyEvent, page: int) -> str:
+def public_url(event: APIGatewayProxyEvent, path: str) -> str:
+    """The URL of `path` on this API as clients reach it: PUBLIC_BASE_URL when set, else
+    the host and base path (the stage, on API Gateway's own domain) the request came in on."""
     base_url = get_settings().public_base_url.rstrip("/")
-    if base_url:
-        url = base_url + event.path
-    else:  # the API Gateway URL, whose path carries the stage
-        url = f"https://{event.request_context.domain_name}{event.request_context.path}"
+    if not base_url:
+        base_path = event.request_context.path.removesuffix(event.path)
+        base_url = f"https://{event.request_context.domain_name}{base_path}"
+    return base_url + path
+
+
+def _page_url(event: APIGatewayProxyEvent, page: int) -> str:
     query = {**(event.query_string_parameters or {}), "page": str(page)}
-    return f"{url}?{urlencode(query)}"
+    return f"{public_url(event, event.path)}?{urlencode(query)}"

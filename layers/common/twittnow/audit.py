@@ -7,16 +7,25 @@ never their values, so no secret can reach the log.
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from twittnow import clock, repositories
 from twittnow.auth import Caller
-from twittnow.models import AuditEntry
+from twittnow.models import AuditEntry, User
 
 OPERATOR = "operator"  # the actor of changes made by operator commands, not through the API
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts where no token says so: a tenant's browser coming back from X."""
+
+    user: User
+    source_ip: str = ""
+
+
 def record(
-    caller: Caller | None,
+    caller: Caller | Actor | None,
     action: str,
     *,
     resource_id: str,

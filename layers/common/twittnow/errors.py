@@ -52,3 +52,14 @@ class Throttled(ApiError):
     def __init__(self, message: str, retry_after_seconds: int):
         super().__init__(message)
         self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class UpstreamUnavailable(ApiError):
+    """X or ServiceNow did not answer, or throttled us: nothing was changed; retry later."""
+
+    status = 503
+    code = "UPSTREAM_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after_seconds: int = 30):
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)

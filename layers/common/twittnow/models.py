@@ -86,3 +86,35 @@ class AuditEntry(BaseModel):
     tenant_id: str | None = None
     source_ip: str
     changed_fields: list[str] = []
+
+
+class XConnection(BaseModel):
+    """A tenant's connected X account. Its access token and secret are in Secrets
+    Manager, at `secret_arn`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    user_id: str
+    x_user_id: str
+    screen_name: str
+    secret_arn: str
+    webhook_api: str
+    webhook_id: str
+    subscription_id: str
+    connected_at: datetime
+    updated_at: datetime
+    # "connected", or "broken" once X says the account revoked us (or a call answers 401).
+    status: str = "connected"
+    status_detail: str = ""
+
+
+class OAuthRequest(BaseModel):
+    """A request token between GET /get-auth-url and X's redirect to the callback."""
+
+    model_config = ConfigDict(frozen=True)
+
+    oauth_token: str
+    oauth_token_secret: str
+    user_id: str
+    expires_at: datetime

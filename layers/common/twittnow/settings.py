@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     servicenow_allowed_hosts: str = "*.service-now.com"
     # Secrets Manager name prefix of ServiceNow passwords (the functions may touch only these).
     servicenow_secret_prefix: str
+    oauth_requests_table: str
+    x_api_base_url: str = "https://api.x.com"
+    # "activity" (X Activity API) or "account_activity" (Account Activity API v2).
+    x_webhook_api: str = "activity"
+    # Secrets Manager name prefix of connected X accounts' access tokens.
+    x_secret_prefix: str
     # Base URL of this API as clients reach it; empty means "the URL the request came in on".
     public_base_url: str = ""
 

@@ -6,6 +6,7 @@ from twittnow.repositories.audit_log import AuditLogRepository
 from twittnow.repositories.credentials import CredentialsRepository
 from twittnow.repositories.custom_fields import CustomFieldsRepository
 from twittnow.repositories.login_attempts import LoginAttemptsRepository
+from twittnow.repositories.oauth_requests import OAuthRequestsRepository
 from twittnow.repositories.secrets import SecretsRepository
 from twittnow.repositories.tokens import TokensRepository
 from twittnow.repositories.users import UsersRepository
@@ -45,3 +46,13 @@ def audit_log() -> AuditLogRepository:
 @cache
 def servicenow_secrets() -> SecretsRepository:
     return SecretsRepository(get_settings().servicenow_secret_prefix)
+
+
+@cache
+def x_secrets() -> SecretsRepository:
+    return SecretsRepository(get_settings().x_secret_prefix)
+
+
+@cache
+def oauth_requests() -> OAuthRequestsRepository:
+    return OAuthRequestsRepository(get_settings().oauth_requests_table)

@@ -1,16 +1,30 @@
 """Credentials table: a tenant's connections, one item per (tenant, kind). Only metadata:
-passwords and tokens live in Secrets Manager and the item keeps the secret's ARN."""
+passwords and tokens live in Secrets Manager and the item keeps the secret's ARN.
+
+Beside an X connection, a claim item keyed by the X account (user_id
+"x-account#<x user id>", kind "x_account") names the tenant that holds the account: one
+tenant per X account, and the webhook's way from an account to its tenant."""
 
 from botocore.exceptions import ClientError
 
-from twittnow.models import ServiceNowDetails
+from twittnow.models import ServiceNowDetails, XConnection
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
 SERVICENOW = "servicenow"
+X = "x"
+X_ACCOUNT_CLAIM = "x_account"
 
 
 class AlreadyConnected(Exception):
     """The tenant already has a record of this kind."""
+
+
+class AccountHeldByAnotherTenant(Exception):
+    """The X account is connected to another tenant."""
+
+
+def _claim_key(x_user_id: str) -> dict:
+    return to_item({"user_id": f"x-account#{x_user_id}", "kind": X_ACCOUNT_CLAIM})
 
 
 class CredentialsRepository:
@@ -30,14 +44,8 @@ class CredentialsRepository:
             raise
 
     def servicenow_by_id(self, details_id: str) -> ServiceNowDetails | None:
-        items = client().query(
-            TableName=self.table_name,
-            IndexName="by_id",
-            KeyConditionExpression="id = :id",
-            ExpressionAttributeValues=to_item({":id": details_id}),
-        )["Items"]
-        matching = [item for item in items if from_item(item)["kind"] == SERVICENOW]
-        return _to_servicenow(matching[0]) if matching else None
+        item = self._by_id(details_id, SERVICENOW)
+        return _to_servicenow(item) if item else None
 
     def servicenow_of(self, user_id: str) -> ServiceNowDetails | None:
         item = client().get_item(
@@ -47,14 +55,7 @@ class CredentialsRepository:
 
     def all_servicenow(self) -> list[ServiceNowDetails]:
         """Every tenant's record, oldest first (admin listing)."""
-        paginator = client().get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self.table_name,
-            IndexName="by_kind",
-            KeyConditionExpression="kind = :kind",
-            ExpressionAttributeValues=to_item({":kind": SERVICENOW}),
-        )
-        return [_to_servicenow(item) for page in pages for item in page["Items"]]
+        return [_to_servicenow(item) for item in self._all_of_kind(SERVICENOW)]
 
     def replace_servicenow(self, details: ServiceNowDetails) -> bool:
         """Writes a changed record; False if it was deleted meanwhile."""
@@ -75,6 +76,112 @@ class CredentialsRepository:
         client().delete_item(
             TableName=self.table_name, Key=to_item({"user_id": details.user_id, "kind": SERVICENOW})
         )
+
+
+    def connect_x(self, connection: XConnection) -> None:
+        """Stores a tenant's X connection (or replaces its tokens' record when the tenant
+        reconnects the same account) and claims the account for the tenant, atomically."""
+        try:
+            client().transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": {**_claim_key(connection.x_user_id), **to_item({"tenant_id": connection.user_id})},
+                            "ConditionExpression": "attribute_not_exists(user_id) OR tenant_id = :tenant",
+                            "ExpressionAttributeValues": to_item({":tenant": connection.user_id}),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": _x_item(connection),
+                            "ConditionExpression": "attribute_not_exists(user_id) OR x_user_id = :account",
+                            "ExpressionAttributeValues": to_item({":account": connection.x_user_id}),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise AccountHeldByAnotherTenant(connection.x_user_id) from error
+            raise AlreadyConnected(connection.user_id) from error
+
+    def x_of(self, user_id: str) -> XConnection | None:
+        item = client().get_item(
+            TableName=self.table_name, Key=to_item({"user_id": user_id, "kind": X})
+        ).get("Item")
+        return _to_x(item) if item else None
+
+    def x_by_id(self, connection_id: str) -> XConnection | None:
+        item = self._by_id(connection_id, X)
+        return _to_x(item) if item else None
+
+    def x_by_account(self, x_user_id: str) -> XConnection | None:
+        """The connection of the tenant that holds this X account, if any."""
+        claim = client().get_item(TableName=self.table_name, Key=_claim_key(x_user_id)).get("Item")
+        return self.x_of(from_item(claim)["tenant_id"]) if claim else None
+
+    def all_x(self) -> list[XConnection]:
+        return [_to_x(item) for item in self._all_of_kind(X)]
+
+    def replace_x(self, connection: XConnection) -> bool:
+        """Writes a changed connection; False if it was revoked meanwhile."""
+        try:
+            client().put_item(
+                TableName=self.table_name,
+                Item=_x_item(connection),
+                ConditionExpression="id = :id",
+                ExpressionAttributeValues=to_item({":id": connection.id}),
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def disconnect_x(self, connection: XConnection) -> None:
+        client().transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": self.table_name, "Key": to_item({"user_id": connection.user_id, "kind": X})}},
+                {"Delete": {"TableName": self.table_name, "Key": _claim_key(connection.x_user_id)}},
+            ]
+        )
+
+    def _by_id(self, record_id: str, kind: str) -> dict | None:
+        items = client().query(
+            TableName=self.table_name,
+            IndexName="by_id",
+            KeyConditionExpression="id = :id",
+            ExpressionAttributeValues=to_item({":id": record_id}),
+        )["Items"]
+        return next((item for item in items if from_item(item)["kind"] == kind), None)
+
+    def _all_of_kind(self, kind: str) -> list[dict]:
+        """Every tenant's record of a kind, oldest first (admin listings)."""
+        paginator = client().get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            IndexName="by_kind",
+            KeyConditionExpression="kind = :kind",
+            ExpressionAttributeValues=to_item({":kind": kind}),
+        )
+        return [item for page in pages for item in page["Items"]]
+
+
+def _x_item(connection: XConnection) -> dict:
+    # created_at is the by_kind index's sort key: admins list connections oldest first.
+    values = connection.model_dump(mode="json")
+    return to_item({"kind": X, "created_at": values["connected_at"], **values})
+
+
+def _to_x(item: dict) -> XConnection:
+    values = from_item(item)
+    values.pop("kind"), values.pop("created_at")
+    return XConnection.model_validate(values)
 
 
 def _servicenow_item(details: ServiceNowDetails) -> dict:

@@ -1,0 +1,17 @@
+"""GET /get-auth-url: the URL where the tenant authorizes Twittnow on its X account."""
+
+import connections
+from models import AuthUrlResponse
+from twittnow.api import Access, create_app, current_caller, lambda_entry, public_url
+
+app = create_app()
+
+
+@app.get("/get-auth-url")
+def get_auth_url() -> AuthUrlResponse:
+    callback_url = public_url(app.current_event, "/twitter-callback")
+    auth_url, expires_at = connections.start(current_caller(app), callback_url)
+    return AuthUrlResponse(auth_url=auth_url, expires_at=expires_at)
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -1,0 +1,15 @@
+"""GET /twitter-details/{details_id}/ (the owner or an admin)."""
+
+import connections
+from models import XConnectionView
+from twittnow.api import Access, create_app, current_caller, lambda_entry
+
+app = create_app()
+
+
+@app.get("/twitter-details/<details_id>")
+def get_twitter_details(details_id: str) -> XConnectionView:
+    return XConnectionView.of(connections.get(current_caller(app), details_id))
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -1,0 +1,33 @@
+"""Response shapes of the X connection API."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from twittnow.models import XConnection
+
+
+class AuthUrlResponse(BaseModel):
+    auth_url: str
+    expires_at: datetime
+
+
+class XConnectionView(BaseModel):
+    """A connected X account as the API shows it: never a token or secret."""
+
+    id: str
+    user: str
+    x_user_id: str
+    screen_name: str
+    status: str
+    status_detail: str
+    webhook_api: str
+    connected_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, connection: XConnection) -> "XConnectionView":
+        values = connection.model_dump(
+            exclude={"user_id", "secret_arn", "webhook_id", "subscription_id"}
+        )
+        return cls(user=connection.user_id, **values)

@@ -1,0 +1,15 @@
+"""DELETE /twitter-revoke/: unsubscribe the tenant's X account and forget its tokens."""
+
+import connections
+from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
+
+app = create_app()
+
+
+@app.delete("/twitter-revoke")
+def revoke_twitter():
+    connections.revoke(current_caller(app))
+    return no_content()
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)
