@@ -3,15 +3,98 @@
 Every failure is a ServiceNowError subclass; `retryable` tells the caller whether trying
 again later may succeed. The client itself never retries and never sleeps: queues and
 callers decide that. The password and the Authorization header never appear in an error.
+
+The calls follow ServiceNow's documentation (repository ServiceNow/ServiceNowDocs):
+
+    markdown/api-reference/rest-apis/case-api.md
+        POST /api/sn_customerservice/case answers only {"sys_id", "number"}; its body takes
+        any case field (short_description, description, consumer, contact_type "social",
+        correlation_id, comments, work_notes, custom u_ fields...). GET .../case/{id} takes a
+        sys_id or a number; GET .../case filters with sysparm_query. PUT .../case/{id} with
+        "comments" or "work_notes" appends a journal entry; GET .../case/{id}/activities
+        reads the activity stream back (entries, newest first, "element" naming the journal
+        field). Field values come back as strings: "state": "6", "active": "true".
+        States: 1 New, 10 Open, 18 Awaiting Info, 6 Resolved, 3 Closed.
+    markdown/customer-service-management/r_CustomerServiceCaseStates.md
+        Resolved waits for the customer to accept; a closed case cannot be updated.
+    markdown/api-reference/rest-apis/consumer-api.md
+        POST /api/now/consumer answers {"result": "<sys_id>"}; social_channel, social_handle
+        and social_handle_url are not consumer fields: they create the consumer's social
+        profile record (table sn_app_cs_social_social_profile: profile, profile_url,
+        channel.name, consumer). GET /api/now/consumer/{id} reads a consumer.
+    markdown/api-reference/rest-apis/c_TableAPI.md
+        GET /api/now/table/{table}?sysparm_query=...&sysparm_fields=... (dot-walked fields
+        such as consumer.first_name): how a consumer is found by its social handle.
+    markdown/api-reference/rest-apis/c_AttachmentAPI.md
+        POST /api/now/attachment/file?table_name=&table_sys_id=&file_name= with the raw
+        bytes and their Content-Type; answers the attachment record, sys_id included.
 """
 
 import base64
+import re
+from dataclasses import dataclass
 from http import HTTPStatus
 
 import requests
 
 CASE_API = "/api/sn_customerservice/case"
+CONSUMER_API = "/api/now/consumer"
+ATTACHMENT_API = "/api/now/attachment/file"
+SOCIAL_PROFILE_TABLE_API = "/api/now/table/sn_app_cs_social_social_profile"
+CASE_TABLE = "sn_customerservice_case"
 DEFAULT_RETRY_AFTER_SECONDS = 60
+SYS_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class CaseState:
+    """The case states, as the API reports them (strings)."""
+
+    NEW = "1"
+    OPEN = "10"
+    AWAITING_INFO = "18"
+    RESOLVED = "6"
+    CLOSED = "3"
+    # Not on the Case API page, but the task tables' "Closed Skipped", shown as Cancelled.
+    CANCELLED = "7"
+
+
+# A resolved case still has active=true (it waits for the customer): only the state says
+# whether a new message belongs on it.
+FINISHED_STATES = frozenset({CaseState.RESOLVED, CaseState.CLOSED, CaseState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Case:
+    sys_id: str
+    number: str
+    state: str
+    active: bool
+    correlation_id: str = ""
+    short_description: str = ""
+    consumer_sys_id: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the customer's next message should be a comment on this case."""
+        return self.state not in FINISHED_STATES
+
+
+@dataclass(frozen=True)
+class Consumer:
+    sys_id: str
+    first_name: str = ""
+    last_name: str = ""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One entry of a case's activity stream."""
+
+    sys_id: str
+    kind: str  # the journal field: "comments", "work_notes", or "attachment"
+    text: str  # the entry's text; an attachment's file name
+    author: str
+    created_on: str  # "YYYY-MM-DD hh:mm:ss", GMT
 
 
 class ServiceNowError(Exception):
@@ -93,6 +176,159 @@ class ServiceNowClient:
         """One cheap read of the CSM Case API: proves the URL, the credentials and the
         integration user's roles, or raises the ServiceNowError saying which is wrong."""
         self._request("GET", CASE_API, params={"sysparm_limit": 1, "sysparm_fields": "sys_id"})
+
+    # ------------------------------------------------------------ consumers
+
+    def create_consumer(
+        self,
+        first_name: str,
+        last_name: str,
+        social_channel: str,
+        social_handle: str,
+        social_handle_url: str,
+        **extra_fields: str,
+    ) -> Consumer:
+        """A new consumer, with the social profile that find_consumer finds it by."""
+        body = {
+            **extra_fields,
+            "first_name": first_name,
+            "last_name": last_name,
+            "social_channel": social_channel,
+            "social_handle": social_handle,
+            "social_handle_url": social_handle_url,
+        }
+        sys_id = self._request("POST", CONSUMER_API, json=body).get("result")
+        if not isinstance(sys_id, str) or not sys_id:
+            raise self._unexpected("POST", CONSUMER_API)
+        return Consumer(sys_id, first_name, last_name)
+
+    def get_consumer(self, sys_id: str) -> Consumer:
+        path = f"{CONSUMER_API}/{_path_segment(sys_id)}"
+        return _consumer(self._result_object("GET", path), "")
+
+    def find_consumer(self, social_channel: str, social_handle: str) -> Consumer | None:
+        """The consumer whose social profile is this handle on this channel, if any.
+
+        The Consumer API cannot search by handle (the handle lives on the social profile),
+        so this reads the profile table, dot-walking to the consumer in the same call.
+        """
+        query = _encoded_query(
+            ("channel.name", social_channel), ("profile", social_handle)
+        )
+        params = {
+            "sysparm_query": f"{query}^consumerISNOTEMPTY^ORDERBYsys_created_on",
+            "sysparm_fields": "consumer,consumer.first_name,consumer.last_name",
+            "sysparm_exclude_reference_link": "true",
+            "sysparm_limit": 1,
+        }
+        found = self._result_list("GET", SOCIAL_PROFILE_TABLE_API, params=params)
+        return _consumer(found[0], "consumer.") if found else None
+
+    # ------------------------------------------------------------ cases
+
+    def create_case(
+        self,
+        short_description: str,
+        description: str,
+        consumer_sys_id: str,
+        *,
+        correlation_id: str,
+        contact_type: str = "social",
+        **extra_fields: str,
+    ) -> Case:
+        """A new case for the consumer. `correlation_id` names what it was made for, so a
+        retried create can find the case it made before (find_case_by_correlation_id);
+        extra_fields are more case fields (custom u_ fields, comments...)."""
+        body = {
+            **extra_fields,
+            "short_description": short_description,
+            "description": description,
+            "consumer": consumer_sys_id,
+            "contact_type": contact_type,
+            "correlation_id": correlation_id,
+        }
+        created = self._result_object("POST", CASE_API, json=body)
+        # The answer holds only sys_id and number; a new case starts New and active.
+        return _case({**body, "state": CaseState.NEW, "active": "true", **created})
+
+    def get_case(self, sys_id_or_number: str) -> Case:
+        """The case with this sys_id or number (CS0001005); ServiceNowNotFound if none."""
+        if SYS_ID.fullmatch(sys_id_or_number):
+            return _case(
+                self._result_object("GET", f"{CASE_API}/{_path_segment(sys_id_or_number)}")
+            )
+        found = self._find_case(_encoded_query(("number", sys_id_or_number)))
+        if found is None:
+            # What GET .../case/{number} would answer, without its unpredictable results
+            # when two cases share a number.
+            raise ServiceNowNotFound(f"No case {sys_id_or_number}.", status_code=404)
+        return found
+
+    def find_case_by_correlation_id(self, correlation_id: str) -> Case | None:
+        """The newest case created with this correlation_id, if any."""
+        return self._find_case(_encoded_query(("correlation_id", correlation_id)))
+
+    def add_comment(self, case_sys_id: str, text: str) -> None:
+        """A customer-visible comment ("Additional comments") on the case."""
+        self._update_case(case_sys_id, {"comments": text})
+
+    def add_work_note(self, case_sys_id: str, text: str) -> None:
+        """An internal work note on the case, for the agents only."""
+        self._update_case(case_sys_id, {"work_notes": text})
+
+    def case_activities(self, case_sys_id: str) -> list[Activity]:
+        """The case's activity stream: comments, work notes and attachments, newest first."""
+        path = f"{CASE_API}/{_path_segment(case_sys_id)}/activities"
+        entries = self._result_object("GET", path).get("entries")
+        if not isinstance(entries, list):
+            raise self._unexpected("GET", path)
+        return [_activity(entry) for entry in entries if isinstance(entry, dict)]
+
+    def attach_file(
+        self, case_sys_id: str, file_name: str, content_type: str, data: bytes
+    ) -> str:
+        """Attaches `data` to the case as `file_name`; answers the attachment's sys_id."""
+        params = {"table_name": CASE_TABLE, "table_sys_id": case_sys_id, "file_name": file_name}
+        attachment = self._result_object(
+            "POST",
+            ATTACHMENT_API,
+            params=params,
+            data=data,
+            headers={"Content-Type": content_type},
+        )
+        sys_id = attachment.get("sys_id")
+        if not isinstance(sys_id, str) or not sys_id:
+            raise self._unexpected("POST", ATTACHMENT_API)
+        return sys_id
+
+    def _find_case(self, query: str) -> Case | None:
+        params = {"sysparm_query": f"{query}^ORDERBYDESCsys_created_on", "sysparm_limit": 1}
+        found = self._result_list("GET", CASE_API, params=params)
+        return _case(found[0]) if found else None
+
+    def _update_case(self, case_sys_id: str, fields: dict) -> None:
+        self._request("PUT", f"{CASE_API}/{_path_segment(case_sys_id)}", json=fields)
+
+    # ------------------------------------------------------------ HTTP
+
+    def _result_object(self, method: str, path: str, **kwargs) -> dict:
+        result = self._request(method, path, **kwargs).get("result")
+        if not isinstance(result, dict):
+            raise self._unexpected(method, path)
+        return result
+
+    def _result_list(self, method: str, path: str, **kwargs) -> list[dict]:
+        result = self._request(method, path, **kwargs).get("result")
+        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+            raise self._unexpected(method, path)
+        return result
+
+    def _unexpected(self, method: str, path: str) -> ServiceNowUnavailable:
+        # A proxy or a customized instance answering in another shape: not our record.
+        return ServiceNowUnavailable(
+            f"ServiceNow answered {method} {path} without the expected result: check that "
+            f"{self.instance_url} is a ServiceNow instance with Customer Service Management."
+        )
 
     def _request(self, method: str, path: str, **kwargs) -> dict:
         """ServiceNow's JSON answer (`{"result": ...}`) to `method path`, or the
@@ -187,3 +423,64 @@ def _retry_after_seconds(response: requests.Response) -> int:
     # ServiceNow sends a number of seconds; an HTTP date or anything else gets the default.
     value = response.headers.get("Retry-After", "").strip()
     return int(value) if value.isascii() and value.isdigit() else DEFAULT_RETRY_AFTER_SECONDS
+
+
+def _encoded_query(*conditions: tuple[str, str]) -> str:
+    """`field=value` conditions ANDed in ServiceNow's encoded query syntax."""
+    for _, value in conditions:
+        # "^" separates conditions and cannot be escaped: it would change the query.
+        if "^" in value:
+            raise ValueError("A ServiceNow query value cannot contain '^'.")
+    return "^".join(f"{field}={value}" for field, value in conditions)
+
+
+def _path_segment(value: str) -> str:
+    """`value` as one URL path segment, so that it cannot name another resource."""
+    return requests.utils.quote(value, safe="")
+
+
+def _text(value) -> str:
+    """A field's value as text; a reference field may come expanded, as its record."""
+    if isinstance(value, dict):
+        return str(value.get("sys_id") or value.get("value") or "")
+    return "" if value is None else str(value)
+
+
+def _case(record: dict) -> Case:
+    return Case(
+        sys_id=_text(record.get("sys_id")),
+        number=_text(record.get("number")),
+        state=_text(record.get("state")),
+        active=_text(record.get("active")).lower() == "true",
+        correlation_id=_text(record.get("correlation_id")),
+        short_description=_text(record.get("short_description")),
+        consumer_sys_id=_text(record.get("consumer")),
+    )
+
+
+def _consumer(record: dict, prefix: str) -> Consumer:
+    """The consumer in `record`, whose fields are named `prefix` + field: the consumer's
+    own record (""), or a dot-walk from a record referencing it ("consumer.")."""
+    sys_id = record.get(f"{prefix}sys_id") or record.get(prefix.rstrip("."))
+    return Consumer(
+        sys_id=_text(sys_id),
+        first_name=_text(record.get(f"{prefix}first_name")),
+        last_name=_text(record.get(f"{prefix}last_name")),
+    )
+
+
+def _activity(entry: dict) -> Activity:
+    kind = _text(entry.get("element"))
+    attachment = entry.get("attachment")
+    text = (
+        _text(attachment.get("file_name"))
+        if kind == "attachment" and isinstance(attachment, dict)
+        else _text(entry.get("value"))
+    )
+    return Activity(
+        sys_id=_text(entry.get("sys_id")),
+        kind=kind,
+        text=text,
+        author=_text(entry.get("name") or entry.get("login_name")),
+        created_on=_text(entry.get("sys_created_on")),
+    )
