@@ -1,5 +1,5 @@
 """`python -m local` (make run): the local stack on PORT until Ctrl-C or SIGTERM, calling
-a sandbox X on loopback, or the real X with SANDBOX=0."""
+sandbox X and ServiceNow servers on loopback, or the real X with SANDBOX=0."""
 
 import logging
 import signal

@@ -21,6 +21,7 @@ from local.template import (
     Template,
     load_template,
 )
+from sandboxes.servicenow import ServiceNowSandbox
 from sandboxes.x import XSandbox
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PORT = 3000
 DEFAULT_ADMIN_USERNAME = "admin@example.com"
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
+SERVICENOW_SANDBOX_ADMIN_USER = "twittnow.integration"
 DEFAULT_STATE_FILE = REPO_ROOT / ".local" / "stack.json"
 # The folder whose logic module creates users (create_admin).
 AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
@@ -102,6 +104,7 @@ class LocalStack:
         self.runtime = Runtime()
         self.template: Template | None = None
         self.x_sandbox: XSandbox | None = None
+        self.servicenow_sandbox: ServiceNowSandbox | None = None
         self.base_url = ""
         self.public_base_url = ""
         self._gateway: Gateway | None = None
@@ -145,6 +148,9 @@ class LocalStack:
         self.public_base_url = self.settings.public_base_url or self.base_url
         if self.settings.sandbox:
             self._start_x_sandbox()
+            self.servicenow_sandbox = ServiceNowSandbox(
+                SERVICENOW_SANDBOX_ADMIN_USER, secrets.token_urlsafe(16)
+            ).start()
         self._set_function_environment(self.template)
         for function in self.template.functions:
             self.runtime.load_handler(function)  # a handler that cannot import fails the start
@@ -178,6 +184,11 @@ class LocalStack:
             values["X_API_BASE_URL"] = self.x_sandbox.base_url
             values["X_CONSUMER_KEY"] = self.x_sandbox.consumer_key
             values["X_CONSUMER_SECRET"] = self.x_sandbox.consumer_secret
+        if self.servicenow_sandbox is not None:
+            # Tenants may then name the sandbox as their instance (http: it is loopback).
+            sandbox_host = self.servicenow_sandbox.base_url.removeprefix("http://")
+            allowed = values.get("SERVICENOW_ALLOWED_HOSTS", "")
+            values["SERVICENOW_ALLOWED_HOSTS"] = ",".join(filter(None, [allowed, sandbox_host]))
         for name, value in values.items():
             self.environment.set(name, value)
 
@@ -225,6 +236,9 @@ class LocalStack:
         if self.x_sandbox is not None:
             self.x_sandbox.stop()
             self.x_sandbox = None
+        if self.servicenow_sandbox is not None:
+            self.servicenow_sandbox.stop()
+            self.servicenow_sandbox = None
         self.aws.stop()
         self.environment.restore()
         if self._state_written:  # a stack that failed to start leaves another's file alone
@@ -257,6 +271,8 @@ class LocalStack:
             )
         if self.x_sandbox is not None:
             lines.append(f"  X sandbox      {self.x_sandbox.base_url}  (SANDBOX=0 uses the real X)")
+        if self.servicenow_sandbox is not None:
+            lines.append(f"  ServiceNow     {self.servicenow_sandbox.base_url}  (sandbox instance)")
         elif not self.settings.sandbox:
             lines.append(f"  X              {self.settings.x_api_base_url}")
         if self.state_file is not None:
@@ -264,6 +280,8 @@ class LocalStack:
         lines += ["", "Log in as the admin:", f"  {login}", ""]
         if self.x_sandbox is not None:
             lines += self._x_sandbox_banner(self.x_sandbox.base_url)
+        if self.servicenow_sandbox is not None:
+            lines += self._servicenow_sandbox_banner(self.servicenow_sandbox)
         lines.append("Ctrl-C stops it.")
         return "\n".join(lines)
 
@@ -279,5 +297,28 @@ class LocalStack:
             curl("/sandbox/customers/jane/mention", '{"to": "acme", "text": "Any news?"}'),
             f"What the service sent to X: curl {x_url}/sandbox/sent",
             f"Deliveries, faults, settings: {x_url}/sandbox (see sandboxes/x/server.py)",
+            "",
+        ]
+
+    def _servicenow_sandbox_banner(self, sandbox: ServiceNowSandbox) -> list[str]:
+        details = json.dumps(
+            {
+                "instance_url": sandbox.base_url,
+                "admin_user": sandbox.admin_user,
+                "admin_password": sandbox.admin_password,
+            }
+        )
+        events = json.dumps({"events_url": f"{self.public_base_url}/events/", "api_key": "<key>"})
+        reply = json.dumps({"text": "We are on it"})
+        return [
+            "Point a tenant at the sandbox ServiceNow (with the tenant's login token):",
+            f"  curl -X POST {self.base_url}/servicenow-details/ --data '{details}' "
+            '--header "Content-Type: application/json" --header "Authorization: Token <token>"',
+            "Let its agents' replies reach the service (api_key: the tenant's POST /api-key/):",
+            f"  curl -X PUT {sandbox.base_url}/sandbox/settings --data '{events}'",
+            "Reply as an agent:",
+            f"  curl -X POST {sandbox.base_url}/sandbox/cases/<number>/comment --data '{reply}'",
+            f"Cases, consumers, journal, events: {sandbox.base_url}/sandbox"
+            " (see sandboxes/servicenow/server.py)",
             "",
         ]
