@@ -154,15 +154,12 @@ def delivery_account_id(delivery: dict) -> str | None:
     the delivery names none (or is not a delivery)."""
     if not isinstance(delivery, dict):
         return None
-    data = delivery.get("data")
-    if isinstance(data, dict):
-        where = data.get("payload") if data.get("event_type") == REVOKE_EVENT_TYPE else None
-        where = where or data.get("filter")
-        account_id = where.get("user_id") if isinstance(where, dict) else None
-    elif isinstance(delivery.get("user_event"), dict):
-        revoke = delivery["user_event"].get("revoke")
-        source = revoke.get("source") if isinstance(revoke, dict) else None
-        account_id = source.get("user_id") if isinstance(source, dict) else None
+    if "data" in delivery:
+        # oauth.revoke names the account in its payload; its filter may be empty.
+        revoke = _get(delivery, "data", "event_type") == REVOKE_EVENT_TYPE
+        account_id = _get(delivery, "data", "payload" if revoke else "filter", "user_id")
+    elif "user_event" in delivery:
+        account_id = _get(delivery, "user_event", "revoke", "source", "user_id")
     else:
         account_id = delivery.get("for_user_id")
     return account_id if isinstance(account_id, str) and account_id else None
@@ -202,8 +199,9 @@ def _aaa_revoke(user_event: _Node) -> list[XEvent]:
 
 
 def _v1_mention(post: _Node, account_id: str) -> list[XEvent]:
-    """A v1.1 post: a Mention if a customer wrote it to the account. AAA also delivers the
-    account's own posts, its retweets and retweets of it: not mentions."""
+    """A v1.1 post: a Mention if a customer wrote it to the account (mentions it, or
+    replies to it). AAA also delivers the account's own posts, its retweets and retweets
+    of it: not mentions."""
     author = post.node("user")
     if author.text("id_str") == account_id or "retweeted_status" in post:
         return []
@@ -253,21 +251,20 @@ def _activity_events(data: _Node) -> list[XEvent]:
 
 
 def _v2_mention(data: _Node) -> list[XEvent]:
+    """A v2 post mentioning the account: a Mention unless the account wrote it, or it is a
+    retweet (which repeats the original's mentions)."""
     account_id = data.node("filter").text("user_id")
     post = data.node("payload")
     includes = data.node("includes") if "includes" in data else _Node({}, f"{data.path}.includes")
     author_id = post.text("author_id")
-    if author_id == account_id:
+    references = post.optional_nodes("referenced_tweets")
+    if author_id == account_id or any(ref.text("type") == "retweeted" for ref in references):
         return []
     users = {user.text("id"): user for user in _v2_users(includes)}
     if author_id not in users:
         raise MalformedDelivery(f"{includes.path}.users has no author {author_id}")
     author = users[author_id]
-    replied_to = [
-        reference.text("id")
-        for reference in post.optional_nodes("referenced_tweets")
-        if reference.text("type") == "replied_to"
-    ]
+    replied_to = [ref.text("id") for ref in references if ref.text("type") == "replied_to"]
     # A post longer than 280 characters is whole in note_tweet.
     text = post.node("note_tweet").text("text") if "note_tweet" in post else post.text("text")
     return [
@@ -485,7 +482,8 @@ class _Node:
         return [self._string(f"{key}[{index}]", item) for index, item in enumerate(self._list(key))]
 
     def number(self, key: str) -> int:
-        value = self._value.get(key, 0)
+        """The number at `key`, 0 when absent."""
+        value = self._value.get(key) or 0
         if isinstance(value, bool) or not isinstance(value, int):
             raise MalformedDelivery(f"{self.path}.{key} must be a number, not {_type_name(value)}")
         return value
@@ -506,6 +504,13 @@ class _Node:
         if not isinstance(value, str):
             raise MalformedDelivery(f"{self.path}.{key} must be a string, not {_type_name(value)}")
         return value
+
+
+def _get(value: object, *path: str) -> object:
+    """The value at `path` in nested objects, None where one is missing or not an object."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _type_name(value: object) -> str:
