@@ -214,11 +214,14 @@ class Tables:
     ) -> list[dict]:
         """The records of `table` matching `encoded_query`, with `fields` (all if empty)."""
         conditions, order = _parse(encoded_query)
-        matching = [
-            record
-            for record in self.records[table].values()
-            if all(condition(lambda path: self.value(table, record, path)) for condition in conditions)
-        ]
+
+        def matches(record: dict) -> bool:
+            def value(path: str) -> str:
+                return self.value(table, record, path)
+
+            return all(condition(value) for condition in conditions)
+
+        matching = [record for record in self.records[table].values() if matches(record)]
         for path, descending in reversed(order):
             matching.sort(key=lambda record: self.value(table, record, path), reverse=descending)
         page = matching[offset : offset + limit]

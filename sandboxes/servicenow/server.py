@@ -266,7 +266,8 @@ class ServiceNowSandbox:
             self._tables.update_case(case, fields, self.integration_user)
             if _param(call, "get_case_details") == "true":
                 return json_response(200, {"result": dict(case)})
-            return json_response(200, {"result": {"sys_id": case["sys_id"], "number": case["number"]}})
+            ids = {"sys_id": case["sys_id"], "number": case["number"]}
+            return json_response(200, {"result": ids})
 
     def _activities(self, call: Call) -> Response:
         kinds = set(filter(None, _param(call, "activity_type").split(",")))
@@ -574,7 +575,8 @@ def sandbox_error(status: int, message: str) -> Response:
 
 
 def _no_record() -> Response:
-    return error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
+    detail = "Record doesn't exist or ACL restricts the record retrieval"
+    return error(404, "No Record found", detail)
 
 
 def _fields(call: Call) -> dict[str, str]:
@@ -582,7 +584,8 @@ def _fields(call: Call) -> dict[str, str]:
     try:
         body = call.json(sandbox=True)
     except Refused:
-        raise Refused(error(400, "Exception while reading request", "The payload is not valid JSON.")) from None
+        invalid = error(400, "Exception while reading request", "The payload is not valid JSON.")
+        raise Refused(invalid) from None
     return {
         name: ("true" if value else "false") if isinstance(value, bool) else str(value)
         for name, value in body.items()
@@ -598,12 +601,14 @@ def _param(call: Call, name: str) -> str:
 def _text(body: dict, *, required: bool = False) -> str:
     text = body.get("text", "")
     if not isinstance(text, str) or (required and not text.strip()):
-        raise Refused(sandbox_error(400, "text is required." if required else "text must be a string."))
+        message = "text is required." if required else "text must be a string."
+        raise Refused(sandbox_error(400, message))
     return text
 
 
 def _journal_line(entry: dict) -> dict:
-    line = {name: entry[name] for name in ("number", "element", "value", "login_name", "sys_created_on")}
+    names = ("number", "element", "value", "login_name", "sys_created_on")
+    line = {name: entry[name] for name in names}
     if "attachment" in entry:
         line["value"] = entry["attachment"]["file_name"]
     return line

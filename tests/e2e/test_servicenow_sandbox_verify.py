@@ -46,7 +46,8 @@ def test_verify_against_the_sandbox_instance(local_stack, tenant_token, password
     )
     assert details["instance_url"] == sandbox.base_url
 
-    verified = call(local_stack, "POST", f"/servicenow-details/{details['id']}/verify/", tenant_token)
+    verify = f"/servicenow-details/{details['id']}/verify/"
+    verified = call(local_stack, "POST", verify, tenant_token)
 
     assert verified["status"] == status, verified
 

@@ -117,7 +117,8 @@ def test_wrong_credentials_and_missing_roles(sandbox, client):
 
 
 def test_throttling_and_server_faults_are_typed(sandbox, client):
-    sandbox_call(sandbox, "POST", "/sandbox/faults", endpoint="consumer", status=429, retry_after=12)
+    fault = {"endpoint": "consumer", "status": 429, "retry_after": 12}
+    sandbox_call(sandbox, "POST", "/sandbox/faults", **fault)
     with pytest.raises(ServiceNowThrottled) as throttled:
         client.find_consumer("Twitter", "jane")
     assert throttled.value.retry_after_seconds == 12

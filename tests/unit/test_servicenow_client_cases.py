@@ -158,7 +158,10 @@ def test_get_case_by_number_queries_it(instance, client):
         json={"result": [CASE_RECORD]},
         match=[
             matchers.query_param_matcher(
-                {"sysparm_query": "number=CS0001005^ORDERBYDESCsys_created_on", "sysparm_limit": "1"}
+                {
+                    "sysparm_query": "number=CS0001005^ORDERBYDESCsys_created_on",
+                    "sysparm_limit": "1",
+                }
             )
         ],
     )
@@ -216,7 +219,9 @@ def test_find_case_by_correlation_id_answers_none_when_there_is_none(instance, c
         (CaseState.CANCELLED, "false", False),
     ],
 )
-def test_a_case_is_open_unless_resolved_closed_or_cancelled(instance, client, state, active, is_open):
+def test_a_case_is_open_unless_resolved_closed_or_cancelled(
+    instance, client, state, active, is_open
+):
     instance.get(
         f"{CASE_URL}/{CASE_ID}", json={"result": {**CASE_RECORD, "state": state, "active": active}}
     )

@@ -321,7 +321,8 @@ def test_agent_actions_refuse_bad_requests(api, sandbox, path, body, status):
 
 def test_faults_fail_their_endpoint_for_the_times_asked(api, sandbox):
     fault = {"endpoint": "case", "status": 429, "times": 2, "retry_after": 7}
-    assert requests.post(f"{sandbox.base_url}/sandbox/faults", json=fault, timeout=5).status_code == 201
+    added = requests.post(f"{sandbox.base_url}/sandbox/faults", json=fault, timeout=5)
+    assert added.status_code == 201
 
     assert api("POST", "/api/now/consumer", json={}).status_code == 201  # another endpoint
     throttled = api("GET", CASES)
@@ -406,7 +407,8 @@ def test_invalid_settings_are_refused(sandbox, settings):
 
 def test_settings_never_show_the_api_key(sandbox):
     url = f"{sandbox.base_url}/sandbox/settings"
-    requests.put(url, json={"events_url": "http://127.0.0.1:3000/events/", "api_key": "k3y"}, timeout=5)
+    settings = {"events_url": "http://127.0.0.1:3000/events/", "api_key": "k3y"}
+    requests.put(url, json=settings, timeout=5)
 
     shown = requests.get(url, timeout=5).json()
 
