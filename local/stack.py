@@ -13,7 +13,7 @@ from local.aws import EmbeddedAws
 from local.environment import EnvironmentChanges
 from local.gateway import Gateway, HttpRequest, HttpResponse, Router
 from local.queues import QueuePollers
-from local.runtime import Runtime, load_module
+from local.runtime import LAYER_DIRS, Runtime, load_module
 from local.template import (
     DEFAULT_STACK_NAME,
     REPO_ROOT,
@@ -104,6 +104,7 @@ class LocalStack:
         self.runtime = Runtime()
         self.template: Template | None = None
         self.x_sandbox: XSandbox | None = None
+        self.x_webhook_url = ""  # registered with the sandbox X at start
         self.servicenow_sandbox: ServiceNowSandbox | None = None
         self.base_url = ""
         self.public_base_url = ""
@@ -157,6 +158,8 @@ class LocalStack:
         self._create_admin()
 
         self._gateway.start(Router(self.template.functions))
+        if self.x_sandbox is not None:
+            self._register_x_webhook()
         self._pollers = QueuePollers(self.template, self.aws, self.runtime.invoke)
         self._pollers.start()
         if self.state_file is not None:
@@ -199,6 +202,26 @@ class LocalStack:
             self.settings.x_consumer_key or f"sandbox-{secrets.token_hex(8)}",
             self.settings.x_consumer_secret or secrets.token_urlsafe(32),
         ).start()
+
+    def _register_x_webhook(self) -> None:
+        """The operator's one-time step, done for them in sandbox mode: register this
+        stack's webhook with X. X checks the CRC answer, so the gateway must be up."""
+        x = load_module(LAYER_DIRS[0], "twittnow.clients.x")
+        sandbox = x.XClient(
+            self.x_sandbox.base_url,
+            x.AppCredentials(self.x_sandbox.consumer_key, self.x_sandbox.consumer_secret),
+        )
+        url = f"{self.public_base_url}/twitter-activity"
+        try:
+            self.x_webhook_url = sandbox.register_webhook(url).url
+        except x.XError as error:
+            logger.warning(
+                "The sandbox X refused the webhook %s (%s). Register it once the stack answers "
+                "there: python -m ops webhooks register --local --url %s",
+                url,
+                error.message,
+                url,
+            )
 
     def _create_admin(self) -> None:
         logic = load_module(AUTH_CODE_DIR, "logic")
@@ -271,6 +294,8 @@ class LocalStack:
             )
         if self.x_sandbox is not None:
             lines.append(f"  X sandbox      {self.x_sandbox.base_url}  (SANDBOX=0 uses the real X)")
+            if self.x_webhook_url:
+                lines.append(f"  X webhook      {self.x_webhook_url} (registered with the sandbox X)")
         if self.servicenow_sandbox is not None:
             lines.append(f"  ServiceNow     {self.servicenow_sandbox.base_url}  (sandbox instance)")
         elif not self.settings.sandbox:

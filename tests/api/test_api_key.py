@@ -8,7 +8,7 @@ import threading
 import boto3
 import pytest
 
-from conftest import assert_envelope
+from tests.api.client import assert_envelope
 from twittnow.tokens import digest
 
 HEX_64 = re.compile(r"[0-9a-f]{64}")

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import all_pages, assert_envelope
+from tests.api.client import all_pages, assert_envelope
 
 ENTRY_FIELDS = {"id", "timestamp", "user", "user_id", "action", "resource_type", "resource_id", "tenant_id",
                 "changed_fields", "ip_address"}

@@ -7,7 +7,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from conftest import ApiClient
+from tests.api.client import ApiClient
 from twittnow import clock
 from twittnow.models import Token, TokenKind
 from twittnow.repositories.tokens import TokensRepository

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from conftest import all_pages, assert_envelope
+from tests.api.client import all_pages, assert_envelope
 
 SEED = {"field_name": "City", "message": "Which city do you live in?"}
 FIELDS = {"id", "user", "field_name", "message", "created_at", "updated_at"}

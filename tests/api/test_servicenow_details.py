@@ -15,7 +15,7 @@ import pytest
 import requests
 import responses
 
-from conftest import all_pages, assert_envelope
+from tests.api.client import all_pages, assert_envelope
 
 SEED = {"instance_url": "https://dev119258.service-now.com", "admin_user": "admin", "admin_password": "dcyHPleT2F3C"}
 SEED_PATCH = {"admin_user": "Twitter", "admin_password": "Y7Ifer3"}

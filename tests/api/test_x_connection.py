@@ -9,8 +9,8 @@ import boto3
 import pytest
 import requests
 
-from conftest import assert_envelope
-from twittnow.clients.x import AppCredentials, XClient, crc_response
+from tests.api.client import assert_envelope
+from twittnow.clients.x import crc_response
 
 
 @pytest.fixture(scope="session")
@@ -20,13 +20,12 @@ def x_sandbox_url(local_stack) -> str:
 
 @pytest.fixture(scope="session")
 def registered_webhook(local_stack, x_sandbox_url) -> str:
-    """The operator's one-time step: register this stack's webhook with X."""
-    local_stack.environment.apply()
-    try:
-        x = XClient(x_sandbox_url, AppCredentials(os.environ["X_CONSUMER_KEY"], os.environ["X_CONSUMER_SECRET"]))
-        return x.register_webhook(f"{local_stack.public_base_url}/twitter-activity").id
-    finally:
-        local_stack.environment.restore()
+    """The webhook the local stack registered with the sandbox X at start (in a deployed
+    stack, the operator's `python -m ops webhooks register`)."""
+    webhooks = requests.get(f"{x_sandbox_url}/sandbox", timeout=10).json()["webhooks"]
+    ours = [webhook for webhook in webhooks if webhook["url"] == f"{local_stack.public_base_url}/twitter-activity"]
+    assert ours and ours[0]["valid"], webhooks
+    return ours[0]["id"]
 
 
 @pytest.fixture

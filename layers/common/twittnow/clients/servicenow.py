@@ -37,6 +37,8 @@ from http import HTTPStatus
 
 import requests
 
+from twittnow.clients.responses import json_object, status_line
+
 CASE_API = "/api/sn_customerservice/case"
 CONSUMER_API = "/api/now/consumer"
 ATTACHMENT_API = "/api/now/attachment/file"
@@ -338,11 +340,11 @@ class ServiceNowClient:
             raise self._error_for(response)
         if response.status_code == HTTPStatus.NO_CONTENT:
             return {}
-        body = _json_object(response)
+        body = json_object(response)
         if body is None:
             # A hibernating developer instance, or a proxy's page, answers 200 with HTML.
             raise ServiceNowUnavailable(
-                f"ServiceNow answered {_status_line(response)} with something other than "
+                f"ServiceNow answered {status_line(response)} with something other than "
                 f"JSON: check that the instance at {self.instance_url} is awake.",
                 status_code=response.status_code,
             )
@@ -373,7 +375,7 @@ class ServiceNowClient:
             location = response.headers.get("Location") or "no location"
             return ServiceNowUnavailable(
                 self._scrub(
-                    f"ServiceNow answered {_status_line(response)}, a redirect to {location}: "
+                    f"ServiceNow answered {status_line(response)}, a redirect to {location}: "
                     "check the instance URL."
                 ),
                 status_code=status,
@@ -397,26 +399,14 @@ class ServiceNowClient:
 def _instance_error(response: requests.Response) -> tuple[str, str]:
     """ServiceNow's own (message, detail) from `{"error": {"message", "detail"}}`, or a
     generic message when the body is something else, such as a proxy's HTML page."""
-    error = (_json_object(response) or {}).get("error")
+    error = (json_object(response) or {}).get("error")
     if isinstance(error, dict) and error.get("message"):
         return str(error["message"]), str(error.get("detail") or "")
-    return f"ServiceNow answered {_status_line(response)}.", ""
+    return f"ServiceNow answered {status_line(response)}.", ""
 
 
-def _json_object(response: requests.Response) -> dict | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
-def _status_line(response: requests.Response) -> str:
-    try:
-        phrase = HTTPStatus(response.status_code).phrase
-    except ValueError:
-        phrase = response.reason or ""
-    return f"{response.status_code} {phrase}".rstrip()
 
 
 def _retry_after_seconds(response: requests.Response) -> int:

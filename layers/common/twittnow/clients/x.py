@@ -61,6 +61,8 @@ from http import HTTPStatus
 from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
+
+from twittnow.clients.responses import json_object, status_line
 from requests_oauthlib import OAuth1
 
 DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
@@ -513,7 +515,7 @@ class XClient:
                 data={"grant_type": "client_credentials"},
                 headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
             )
-            answer = _json_object(response) or {}
+            answer = json_object(response) or {}
             token = answer.get("access_token")
             if str(answer.get("token_type", "")).lower() != "bearer" or not token:
                 raise XUnavailable(
@@ -561,10 +563,10 @@ class XClient:
 
     @staticmethod
     def _data(response: requests.Response, action: str, answer: type) -> dict | list:
-        body = _json_object(response)
+        body = json_object(response)
         if body is None or not isinstance(body.get("data"), answer):
             raise XUnavailable(
-                f"X answered {_status_line(response)} without data ({action}).",
+                f"X answered {status_line(response)} without data ({action}).",
                 status_code=response.status_code,
             )
         return body["data"]
@@ -606,10 +608,10 @@ def _error_for(
             reset_at=reset_at,
             detail=detail,
         )
-    message = f"X refused to {action} ({_status_line(response)}){explanation}"
+    message = f"X refused to {action} ({status_line(response)}){explanation}"
     if status >= 500 or status < 400:
         return XUnavailable(
-            f"X failed to {action} ({_status_line(response)}){explanation}",
+            f"X failed to {action} ({status_line(response)}){explanation}",
             status_code=status,
             detail=detail,
         )
@@ -630,7 +632,7 @@ def _says(error: XError, reason: str) -> bool:
 
 def _x_error(response: requests.Response) -> tuple[str, str]:
     """X's own (message, type-or-reason) from a problem-details or {"errors": [...]} body."""
-    body = _json_object(response)
+    body = json_object(response)
     if body is None:
         return "", ""
     errors = body.get("errors")
@@ -641,12 +643,6 @@ def _x_error(response: requests.Response) -> tuple[str, str]:
     return str(message)[:500], str(label)
 
 
-def _json_object(response: requests.Response) -> dict | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _reset_at(response: requests.Response) -> datetime:
@@ -656,12 +652,6 @@ def _reset_at(response: requests.Response) -> datetime:
     return datetime.now(UTC) + DEFAULT_RATE_LIMIT_WAIT
 
 
-def _status_line(response: requests.Response) -> str:
-    try:
-        phrase = HTTPStatus(response.status_code).phrase
-    except ValueError:
-        phrase = response.reason or ""
-    return f"{response.status_code} {phrase}".rstrip()
 
 
 def _scrub(text: str, secrets: tuple[str, ...]) -> str:
