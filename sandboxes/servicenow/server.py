@@ -57,6 +57,7 @@ from sandboxes.servicenow.records import (
     new_sys_id,
     now,
 )
+from sandboxes.loopback import LoopbackSandbox
 from sandboxes.x.web import Call, Refused, Response, Server, json_response, same_secret
 
 logger = logging.getLogger(__name__)
@@ -98,13 +99,17 @@ class _Route:
     faults: str | None = None  # the FAULT_ENDPOINTS name of an API route; None: /sandbox
 
 
-class ServiceNowSandbox:
+class ServiceNowSandbox(LoopbackSandbox):
     """The sandbox instance whose integration user is admin_user/admin_password, on
     host:port (port 0: a free one). start() serves in background threads; stop() ends them."""
+
+    name = "ServiceNow sandbox"
+    server_class = _Server
 
     def __init__(
         self, admin_user: str, admin_password: str, host: str = "127.0.0.1", port: int = 0
     ):
+        super().__init__(host, port)
         self.admin_user = admin_user
         self.admin_password = admin_password
         self.integration_user = User(new_sys_id(), admin_user, admin_user)
@@ -112,9 +117,6 @@ class ServiceNowSandbox:
         self.events_url = ""
         self.api_key = ""
         self.latency_ms = 0
-        self._address = (host, port)
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lock = threading.RLock()
         self._tables = Tables()
@@ -124,39 +126,13 @@ class ServiceNowSandbox:
 
     # ------------------------------------------------------------ lifecycle
 
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("The ServiceNow sandbox is not running.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def start(self) -> Self:
         self._stopping.clear()
-        self._server = _Server(self._address, self._answer)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            args=(0.05,),  # a short poll: stop() waits for the server's loop to see it
-            name="servicenow-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info("ServiceNow sandbox up: %s", self.base_url)
-        return self
+        return super().start()
 
     def stop(self) -> None:
         self._stopping.set()  # ends held "timeout" calls and latency waits
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+        super().stop()
 
     # ------------------------------------------------------------ routing
 

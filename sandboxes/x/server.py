@@ -47,6 +47,7 @@ from http import HTTPStatus
 from typing import Self
 from urllib.parse import unquote, urlsplit
 
+from sandboxes.loopback import LoopbackSandbox
 from sandboxes.x import oauth1
 from sandboxes.x.payloads import APP_ID, Account, DirectMessage, Post, Snowflakes, iso
 from sandboxes.x.web import (
@@ -111,19 +112,20 @@ class _Route:
     faults: str | None = None  # the FAULT_ENDPOINTS name that can fail this route
 
 
-class XSandbox:
+class XSandbox(LoopbackSandbox):
     """The sandbox X of the app `consumer_key`/`consumer_secret`, on host:port (port 0: a
     free one). start() serves in background threads; stop() ends them."""
+
+    name = "X sandbox"
+    server_class = Server
 
     def __init__(
         self, consumer_key: str, consumer_secret: str, host: str = "127.0.0.1", port: int = 0
     ):
         self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
+        super().__init__(host, port)
         self.echo = True
-        self._address = (host, port)
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.RLock()
         self._ids = Snowflakes()
         self._webhooks = Webhooks(consumer_secret, self._ids)
@@ -139,40 +141,13 @@ class XSandbox:
 
     # ------------------------------------------------------------ lifecycle
 
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("The X sandbox is not running.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     def start(self) -> Self:
-        self._server = Server(self._address, self._answer)
         self._webhooks.start()
-        self._thread = threading.Thread(
-            # A short poll: stop() waits for the server's loop to see it.
-            target=self._server.serve_forever,
-            args=(0.05,),
-            name="x-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info("X sandbox up: %s", self.base_url)
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = None
+        super().stop()
         self._webhooks.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Waits for the deliveries made in the background (echoes); False on timeout."""
