@@ -45,20 +45,29 @@ Facts relied on, from X's documentation (repository xdevplatform/docs):
 - x-api/fundamentals/rate-limits.mdx: 429 with x-rate-limit-reset in UTC epoch seconds.
 - x-api/fundamentals/response-codes-and-errors.mdx: errors are problem details
   ({"title", "detail", "type"}); older endpoints answer {"errors": [{"code", "message"}]}.
+- x-api/direct-messages/media/introduction.mdx and x-api/direct-messages/media/migrate.mdx
+  (developer.x.com direct-messages/message-attachments/guides/retrieving-media before):
+  a DM's media_url_https is a TON URL, https://ton.twitter.com/1.1/ton/data/dm/{dm_id}/
+  {media_id}/{resource_id}, fetched with GET signed with the account's OAuth 1.0a token;
+  the account must be a participant of the DM. The newer /2/dm_conversations/media/...
+  takes OAuth 2.0 user tokens only, which this app does not hold. A post's media are
+  public on pbs.twimg.com (photos) and video.twimg.com (videos' mp4 variants).
 """
 
 import base64
 import hashlib
 import hmac
 import json
+import mimetypes
 import os
+import re
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from http import HTTPStatus
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import requests
 
@@ -73,6 +82,18 @@ ACTIVITY_TAG = "twittnow"
 # X's generic problem type: a 403 of this type refuses one request (duplicate content, a
 # recipient who does not accept DMs), not the account's connection.
 GENERIC_PROBLEM = "about:blank"
+# Where X serves the media of DMs (ton) and posts (pbs, video): the only hosts, with the
+# client's own base URL (a sandbox), that a media URL from a delivery may name.
+X_MEDIA_HOSTS = ("ton.twitter.com", "pbs.twimg.com", "video.twimg.com")
+X_MEDIA_DOMAIN = ".twimg.com"
+DEFAULT_MAX_MEDIA_BYTES = 25 * 1024 * 1024
+MEDIA_CHUNK_BYTES = 64 * 1024
+# host[:port], nothing else: no user info, and no character (such as a backslash) that
+# another URL parser could read as the end of the host.
+HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+PLAIN_NETLOC = re.compile(rf"(?P<host>{HOST_LABEL}(?:\.{HOST_LABEL})*)(?::(?P<port>\d{{1,5}}))?")
+SAFE_FILE_NAME_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_FILE_NAME_LENGTH = 128
 
 
 # ---------------------------------------------------------------- credentials and results
@@ -107,6 +128,15 @@ class AccessToken:
     user_id: str
     screen_name: str
     credentials: UserCredentials
+
+
+@dataclass(frozen=True)
+class DownloadedMedia:
+    """A photo, video or GIF downloaded from X."""
+
+    file_name: str
+    content_type: str
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -168,6 +198,11 @@ class XRequestRejected(XError):
 
 class XNotFound(XError):
     """404: no such resource."""
+
+
+class XMediaRefused(XError):
+    """The client refused to download media: a URL off X's media hosts, or a file larger
+    than allowed. Trying again will not help."""
 
 
 # ---------------------------------------------------------------- webhook security
@@ -323,6 +358,34 @@ class XClient:
         )
         return self._field(data, "id", "post a reply")
 
+    def download_media(
+        self, user: UserCredentials, url: str, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+    ) -> DownloadedMedia:
+        """The photo, video or GIF at `url` (a Media url of a delivery), fetched as `user`:
+        DM media need the account's signature, and signing a public URL does no harm.
+
+        Refuses (XMediaRefused), before sending anything, a URL that is neither https on
+        X's media hosts nor on this client's own base URL; and stops reading a file once
+        it grows past `max_bytes`."""
+        action = f"download media from {self._media_host(url)}"
+        secrets = (user.access_token, user.access_token_secret)
+        response = self._send_to(
+            "GET",
+            url,
+            action,
+            auth=self._user_auth(user),
+            as_user=True,
+            secrets=secrets,
+            # Uncompressed: a small compressed chunk could unpack to far more than max_bytes.
+            headers={"Accept": "*/*", "Accept-Encoding": "identity"},
+            stream=True,
+        )
+        with response:  # gives the connection back however the reading ends
+            data = self._media_body(response, action, max_bytes, secrets)
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        content_type = content_type or "application/octet-stream"
+        return DownloadedMedia(_media_file_name(url, content_type), content_type, data)
+
     # ------------------------------------------------------------ webhooks (app-only)
 
     def register_webhook(self, url: str) -> Webhook:
@@ -463,22 +526,25 @@ class XClient:
         self, user: UserCredentials, method: str, path: str, action: str, **kwargs
     ) -> dict:
         """`data` of X's JSON answer to a call made as the connected account."""
-        auth = OAuth1(
-            self._app.consumer_key,
-            self._app.consumer_secret,
-            resource_owner_key=user.access_token,
-            resource_owner_secret=user.access_token_secret,
-        )
         response = self._send(
             method,
             path,
             action,
-            auth=auth,
+            auth=self._user_auth(user),
             as_user=True,
             secrets=(user.access_token, user.access_token_secret),
             **kwargs,
         )
         return self._data(response, action, dict)
+
+    def _user_auth(self, user: UserCredentials) -> OAuth1:
+        """Signs requests as the connected account (OAuth 1.0a user context)."""
+        return OAuth1(
+            self._app.consumer_key,
+            self._app.consumer_secret,
+            resource_owner_key=user.access_token,
+            resource_owner_secret=user.access_token_secret,
+        )
 
     def _app_call(
         self, method: str, path: str, action: str, *, answer: type = dict, **kwargs
@@ -525,33 +591,34 @@ class XClient:
             self._bearer_token = token
         return self._bearer_token
 
-    def _send(
+    def _send(self, method: str, path: str, action: str, **kwargs) -> requests.Response:
+        """X's 2xx answer to `method path` on the base URL: see _send_to."""
+        return self._send_to(method, self.base_url + path, action, **kwargs)
+
+    def _send_to(
         self,
         method: str,
-        path: str,
+        url: str,
         action: str,
         *,
         as_user: bool = False,
         secrets: tuple[str, ...] = (),
         **kwargs,
     ) -> requests.Response:
-        """X's 2xx answer to `method path`, or the XError its answer means. `action` names
+        """X's 2xx answer to `method url`, or the XError its answer means. `action` names
         the call in messages ("send a DM"); `secrets` are scrubbed from them."""
         secrets = (self._app.consumer_secret, *secrets)
         try:
             # No redirects: following one would carry the Authorization header elsewhere.
             response = self._session.request(
-                method,
-                self.base_url + path,
-                timeout=self._timeout,
-                allow_redirects=False,
-                **kwargs,
+                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
             )
         except requests.Timeout as exc:
             message = f"X did not answer within {self._timeout[1]:g} seconds ({action})."
             detail = str(exc)
         except requests.RequestException as exc:
-            message = f"Could not connect to X at {self.base_url} ({action})."
+            parts = urlsplit(url)
+            message = f"Could not connect to X at {parts.scheme}://{parts.netloc} ({action})."
             detail = str(exc)
         else:
             if 200 <= response.status_code < 300:
@@ -560,6 +627,57 @@ class XClient:
         # Raised outside the except clauses so that the requests exception, whose request
         # holds the Authorization header, is not chained to it as __context__.
         raise XUnavailable(_scrub(message, secrets), detail=_scrub(detail, secrets))
+
+    def _media_host(self, url: str) -> str:
+        """The host of a media URL this client may download: https on X's media hosts, or
+        the scheme, host and port of its own base URL. XMediaRefused for any other."""
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # such as an unclosed [ of an IPv6 address
+            parts = urlsplit("")
+        netloc = PLAIN_NETLOC.fullmatch(parts.netloc.lower())
+        own = urlsplit(self.base_url)
+        if netloc is not None:
+            host = netloc["host"]
+            on_x = (
+                parts.scheme == "https"
+                and netloc["port"] in (None, "443")
+                and (host in X_MEDIA_HOSTS or host.endswith(X_MEDIA_DOMAIN))
+            )
+            if on_x or (parts.scheme, parts.netloc.lower()) == (own.scheme, own.netloc.lower()):
+                return host
+        raise XMediaRefused(
+            f"Refused to download media from {parts.hostname or 'a URL without a host'}: "
+            f"X's media are on https://{', https://'.join(X_MEDIA_HOSTS)} and "
+            f"*{X_MEDIA_DOMAIN}."
+        )
+
+    def _media_body(
+        self, response: requests.Response, action: str, max_bytes: int, secrets: tuple[str, ...]
+    ) -> bytes:
+        """The streamed body, read up to `max_bytes`; `secrets` as for _send_to."""
+        too_large = XMediaRefused(
+            f"The media is larger than {max_bytes / 2**20:.3g} MB ({action})."
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_large
+        body, broken_off = bytearray(), None
+        try:
+            for chunk in response.iter_content(MEDIA_CHUNK_BYTES):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_large
+        except requests.RequestException as exc:
+            broken_off = str(exc)
+        if broken_off is not None:
+            # Raised here, not in the except clause, for the reason _send_to gives.
+            raise XUnavailable(
+                f"X stopped sending the media ({action}).",
+                status_code=response.status_code,
+                detail=_scrub(broken_off, (self._app.consumer_secret, *secrets)),
+            )
+        return bytes(body)
 
     @staticmethod
     def _data(response: requests.Response, action: str, answer: type) -> dict | list:
@@ -623,6 +741,16 @@ def _error_for(
     if status == HTTPStatus.NOT_FOUND:
         return XNotFound(message, status_code=status, detail=detail)
     return XRequestRejected(message, status_code=status, detail=detail)
+
+
+def _media_file_name(url: str, content_type: str) -> str:
+    """The URL's last path segment, in safe characters only, with an extension: the
+    content type's when the segment has none, after "media" when nothing is left of it."""
+    segment = unquote(urlsplit(url).path.rpartition("/")[2])
+    name = SAFE_FILE_NAME_RUN.sub("_", segment)[-MAX_FILE_NAME_LENGTH:].lstrip(".")
+    if "." not in name:
+        name = (name or "media") + (mimetypes.guess_extension(content_type) or "")
+    return name
 
 
 def _says(error: XError, reason: str) -> bool:
