@@ -4,7 +4,11 @@ tweet_create_events, v1.1 objects) and the X Activity API's (XAA: the {"data": {
 filter, event_type, tag, payload}} envelope, v2 objects).
 
 Shapes as in xdevplatform/docs x-api/account-activity/introduction.mdx ("Payload
-Examples") and x-api/activity/event-payloads.mdx.
+Examples") and x-api/activity/event-payloads.mdx. Media as X attaches them: a DM's one
+medium in message_data.attachment, a v1.1 post's in entities.media (the first) and
+extended_entities.media (all), a v2 post's in attachments.media_keys and includes.media;
+the text ends with the media's t.co link, which entities list. The media's sizes are left
+out: the sandbox does not read the files it serves.
 """
 
 import hashlib
@@ -22,6 +26,13 @@ X_EPOCH_MS = 1288834974657
 ACCOUNTS_CREATED_AT = datetime(2020, 1, 1, tzinfo=UTC)
 DEFAULT_PICTURE = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
 NO_ENTITIES = {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []}
+MP4 = "video/mp4"
+PHOTO, VIDEO, ANIMATED_GIF = "photo", "video", "animated_gif"
+MEDIA_TYPES = (PHOTO, VIDEO, ANIMATED_GIF)
+# The prefix of a media key tells the kind of media: 3_ photo, 7_ video, 16_ GIF.
+MEDIA_KEY_PREFIXES = {PHOTO: "3", VIDEO: "7", ANIMATED_GIF: "16"}
+# The bitrate of the sandbox's one mp4 variant; X gives GIFs' mp4 a bitrate of 0.
+BITRATES = {VIDEO: 832000, ANIMATED_GIF: 0}
 
 
 class Snowflakes:
@@ -82,18 +93,71 @@ class Account:
 
 
 @dataclass(frozen=True)
+class Media:
+    """A photo, video or GIF attached to a DM or post, and where the sandbox serves it:
+    `url` the photo or the video's mp4 (of `content_type`), `preview_url` a still of it."""
+
+    id: str
+    media_type: str  # PHOTO, VIDEO, ANIMATED_GIF
+    content_type: str
+    url: str
+    preview_url: str
+
+    @property
+    def media_key(self) -> str:
+        return f"{MEDIA_KEY_PREFIXES[self.media_type]}_{self.id}"
+
+    def v1(self, link: str, indices: tuple[int, int], expanded_url: str) -> dict:
+        """The v1.1 media object, reached from the text by `link` at `indices`."""
+        media = {
+            "id": int(self.id),
+            "id_str": self.id,
+            "indices": list(indices),
+            "media_url": self.preview_url,
+            "media_url_https": self.preview_url,
+            "url": link,
+            "display_url": _display_url(link),
+            "expanded_url": expanded_url,
+            "type": self.media_type,
+        }
+        if self.media_type != PHOTO:
+            variant = {"bitrate": BITRATES[self.media_type], "content_type": MP4, "url": self.url}
+            media["video_info"] = {"aspect_ratio": [1, 1], "variants": [variant]}
+        return media
+
+    def v2(self) -> dict:
+        """The v2 media object of includes.media."""
+        if self.media_type == PHOTO:
+            return {"media_key": self.media_key, "type": PHOTO, "url": self.url}
+        variant = {"bit_rate": BITRATES[self.media_type], "content_type": MP4, "url": self.url}
+        return {
+            "media_key": self.media_key,
+            "type": self.media_type,
+            "preview_image_url": self.preview_url,
+            "variants": [variant],
+        }
+
+
+@dataclass(frozen=True)
 class DirectMessage:
     id: str
     sender: Account
     recipient: Account
-    text: str
+    text: str  # as the sender typed it
     created_at: datetime
     source_app_id: str | None  # set when sent through the API by an app
+    media: Media | None = None  # X allows one per DM
 
     @property
     def conversation_id(self) -> str:
         low, high = sorted((self.sender.id, self.recipient.id), key=int)
         return f"{low}-{high}"
+
+    @property
+    def delivered_text(self) -> str:
+        """The text as X delivers it: with the media's t.co link at the end (after a space,
+        even when the sender typed nothing)."""
+        return f"{self.text} {media_link(self.id)}" if self.media else self.text
 
 
 @dataclass(frozen=True)
@@ -106,6 +170,12 @@ class Post:
     mentions: tuple[Account, ...] = ()
     in_reply_to_id: str | None = None
     in_reply_to: Account | None = None  # the replied-to post's author, when known
+    media: tuple[Media, ...] = ()  # up to 4
+
+    @property
+    def delivered_text(self) -> str:
+        """The text as X delivers it: with the media's one t.co link at the end."""
+        return f"{self.text} {media_link(self.id)}" if self.media else self.text
 
     def mention_spans(self) -> list[tuple[Account, int, int]]:
         """Where each mentioned account's @screen_name is in the text."""
@@ -153,7 +223,7 @@ def aaa_direct_message(for_user: Account, message: DirectMessage) -> dict:
         "message_create": {
             "target": {"recipient_id": message.recipient.id},
             "sender_id": message.sender.id,
-            "message_data": {"text": message.text, "entities": NO_ENTITIES},
+            "message_data": _dm_message_data(message),
         },
     }
     delivery = {
@@ -167,6 +237,26 @@ def aaa_direct_message(for_user: Account, message: DirectMessage) -> dict:
             message.source_app_id: {"id": message.source_app_id, "name": APP_NAME, "url": ""}
         }
     return delivery
+
+
+def _dm_message_data(message: DirectMessage) -> dict:
+    text = message.delivered_text
+    if message.media is None:
+        return {"text": text, "entities": NO_ENTITIES}
+    link, start, end = _link_span(text, message.id)
+    expanded_url = f"https://twitter.com/messages/media/{message.id}"
+    url = {
+        "url": link,
+        "expanded_url": expanded_url,
+        "display_url": _display_url(link),
+        "indices": [start, end],
+    }
+    media = message.media.v1(link, (start, end), expanded_url)
+    return {
+        "text": text,
+        "entities": {**NO_ENTITIES, "urls": [url]},
+        "attachment": {"type": "media", "media": media},
+    }
 
 
 def aaa_post(for_user: Account, post: Post) -> dict:
@@ -192,11 +282,11 @@ def aaa_revoke(account: Account, at: datetime) -> dict:
 def _v1_tweet(post: Post) -> dict:
     author = {**post.author.v1(), "id": int(post.author.id), "id_str": post.author.id}
     author["created_at"] = _v1_time(ACCOUNTS_CREATED_AT)
-    return {
+    tweet = {
         "created_at": _v1_time(post.created_at),
         "id": int(post.id),
         "id_str": post.id,
-        "text": post.text,
+        "text": post.delivered_text,
         "source": '<a href="https://x.com" rel="nofollow">Twittnow sandbox</a>',
         "truncated": False,
         "in_reply_to_status_id": int(post.in_reply_to_id) if post.in_reply_to_id else None,
@@ -222,6 +312,21 @@ def _v1_tweet(post: Post) -> dict:
         "lang": "en",
         "timestamp_ms": _milliseconds(post.created_at),
     }
+    if post.media:
+        link, start, end = _link_span(post.delivered_text, post.id)
+        media = [
+            item.v1(link, (start, end), _media_page(post, item, number))
+            for number, item in enumerate(post.media, start=1)
+        ]
+        tweet["entities"]["media"] = media[:1]  # v1.1 entities name the first only
+        tweet["extended_entities"] = {"media": media}
+    return tweet
+
+
+def _media_page(post: Post, media: Media, number: int) -> str:
+    """The expanded_url of the post's `number`th medium: its page on x.com."""
+    kind = PHOTO if media.media_type == PHOTO else VIDEO
+    return f"https://x.com/{post.author.screen_name}/status/{post.id}/{kind}/{number}"
 
 
 # ---------------------------------------------------------------- X Activity API
@@ -258,7 +363,7 @@ def xaa_post_payload(post: Post) -> tuple[dict, dict]:
     """The payload (a v2 post) and includes of post.mention.create."""
     payload = {
         "id": post.id,
-        "text": post.text,
+        "text": post.delivered_text,
         "author_id": post.author.id,
         "created_at": iso(post.created_at),
         "conversation_id": post.conversation_id,
@@ -279,6 +384,21 @@ def xaa_post_payload(post: Post) -> tuple[dict, dict]:
             payload["in_reply_to_user_id"] = post.in_reply_to.id
     users = {post.author.id: post.author, **{account.id: account for account in post.mentions}}
     includes = {"users": [account.v2() for account in users.values()], "tweets": [payload]}
+    if post.media:
+        link, start, end = _link_span(post.delivered_text, post.id)
+        first = post.media[0]
+        payload["attachments"] = {"media_keys": [item.media_key for item in post.media]}
+        payload["entities"]["urls"] = [
+            {
+                "start": start,
+                "end": end,
+                "url": link,
+                "expanded_url": _media_page(post, first, 1),
+                "display_url": _display_url(link),
+                "media_key": first.media_key,
+            }
+        ]
+        includes["media"] = [item.v2() for item in post.media]
     return payload, includes
 
 
@@ -298,6 +418,22 @@ def xaa_revoke(event_uuid: str, account: Account, at: datetime) -> dict:
 
 
 # ---------------------------------------------------------------- formats
+
+
+def media_link(id_: str) -> str:
+    """The t.co link X puts in the text of the DM or post `id_` for its media."""
+    return "https://t.co/" + hashlib.sha256(f"media {id_}".encode()).hexdigest()[:10]
+
+
+def _display_url(link: str) -> str:
+    return "pic.x.com/" + link.rpartition("/")[2]
+
+
+def _link_span(text: str, id_: str) -> tuple[str, int, int]:
+    """The media link of the DM or post `id_`, and where it is in `text`."""
+    link = media_link(id_)
+    start = text.rindex(link)
+    return link, start, start + len(link)
 
 
 def iso(moment: datetime) -> str:

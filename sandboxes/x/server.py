@@ -13,18 +13,33 @@ X's side, as in xdevplatform/docs (twittnow.clients.x lists the pages):
     POST, GET /2/account_activity/webhooks/{id}/subscriptions/all, GET .../all/list,
     DELETE .../subscriptions/{user_id}/all          Account Activity API v2
     POST, GET /2/activity/subscriptions, DELETE .../{id}      X Activity API
+    GET /1.1/ton/data/dm/{dm_id}/{media_id}/{file_name}       a DM's photo, video or GIF,
+    GET /dm_video_preview/{media_id}/img/preview.png          and a still of a DM's video,
+        as on ton.twitter.com: signed with OAuth 1.0a as one of the DM's two accounts
+    GET /media/{media_key}.{ext}                    a post's photo, video (its mp4 variant)
+        or a still of its video ({media_key}.png); public, as on pbs.twimg.com
 
 The sandbox's own side, JSON under /sandbox:
 
     GET  /sandbox                                   accounts, webhooks, subscriptions
-    POST /sandbox/customers/{screen_name}/dm        {"to", "text", "shape"?}
-    POST /sandbox/customers/{screen_name}/mention   {"to", "text", "in_reply_to"?, "shape"?}
+    POST /sandbox/customers/{screen_name}/dm        {"to", "text", "media"?, "shape"?}
+    POST /sandbox/customers/{screen_name}/mention   {"to", "text", "media"?, "in_reply_to"?,
+                                                     "shape"?}
     POST /sandbox/accounts/{screen_name}/revoke     the account revokes the app
     GET  /sandbox/sent                              what the service sent: DMs and posts
     GET  /sandbox/deliveries                        what the sandbox delivered to webhooks
     POST /sandbox/deliveries/{id}/redeliver         X's retry: the same signed body again
     GET, POST, DELETE /sandbox/faults               {"endpoint", "status", "times", "reset_in"}
     GET, PUT /sandbox/settings                      {"echo": true | false}
+
+"media" attaches photos, videos and GIFs, up to 4 to a mention and 1 to a DM (as on X):
+[{"type": "photo" | "video" | "animated_gif", "file_name"?, "content_type"?,
+"data_base64"?}]. Without data the sandbox makes a small file: a 1x1 PNG for a photo, an
+mp4 header for a video or GIF. content_type is an image/* type for a photo (image/png by
+default) and video/mp4 for a video or GIF, the only type X serves them as. file_name is
+the last segment of a DM medium's URL ("photo.png" by default); a post's media are named
+by their media key. With media, "text" may be left out, and the delivered text ends with
+the media's t.co link. The deliveries carry the media's URLs on the sandbox's own address.
 
 A customer's DM or mention is delivered, signed with x-twitter-webhooks-signature, to each
 valid webhook an account it concerns is subscribed to, in the shape of the subscription's
@@ -36,12 +51,13 @@ itself: with "echo" on (the default), the DMs and posts the service sends come b
 import base64
 import html
 import logging
+import mimetypes
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Self
@@ -49,7 +65,19 @@ from urllib.parse import unquote, urlsplit
 
 from sandboxes.loopback import LoopbackSandbox
 from sandboxes.x import oauth1
-from sandboxes.x.payloads import APP_ID, Account, DirectMessage, Post, Snowflakes, iso
+from sandboxes.x.payloads import (
+    APP_ID,
+    MEDIA_KEY_PREFIXES,
+    MEDIA_TYPES,
+    MP4,
+    PHOTO,
+    Account,
+    DirectMessage,
+    Media,
+    Post,
+    Snowflakes,
+    iso,
+)
 from sandboxes.x.web import (
     INVALID_REQUEST,
     NOT_FOUND,
@@ -72,13 +100,23 @@ from sandboxes.x.webhooks import SHAPES, Webhooks
 
 logger = logging.getLogger(__name__)
 
-FAULT_ENDPOINTS = ("*", "oauth", "dm", "tweet", "webhooks", "subscriptions")
+FAULT_ENDPOINTS = ("*", "oauth", "dm", "tweet", "webhooks", "subscriptions", "media")
 DEFAULT_RESET_IN = 15 * 60  # X's rate-limit windows are 15 minutes
 TIMESTAMP_TOLERANCE_SECONDS = 15 * 60
 SCREEN_NAME = re.compile(r"\w{1,15}", re.ASCII)
 MENTION = re.compile(r"(?<!\w)@(\w{1,15})\b", re.ASCII)
 # Who may call a route: the app (bearer token), a connected account (OAuth 1.0a), either.
 APP, USER, APP_OR_USER = "app", "user", "app or user"
+MAX_POST_MEDIA, MAX_DM_MEDIA = 4, 1
+IMAGE_TYPE = re.compile(r"image/[\w.+-]+", re.ASCII)
+FILE_NAME = re.compile(r"\w[\w.-]{0,99}", re.ASCII)
+# The files the sandbox makes when a customer attaches media without data: a 1x1 PNG, and
+# an mp4's first box (ftyp).
+GENERATED_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kg"
+    "AAAABJRU5ErkJggg=="
+)
+GENERATED_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 
 
 @dataclass
@@ -93,6 +131,34 @@ class _RequestToken:
 class _AccessToken:
     secret: str
     account: Account
+
+
+@dataclass(frozen=True)
+class _Attachment:
+    """A photo, video or GIF a customer attaches, as asked for."""
+
+    media_type: str
+    file_name: str | None
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _CustomerAction:
+    """What a customer does: who, to which account, saying and attaching what."""
+
+    customer: Account
+    to: Account
+    text: str
+    shape: str | None  # the one API to deliver through; None: both
+    attachments: list[_Attachment]
+
+
+@dataclass(frozen=True)
+class _MediaFile:
+    content_type: str
+    data: bytes = field(repr=False)
+    readers: frozenset[Account] | None = None  # the accounts that may fetch it; None: anyone
 
 
 @dataclass
@@ -135,6 +201,7 @@ class XSandbox(LoopbackSandbox):
         self._access_tokens: dict[str, _AccessToken] = {}
         self._nonces: set[tuple[str, int]] = set()
         self._posts: dict[str, Post] = {}
+        self._media_files: dict[str, _MediaFile] = {}  # by URL path
         self._sent: list[dict] = []
         self._faults: list[_Fault] = []
         self._routes = self._route_table()
@@ -182,6 +249,9 @@ class XSandbox(LoopbackSandbox):
             ("GET", xaa, hooks.list_activity, APP, "subscriptions"),
             ("DELETE", xaa + r"/(?P<subscription_id>\d+)", hooks.unsubscribe_activity, APP,
              "subscriptions"),
+            ("GET", r"/1\.1/ton/data/dm/\d+/\d+/[^/]+", self._media_file, None, "media"),
+            ("GET", r"/dm_video_preview/\d+/img/[^/]+", self._media_file, None, "media"),
+            ("GET", r"/media/[^/]+", self._media_file, None, "media"),
             ("GET", "/sandbox/?", self._overview, None, None),
             ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/dm", self._customer_dm, None, None),
             ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/mention", self._customer_mention,
@@ -239,6 +309,10 @@ class XSandbox(LoopbackSandbox):
                     "OAuth 2.0 Application-Only", "OAuth 1.0a User Context, OAuth 2.0 User Context"
                 )
             )
+        return self._signed_account(call)
+
+    def _signed_account(self, call: Call) -> Account:
+        """The connected account whose access token signs the call (OAuth 1.0a)."""
         signed = self._verify(call, self._access_token_secret)
         with self._lock:
             held = self._access_tokens.get(signed.token)
@@ -426,7 +500,13 @@ class XSandbox(LoopbackSandbox):
         data = {"id": post.id, "text": text, "edit_history_tweet_ids": [post.id]}
         return json_response(201, {"data": data})
 
-    def _new_post(self, author: Account, text: str, in_reply_to_id: str | None) -> Post:
+    def _new_post(
+        self,
+        author: Account,
+        text: str,
+        in_reply_to_id: str | None,
+        media: tuple[Media, ...] = (),
+    ) -> Post:
         parent = self._posts.get(in_reply_to_id or "")
         id_ = self._ids.next()
         mentioned = {name.lower(): self._account(name) for name in MENTION.findall(text)}
@@ -439,6 +519,7 @@ class XSandbox(LoopbackSandbox):
             mentions=tuple(account for account in mentioned.values() if account != author),
             in_reply_to_id=in_reply_to_id,
             in_reply_to=parent.author if parent else None,
+            media=media,
         )
         self._posts[post.id] = post
         return post
@@ -446,9 +527,20 @@ class XSandbox(LoopbackSandbox):
     # ------------------------------------------------------------ acting as X's users
 
     def _customer_dm(self, call: Call, caller: None) -> Response:
-        customer, to, text, shape = self._customer_action(call, call.json(sandbox=True))
-        message = DirectMessage(self._ids.next(), customer, to, text, datetime.now(UTC), None)
-        deliveries = self._webhooks.for_dm(message, to_sender=True, shape=shape)
+        action = self._customer_action(call, call.json(sandbox=True), most_media=MAX_DM_MEDIA)
+        id_ = self._ids.next()
+        participants = frozenset({action.customer, action.to})
+        media = [self._dm_media(id_, item, participants) for item in action.attachments]
+        message = DirectMessage(
+            id_,
+            action.customer,
+            action.to,
+            action.text,
+            datetime.now(UTC),
+            None,
+            media[0] if media else None,
+        )
+        deliveries = self._webhooks.for_dm(message, to_sender=True, shape=action.shape)
         self._webhooks.deliver(deliveries)
         return json_response(
             200,
@@ -456,9 +548,10 @@ class XSandbox(LoopbackSandbox):
                 "dm": {
                     "dm_event_id": message.id,
                     "dm_conversation_id": message.conversation_id,
-                    "from": _who(customer),
-                    "to": _who(to),
-                    "text": text,
+                    "from": _who(action.customer),
+                    "to": _who(action.to),
+                    "text": action.text,
+                    "media": [_media_summary(item) for item in media],
                 },
                 "deliveries": [delivery.summary() for delivery in deliveries],
             },
@@ -466,15 +559,19 @@ class XSandbox(LoopbackSandbox):
 
     def _customer_mention(self, call: Call, caller: None) -> Response:
         body = call.json(sandbox=True)
-        customer, to, text, shape = self._customer_action(call, body)
+        action = self._customer_action(call, body, most_media=MAX_POST_MEDIA)
         in_reply_to = body.get("in_reply_to")
         if in_reply_to is not None and not str(in_reply_to).isdigit():
             return sandbox_error(400, "in_reply_to must be a post id.")
+        text, to = action.text, action.to
         if to.screen_name.lower() not in (name.lower() for name in MENTION.findall(text)):
-            text = f"@{to.screen_name} {text}"
+            text = f"@{to.screen_name} {text}".rstrip()
+        media = tuple(self._post_media(item) for item in action.attachments)
         with self._lock:
-            post = self._new_post(customer, text, str(in_reply_to) if in_reply_to else None)
-        deliveries = self._webhooks.for_post(post, to_author=True, shape=shape)
+            post = self._new_post(
+                action.customer, text, str(in_reply_to) if in_reply_to else None, media
+            )
+        deliveries = self._webhooks.for_post(post, to_author=True, shape=action.shape)
         self._webhooks.deliver(deliveries)
         return json_response(
             200,
@@ -482,28 +579,90 @@ class XSandbox(LoopbackSandbox):
                 "post": {
                     "id": post.id,
                     "conversation_id": post.conversation_id,
-                    "from": _who(customer),
+                    "from": _who(action.customer),
                     "text": text,
                     "in_reply_to_post_id": post.in_reply_to_id,
+                    "media": [_media_summary(item) for item in media],
                 },
                 "deliveries": [delivery.summary() for delivery in deliveries],
             },
         )
 
-    def _customer_action(self, call: Call, body: dict) -> tuple[Account, Account, str, str | None]:
-        """The customer, the account addressed, the text, and the shape asked for."""
+    def _customer_action(self, call: Call, body: dict, *, most_media: int) -> _CustomerAction:
+        """What the body asks the customer of the path to do; Refused (400) if it is not
+        as the module says. With media, the text may be left out."""
         to, text, shape = body.get("to"), body.get("text"), body.get("shape")
         for name in (call.params["screen_name"], to):
             if not isinstance(name, str) or not SCREEN_NAME.fullmatch(name.removeprefix("@")):
                 message = f"{name!r} is not a screen name: 1 to 15 letters, digits or _."
                 raise Refused(sandbox_error(400, message))
-        if not isinstance(text, str) or not text.strip():
-            raise Refused(sandbox_error(400, "text is required."))
+        attachments = _attachments(body.get("media", []), most_media)
+        if text is None and attachments:
+            text = ""
+        if not isinstance(text, str) or not (text.strip() or attachments):
+            raise Refused(sandbox_error(400, "text is required, unless media are attached."))
         if shape is not None and shape not in SHAPES:
             raise Refused(sandbox_error(400, f"shape must be one of: {', '.join(SHAPES)}."))
         with self._lock:
             customer = self._account(call.params["screen_name"].removeprefix("@"))
-            return customer, self._account(to.removeprefix("@")), text, shape
+            to_account = self._account(to.removeprefix("@"))
+        return _CustomerAction(customer, to_account, text, shape, attachments)
+
+    # ------------------------------------------------------------ media
+
+    def _dm_media(
+        self, dm_id: str, attachment: _Attachment, participants: frozenset[Account]
+    ) -> Media:
+        """Serves a DM's medium to its participants, at a TON URL as X does."""
+        media_id = self._ids.next()
+        extension = _extension(attachment.content_type)
+        file_name = attachment.file_name or f"{attachment.media_type}{extension}"
+        path = f"/1.1/ton/data/dm/{dm_id}/{media_id}/{file_name}"
+        preview = f"/dm_video_preview/{media_id}/img/preview.png"
+        return self._serve(media_id, attachment, path, preview, participants)
+
+    def _post_media(self, attachment: _Attachment) -> Media:
+        """Serves a post's medium to anyone, named by its media key as on pbs.twimg.com."""
+        media_id = self._ids.next()
+        media_key = f"{MEDIA_KEY_PREFIXES[attachment.media_type]}_{media_id}"
+        path = f"/media/{media_key}{_extension(attachment.content_type)}"
+        return self._serve(media_id, attachment, path, f"/media/{media_key}.png", None)
+
+    def _serve(
+        self,
+        media_id: str,
+        attachment: _Attachment,
+        path: str,
+        preview_path: str,
+        readers: frozenset[Account] | None,
+    ) -> Media:
+        """Serves the attachment at `path`, and a still of a video or GIF at `preview_path`,
+        to `readers` (None: anyone)."""
+        files = {path: _MediaFile(attachment.content_type, attachment.data, readers)}
+        if attachment.media_type == PHOTO:
+            preview_path = path  # a photo is its own still
+        else:
+            files[preview_path] = _MediaFile("image/png", GENERATED_PNG, readers)
+        with self._lock:
+            self._media_files.update(files)
+        return Media(
+            id=media_id,
+            media_type=attachment.media_type,
+            content_type=attachment.content_type,
+            url=self.base_url + path,
+            preview_url=self.base_url + preview_path,
+        )
+
+    def _media_file(self, call: Call, caller: None) -> Response:
+        """A medium's file; a DM's only to its participants, as X's TON does: to a request
+        signed with OAuth 1.0a as one of them."""
+        with self._lock:
+            media_file = self._media_files.get(call.path)
+        if media_file is None:
+            return problem(404, "Sorry, that page does not exist.", type_=NOT_FOUND)
+        if media_file.readers is not None and self._signed_account(call) not in media_file.readers:
+            return problem(401, "Unauthorized")
+        return Response(200, media_file.data, content_type=media_file.content_type)
 
     def _revoke(self, call: Call, caller: None) -> Response:
         """The account revokes the app: its token stops working, its subscriptions end, and
@@ -633,6 +792,63 @@ class XSandbox(LoopbackSandbox):
 
 def _who(account: Account) -> dict:
     return {"id": account.id, "screen_name": account.screen_name}
+
+
+def _attachments(items: object, most: int) -> list[_Attachment]:
+    """The "media" of a customer action; Refused (400) when not as the module says."""
+    if not isinstance(items, list) or len(items) > most:
+        where = "a mention" if most == MAX_POST_MEDIA else "a DM, as on X"
+        raise Refused(sandbox_error(400, f"media must be a list of at most {most} for {where}."))
+    return [_attachment(item, f"media[{index}]") for index, item in enumerate(items)]
+
+
+def _attachment(item: object, where: str) -> _Attachment:
+    def refuse(message: str) -> Refused:
+        return Refused(sandbox_error(400, f"{where}.{message}"))
+
+    if not isinstance(item, dict) or item.get("type") not in MEDIA_TYPES:
+        raise refuse(f"type must be one of: {', '.join(MEDIA_TYPES)}.")
+    photo = item["type"] == PHOTO
+    content_type = item.get("content_type", "image/png" if photo else MP4)
+    if not (
+        isinstance(content_type, str)
+        and (IMAGE_TYPE.fullmatch(content_type) if photo else content_type == MP4)
+    ):
+        raise refuse(
+            "content_type must be an image/* type for a photo, and video/mp4 for a video or "
+            "GIF: X serves them as mp4."
+        )
+    file_name = item.get("file_name")
+    if file_name is not None and not (
+        isinstance(file_name, str) and FILE_NAME.fullmatch(file_name)
+    ):
+        raise refuse("file_name must be 1 to 100 letters, digits, '.', '_' or '-', not '.' first.")
+    encoded = item.get("data_base64")
+    if encoded is None:
+        data = GENERATED_PNG if photo else GENERATED_MP4
+    else:
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (TypeError, ValueError):
+            data = b""
+        if not data:
+            raise refuse("data_base64 must be the file's bytes in base64.")
+    return _Attachment(item["type"], file_name, content_type, data)
+
+
+def _extension(content_type: str) -> str:
+    return mimetypes.guess_extension(content_type) or ""
+
+
+def _media_summary(media: Media) -> dict:
+    return {
+        "id": media.id,
+        "media_key": media.media_key,
+        "type": media.media_type,
+        "content_type": media.content_type,
+        "url": media.url,
+        "preview_url": media.preview_url,
+    }
 
 
 def _whole(value) -> bool:

@@ -1,6 +1,8 @@
 """The X client against a running sandbox X: the 3-legged flow, DMs and replies, webhooks,
-subscriptions through both APIs, and X's refusals as the client's typed errors."""
+subscriptions through both APIs, customers' media, and X's refusals as the client's typed
+errors."""
 
+import base64
 import json
 import os
 import threading
@@ -14,9 +16,11 @@ import requests
 from twittnow.clients.x import (
     AccessToken,
     AppCredentials,
+    DownloadedMedia,
     WebhookApi,
     XClient,
     XConnectionBroken,
+    XMediaRefused,
     XRateLimited,
     XRequestRejected,
     XUnavailable,
@@ -24,6 +28,7 @@ from twittnow.clients.x import (
     crc_response,
     signature_matches,
 )
+from twittnow.x_events import normalize
 
 from sandboxes.x import XSandbox
 from sandboxes.x.payloads import Account
@@ -275,6 +280,72 @@ def test_an_activity_subscription_covers_dms_both_ways_and_mentions(client, sand
 
     kinds = [delivery["data"]["event_type"] for delivery in webhook.deliveries]
     assert kinds == ["dm.received", "post.mention.create", "dm.sent"]
+
+
+# ---------------------------------------------------------------- customers' media
+
+
+@pytest.mark.parametrize("api", list(WebhookApi))
+def test_a_dm_photo_delivered_downloads_with_the_account_credentials(
+    client, sandbox, webhook, api
+):
+    account = connect(client, "acme")
+    webhook_id = client.register_webhook(webhook.url).id
+    client.subscribe(api, webhook_id, account.user_id, account.credentials)
+    photo = b"\x89PNG\r\n\x1a\n jane's broken parcel"
+    media = {
+        "type": "photo",
+        "file_name": "parcel.png",
+        "data_base64": base64.b64encode(photo).decode(),
+    }
+
+    customer(sandbox, "dm", to="acme", text="It arrived broken", media=[media])
+
+    (delivery,) = webhook.deliveries
+    (event,) = normalize(delivery)
+    assert event.text == "It arrived broken"
+    (attached,) = event.media
+    downloaded = client.download_media(account.credentials, attached.url)
+    assert downloaded == DownloadedMedia("parcel.png", "image/png", photo)
+    assert requests.get(attached.url, timeout=5).status_code == 401  # DM media need a signature
+
+
+def test_post_media_are_public_and_download_as_the_account(client, sandbox, webhook):
+    account = connect(client, "acme")
+    webhook_id = client.register_webhook(webhook.url).id
+    client.subscribe(WebhookApi.ACTIVITY, webhook_id, account.user_id, account.credentials)
+    video = b"\x00\x00\x00\x18ftypmp42 jane's video"
+    media = [{"type": "video", "data_base64": base64.b64encode(video).decode()}]
+
+    posted = customer(sandbox, "mention", to="acme", text="See this", media=media)["post"]
+
+    (event,) = normalize(webhook.deliveries[0])
+    (attached,) = event.media
+    key = posted["media"][0]["media_key"]
+    assert (attached.media_type, attached.content_type) == ("video", "video/mp4")
+    assert client.download_media(account.credentials, attached.url) == DownloadedMedia(
+        f"{key}.mp4", "video/mp4", video
+    )
+    assert requests.get(attached.url, timeout=5).content == video
+
+
+def test_media_downloads_fail_as_x_fails_and_stay_on_x(client, sandbox):
+    account = connect(client, "acme")
+    posted = customer(sandbox, "mention", to="acme", media=[{"type": "photo"}])["post"]
+    url = posted["media"][0]["url"]
+    for status in (429, 503):
+        fault = {"endpoint": "media", "status": status}
+        requests.post(f"{sandbox.base_url}/sandbox/faults", json=fault, timeout=5)
+
+    with pytest.raises(XRateLimited):
+        client.download_media(account.credentials, url)
+    with pytest.raises(XUnavailable):
+        client.download_media(account.credentials, url)
+    with pytest.raises(XMediaRefused, match="larger than"):
+        client.download_media(account.credentials, url, max_bytes=10)
+    with pytest.raises(XMediaRefused, match="127.0.0.2"):
+        client.download_media(account.credentials, url.replace("127.0.0.1", "127.0.0.2"))
+    assert client.download_media(account.credentials, url).content_type == "image/png"
 
 
 # ---------------------------------------------------------------- throttling and failures

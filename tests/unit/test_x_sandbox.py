@@ -1,7 +1,9 @@
 """The sandbox X over HTTP, with an OAuth 1.0a client of its own (requests-oauthlib) and a
 webhook on loopback: the 3-legged flow and its refusals, webhooks and the CRC check,
-subscriptions, signed deliveries in both shapes, what the service sent, faults, revokes."""
+subscriptions, signed deliveries in both shapes, media, what the service sent, faults,
+revokes."""
 
+import base64
 import json
 import threading
 import time
@@ -12,10 +14,12 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 from twittnow.clients.x import crc_response, signature_matches
+from twittnow.x_events import Media, normalize
 
 from local.stack import LocalStack, Settings
 from sandboxes.x import XSandbox, oauth1
 from sandboxes.x.payloads import Account
+from sandboxes.x.server import GENERATED_MP4, GENERATED_PNG
 
 KEY, SECRET = "sandbox-key", "sandbox-secret"
 CALLBACK = "http://localhost:3000/twitter-callback?tenant=7"
@@ -594,6 +598,178 @@ def test_a_dm_to_an_unknown_user_is_refused(x):
     answer = x.as_user(account, "POST", "/2/dm_conversations/with/42/messages", json={"text": "hi"})
 
     assert answer.status_code == 400
+
+
+# ---------------------------------------------------------------- media
+
+
+def attached(data: bytes, **fields) -> dict:
+    return {**fields, "data_base64": base64.b64encode(data).decode()}
+
+
+def only_event(delivery: dict):
+    (event,) = normalize(delivery)
+    return event
+
+
+def test_a_dm_photo_normalizes_to_media_only_the_dm_accounts_can_fetch(x, webhook, acme):
+    photo = attached(
+        b"\xff\xd8 jane's photo", type="photo", content_type="image/jpeg", file_name="receipt.jpg"
+    )
+
+    answer = x.sandbox_call(
+        "POST", "/customers/jane/dm", json={"to": "acme", "text": "Broken", "media": [photo]}
+    )
+
+    assert answer.status_code == 200
+    dm = answer.json()["dm"]
+    (summary,) = dm["media"]
+    url = f"{x.url}/1.1/ton/data/dm/{dm['dm_event_id']}/{summary['id']}/receipt.jpg"
+    assert summary == {
+        "id": summary["id"],
+        "media_key": f"3_{summary['id']}",
+        "type": "photo",
+        "content_type": "image/jpeg",
+        "url": url,
+        "preview_url": url,
+    }
+    aaa, xaa = webhook.bodies()
+    for delivery in (aaa, xaa):
+        event = only_event(delivery)
+        assert event.kind == "direct_message_received" and event.text == "Broken"
+        assert event.media == [Media(url=url, media_type="photo")]
+    message_data = aaa["direct_message_events"][0]["message_create"]["message_data"]
+    link = message_data["attachment"]["media"]["url"]
+    assert message_data["text"] == f"Broken {link}" and link.startswith("https://t.co/")
+    assert message_data["entities"]["urls"][0]["indices"] == [7, 7 + len(link)]
+    assert message_data["attachment"]["media"]["indices"] == [7, 7 + len(link)]
+    path = url.removeprefix(x.url)
+    fetched = x.as_user(acme, "GET", path)
+    assert (fetched.status_code, fetched.content) == (200, b"\xff\xd8 jane's photo")
+    assert fetched.headers["Content-Type"] == "image/jpeg"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert x.as_user(x.connect("bob"), "GET", path).status_code == 401  # not in the DM
+    assert x.as_user({**acme, "oauth_token_secret": "forged"}, "GET", path).status_code == 401
+
+
+def test_a_dm_of_a_video_alone_is_its_mp4_with_a_still(x, webhook, acme):
+    answer = x.sandbox_call(
+        "POST", "/customers/jane/dm", json={"to": "acme", "media": [{"type": "video"}]}
+    )
+
+    (summary,) = answer.json()["dm"]["media"]
+    aaa, _ = webhook.bodies()
+    event = only_event(aaa)
+    assert event.text == ""
+    assert event.media == [Media(url=summary["url"], media_type="video", content_type="video/mp4")]
+    assert summary["url"].endswith("/video.mp4")
+    message_data = aaa["direct_message_events"][0]["message_create"]["message_data"]
+    media = message_data["attachment"]["media"]
+    assert message_data["text"] == " " + media["url"]  # as X sends a DM of media alone
+    assert media["media_url_https"] == summary["preview_url"]
+    assert media["video_info"]["variants"] == [
+        {"bitrate": 832000, "content_type": "video/mp4", "url": summary["url"]}
+    ]
+    video = x.as_user(acme, "GET", summary["url"].removeprefix(x.url))
+    still = x.as_user(acme, "GET", summary["preview_url"].removeprefix(x.url))
+    assert (video.content, video.headers["Content-Type"]) == (GENERATED_MP4, "video/mp4")
+    assert (still.content, still.headers["Content-Type"]) == (GENERATED_PNG, "image/png")
+    assert GENERATED_PNG.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_mention_media_normalize_alike_in_both_shapes_and_are_public(x, webhook, acme):
+    media = [
+        attached(b"first photo", type="photo", content_type="image/jpeg"),
+        {"type": "photo"},
+        attached(b"a gif as mp4", type="animated_gif"),
+    ]
+
+    answer = x.sandbox_call(
+        "POST", "/customers/jane/mention", json={"to": "acme", "text": "look", "media": media}
+    )
+
+    post = answer.json()["post"]
+    photo, png, gif = post["media"]
+    assert [item["url"].removeprefix(x.url) for item in post["media"]] == [
+        f"/media/3_{photo['id']}.jpg",
+        f"/media/3_{png['id']}.png",
+        f"/media/16_{gif['id']}.mp4",
+    ]
+    expected = [
+        Media(url=photo["url"], media_type="photo"),
+        Media(url=png["url"], media_type="photo"),
+        Media(url=gif["url"], media_type="animated_gif", content_type="video/mp4"),
+    ]
+    aaa, xaa = webhook.bodies()
+    assert only_event(aaa).text == "@acme look"
+    assert only_event(aaa).media == expected == only_event(xaa).media
+    tweet = aaa["tweet_create_events"][0]
+    link = tweet["entities"]["media"][0]["url"]
+    assert tweet["text"] == f"@acme look {link}"
+    assert len(tweet["entities"]["media"]) == 1 and len(tweet["extended_entities"]["media"]) == 3
+    assert tweet["extended_entities"]["media"][2]["video_info"]["variants"][0]["bitrate"] == 0
+    data = xaa["data"]
+    assert data["payload"]["text"] == f"@acme look {link}"
+    assert data["payload"]["attachments"]["media_keys"] == [
+        item["media_key"] for item in post["media"]
+    ]
+    assert data["payload"]["entities"]["urls"][0]["media_key"] == photo["media_key"]
+    assert data["includes"]["media"][2] == {
+        "media_key": gif["media_key"],
+        "type": "animated_gif",
+        "preview_image_url": gif["preview_url"],
+        "variants": [{"bit_rate": 0, "content_type": "video/mp4", "url": gif["url"]}],
+    }
+    for item, content in zip(post["media"], [b"first photo", GENERATED_PNG, b"a gif as mp4"]):
+        fetched = requests.get(item["url"], timeout=5)  # no signature: post media are public
+        assert (fetched.status_code, fetched.content) == (200, content)
+        assert fetched.headers["Content-Type"] == item["content_type"]
+    assert requests.get(gif["preview_url"], timeout=5).content == GENERATED_PNG
+
+
+@pytest.mark.parametrize(
+    ("action", "media"),
+    [
+        ("dm", {"type": "photo"}),
+        ("dm", [{"type": "photo"}, {"type": "photo"}]),
+        ("mention", [{"type": "photo"}] * 5),
+        ("dm", [{"type": "sticker"}]),
+        ("dm", ["photo"]),
+        ("dm", [{"type": "video", "content_type": "video/quicktime"}]),
+        ("dm", [{"type": "photo", "content_type": "video/mp4"}]),
+        ("dm", [{"type": "photo", "file_name": "../../etc/passwd"}]),
+        ("dm", [{"type": "photo", "file_name": ".hidden"}]),
+        ("dm", [{"type": "photo", "data_base64": "not base64!"}]),
+        ("dm", [{"type": "photo", "data_base64": ""}]),
+        ("dm", [{"type": "photo", "data_base64": 42}]),
+    ],
+)
+def test_bad_media_are_refused(x, action, media):
+    body = {"to": "acme", "text": "hi", "media": media}
+
+    answer = x.sandbox_call("POST", f"/customers/jane/{action}", json=body)
+
+    assert answer.status_code == 400 and "media" in answer.json()["error"]
+
+
+def test_text_may_be_left_out_only_with_media(x):
+    answer = x.sandbox_call("POST", "/customers/jane/mention", json={"to": "acme"})
+
+    assert answer.status_code == 400 and "unless media" in answer.json()["error"]
+
+
+def test_unknown_media_are_not_found_and_faults_reach_media(x):
+    post = x.sandbox_call(
+        "POST", "/customers/jane/mention", json={"to": "acme", "media": [{"type": "photo"}]}
+    ).json()["post"]
+    x.sandbox_call("POST", "/faults", json={"endpoint": "media", "status": 503})
+
+    failed = requests.get(post["media"][0]["url"], timeout=5)
+
+    assert failed.status_code == 503
+    assert requests.get(post["media"][0]["url"], timeout=5).status_code == 200
+    assert requests.get(f"{x.url}/media/3_1.png", timeout=5).status_code == 404
+    assert requests.get(f"{x.url}/1.1/ton/data/dm/1/2/a.png", timeout=5).status_code == 404
 
 
 # ---------------------------------------------------------------- faults and revokes
