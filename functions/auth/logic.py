@@ -124,6 +124,9 @@ def delete_user(caller: Caller, user_id: str) -> None:
         repositories.servicenow_secrets().delete(details.secret_arn)
         repositories.credentials().delete_servicenow(details)
     repositories.custom_fields().delete_tenant(user.id)
+    repositories.customers().delete_tenant(user.id)
+    for conversation_id in repositories.conversations().delete_tenant(user.id):
+        repositories.messages().delete_conversation(conversation_id)
     audit.record(caller, "user.deleted", resource_id=user.id, tenant_id=user.id)
 
 

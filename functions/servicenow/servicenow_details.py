@@ -5,17 +5,13 @@ import uuid
 
 from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
 from owners import owner_of_new_record
-from twittnow import audit, clock, repositories
+from twittnow import audit, clock, repositories, servicenow_instances
 from twittnow.auth import Caller
-from twittnow.clients.servicenow import (
-    ServiceNowBadCredentials,
-    ServiceNowClient,
-    ServiceNowError,
-    ServiceNowMissingRole,
-)
+from twittnow.clients.servicenow import ServiceNowError
 from twittnow.errors import Conflict, InvalidInput, NotFound
 from twittnow.instance_urls import InvalidInstanceUrl, normalize_instance_url
 from twittnow.models import ServiceNowDetails
+from twittnow.servicenow_instances import OK
 from twittnow.repositories.credentials import AlreadyConnected
 from twittnow.settings import get_settings
 
@@ -126,38 +122,16 @@ def verify(caller: Caller, details_id: str) -> ServiceNowDetails:
     """One cheap read of the CSM case API with the stored credentials; the outcome is
     kept on the record, so the tenant sees it in GET as well."""
     details = get(caller, details_id)
-    status, detail = _check(details)
-    checked = details.model_copy(
-        update={"status": status, "status_detail": detail, "status_checked_at": clock.now()}
-    )
-    if not repositories.credentials().replace_servicenow(checked):
+    try:
+        servicenow_instances.client_for(details).check_case_api()
+    except (ServiceNowError, InvalidInstanceUrl) as error:
+        status, detail = servicenow_instances.status_for(error)
+    else:
+        status, detail = OK, "The instance answered the CSM case API with these credentials."
+    checked = servicenow_instances.record_status(details, status, detail)
+    if checked is details:
         raise NotFound(f"No ServiceNow details with id {details_id}.")
     return checked
-
-
-def _check(details: ServiceNowDetails) -> tuple[str, str]:
-    try:
-        # The allow-list may have changed since the URL was stored: credentials only
-        # ever go to an instance that is allowed now.
-        instance_url = _valid_instance_url(details.instance_url)
-        password = repositories.servicenow_secrets().get(details.secret_arn)
-        ServiceNowClient(instance_url, details.admin_user, password).check_case_api()
-    except InvalidInput as error:
-        return "unreachable", error.message
-    except ServiceNowBadCredentials as error:
-        return "bad_credentials", _described(error, "check admin_user and admin_password")
-    except ServiceNowMissingRole as error:
-        return "missing_role", _described(
-            error, "give the integration user the sn_customerservice_agent and rest_service roles"
-        )
-    except ServiceNowError as error:
-        return "unreachable", _described(error, "check instance_url and that the instance is up")
-    return "ok", "The instance answered the CSM case API with these credentials."
-
-
-def _described(error: ServiceNowError, advice: str) -> str:
-    instance_said = ": ".join(part for part in (error.message, error.detail) if part)
-    return f"{instance_said} ({advice})." if instance_said else f"No answer ({advice})."
 
 
 def _valid_instance_url(url: str) -> str:

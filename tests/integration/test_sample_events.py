@@ -1,5 +1,6 @@
 """Every function of template.yaml has a sample event in events/ that its handler answers
-without a server error (the samples' tokens are not valid here: most answer 401)."""
+without a server error (the samples' tokens and signatures are not valid here: most answer
+401), and queue functions handle without failing a record."""
 
 import json
 from pathlib import Path
@@ -18,6 +19,9 @@ def test_every_handler_answers_its_sample_event_without_a_server_error(stack_env
     for function in stack_environment.template.functions:
         event = json.loads((EVENTS_DIR / f"{function.logical_id}.json").read_text())
         answer = stack_environment.runtime.invoke(function, event)
+        if function.queue_triggers:
+            assert answer == {"batchItemFailures": []}, function.logical_id
+            continue
         assert answer["statusCode"] < 500, (function.logical_id, answer)
         # The OAuth callback answers the person's browser with a page; all else with JSON.
         if answer["statusCode"] >= 400 and _content_type(answer).startswith("application/json"):

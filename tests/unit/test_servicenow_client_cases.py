@@ -235,14 +235,19 @@ def test_a_case_is_open_unless_resolved_closed_or_cancelled(
 @pytest.mark.parametrize(
     ("method", "field"), [("add_comment", "comments"), ("add_work_note", "work_notes")]
 )
-def test_journal_entries_are_put_on_the_case(instance, client, method, field):
+def test_journal_entries_are_put_on_the_case_which_answers_its_state(instance, client, method, field):
     instance.put(
         f"{CASE_URL}/{CASE_ID}",
-        json={"result": {"sys_id": CASE_ID, "number": "CS0001005"}},
-        match=[matchers.json_params_matcher({field: "Any news?"})],
+        json={"result": {**CASE_RECORD, "state": "6"}},
+        match=[
+            matchers.json_params_matcher({field: "Any news?"}),
+            matchers.query_param_matcher({"get_case_details": "true"}),
+        ],
     )
 
-    assert getattr(client, method)(CASE_ID, "Any news?") is None
+    case = getattr(client, method)(CASE_ID, "Any news?")
+
+    assert (case.sys_id, case.state, case.is_open) == (CASE_ID, "6", False)
 
 
 def test_case_activities_reads_the_activity_stream(instance, client):

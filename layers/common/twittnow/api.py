@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from twittnow.auth import Caller, authenticate, require_admin
+from twittnow.clients.x import app_credentials, signature_matches
 from twittnow.errors import (
     ApiError,
     InvalidInput,
@@ -82,6 +83,7 @@ class Access(Enum):
     LOGIN = "login"  # any logged-in user
     ADMIN = "admin"
     LOGIN_OR_API_KEY = "login_or_api_key"  # also the tenant's developer API key
+    X_WEBHOOK = "x_webhook"  # X's deliveries, signed with the app's consumer secret
 
 
 def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict, Any], dict]:
@@ -91,7 +93,9 @@ def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict,
     def lambda_handler(event: dict, context: Any) -> dict:
         proxy_event = APIGatewayProxyEvent(event)
         try:
-            if access is not Access.PUBLIC:
+            if access is Access.X_WEBHOOK:
+                _verify_x_signature(proxy_event)
+            elif access is not Access.PUBLIC:
                 caller = _authorize(proxy_event, access)
                 app.append_context(caller=caller)
                 logger.append_keys(user_id=caller.user.id)
@@ -116,6 +120,17 @@ def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
     if access is Access.ADMIN:
         require_admin(caller)
     return caller
+
+
+def _verify_x_signature(event: APIGatewayProxyEvent) -> None:
+    """Checks x-twitter-webhooks-signature over the raw body, in constant time."""
+    raw_body = (event.decoded_body or "").encode()
+    header = event.headers.get("x-twitter-webhooks-signature")
+    if not signature_matches(app_credentials().consumer_secret, raw_body, header):
+        raise NotAuthenticated(
+            "The delivery is not signed with this app's consumer secret "
+            "(x-twitter-webhooks-signature is missing or does not match the body)."
+        )
 
 
 def _refuse_json_that_is_not_an_object(event: APIGatewayProxyEvent) -> None:

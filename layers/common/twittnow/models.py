@@ -118,3 +118,106 @@ class OAuthRequest(BaseModel):
     oauth_token_secret: str
     user_id: str
     expires_at: datetime
+
+
+class Channel(StrEnum):
+    """Where a conversation happens on X, and so how replies reach the customer."""
+
+    DM = "dm"  # direct messages: replies go as DMs
+    MENTION = "mention"  # public posts mentioning the account: replies go as reply posts
+
+
+class Customer(BaseModel):
+    """A person on X who wrote to a tenant's account, and what the tenant knows of them:
+    their CSM consumer (on the instance it was found on) and their custom-field answers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    x_user_id: str
+    screen_name: str
+    name: str = ""
+    consumer_sys_id: str | None = None
+    consumer_instance_url: str | None = None
+    answers: dict[str, str] = {}  # custom field name -> the customer's answer
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationStatus(StrEnum):
+    NEW = "new"  # no case yet: the next message opens one
+    COLLECTING = "collecting"  # asking the tenant's custom fields before opening a case
+    OPEN = "open"  # a case is open: messages become comments on it
+
+
+class Conversation(BaseModel):
+    """One customer's thread with a tenant's account on one channel, and its current case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant_id: str
+    account_id: str  # the tenant's X account
+    customer_id: str  # the customer's X user id
+    customer_screen_name: str
+    customer_name: str = ""
+    channel: Channel
+    status: ConversationStatus = ConversationStatus.NEW
+    case_sys_id: str | None = None
+    case_number: str | None = None
+    # When ServiceNow last told us the case was open (creation, a read, an event).
+    case_checked_at: datetime | None = None
+    # The correlation id of the case to come, from its first message, and when its
+    # creation was asked: a retried create looks for the case an earlier attempt made.
+    pending_case_correlation_id: str | None = None
+    case_requested_at: datetime | None = None
+    # The custom field the customer was asked last, while collecting, and the key of that
+    # question's message (a retried or repeated message must not ask it twice).
+    pending_field: str | None = None
+    pending_question_key: str | None = None
+    # The keys of the customer's messages held while collecting, for the case to come.
+    waiting_message_keys: list[str] = []
+    latest_post_id: str | None = None  # mentions: the customer's latest post, to reply to
+    created_at: datetime
+    last_message_at: datetime
+
+
+class MessageDirection(StrEnum):
+    INBOUND = "inbound"  # from the customer (or from the company's staff on X)
+    OUTBOUND = "outbound"  # to the customer: acknowledgements, questions, agents' replies
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"
+    WAITING_FOR_ANSWERS = "waiting_for_answers"  # held until the custom fields are answered
+    ANSWERED = "answered"  # an answer to a custom-field question
+    COMMENTING = "commenting"  # being written on the case (a retry checks it landed once)
+    COMMENTED = "commented"  # on the case, as a comment
+    CASE_CREATED = "case_created"  # in the description of the case it opened
+    QUEUED = "queued"  # outbound, waiting to be sent
+    DELIVERED = "delivered"  # outbound, accepted by X
+    FAILED = "failed"  # outbound, refused by X: status_detail says why
+
+
+class ConversationMessage(BaseModel):
+    """One message of a conversation, either way, with what became of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation_id: str
+    key: str  # sorts as the messages were sent: "<sortable time>#<id>"
+    direction: MessageDirection
+    author: str  # "customer", "staff" (the company on X), "agent" (ServiceNow), "bot"
+    text: str
+    media_urls: list[str] = []
+    event_id: str  # X's id of an inbound message; ours (or ServiceNow's) of an outbound one
+    # What X answered for an outbound message: its DM event ids or post ids (one per part).
+    x_message_ids: list[str] = []
+    status: MessageStatus
+    status_detail: str = ""
+    case_number: str | None = None
+    media_attached: list[str] = []  # the media_urls already attached to the case
+    handled: bool = False  # every step done: X delivering it again changes nothing
+    failure: str = ""  # why the last attempt to handle it failed, until one succeeds
+    sent_at: datetime
+    updated_at: datetime

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     x_webhook_api: str = "activity"
     # Secrets Manager name prefix of connected X accounts' access tokens.
     x_secret_prefix: str
+    customers_table: str
+    conversations_table: str
+    messages_table: str
+    echoes_table: str
+    inbound_queue_url: str
+    # The inbound queue's maxReceiveCount: the last attempt records why a message failed.
+    inbound_max_receive_count: int = 10
     # Base URL of this API as clients reach it; empty means "the URL the request came in on".
     public_base_url: str = ""
 

@@ -1,17 +1,46 @@
 """Connected X accounts, as more than one function needs them: the X client with the
-app's credentials, and disconnecting an account (revoke, or its tenant deleted)."""
+app's credentials, the account's own credentials, marking a connection broken, and
+disconnecting an account (revoke, or its tenant deleted)."""
 
+import json
 from functools import cache
 
-from twittnow import repositories
-from twittnow.clients.x import WebhookApi, XClient, XConnectionBroken, XNotFound, app_credentials
+from twittnow import clock, repositories
+from twittnow.clients.x import (
+    UserCredentials,
+    WebhookApi,
+    XClient,
+    XConnectionBroken,
+    XNotFound,
+    app_credentials,
+)
 from twittnow.models import XConnection
+from twittnow.observability import logger
 from twittnow.settings import get_settings
+
+BROKEN = "broken"
 
 
 @cache
 def x_client() -> XClient:
     return XClient(get_settings().x_api_base_url, app_credentials())
+
+
+def credentials_of(connection: XConnection) -> UserCredentials:
+    """The account's access token and secret, from Secrets Manager."""
+    tokens = json.loads(repositories.x_secrets().get(connection.secret_arn))
+    return UserCredentials(tokens["access_token"], tokens["access_token_secret"])
+
+
+def mark_broken(connection: XConnection, detail: str) -> None:
+    """Shows the tenant, in its X details, that the account must be connected again."""
+    broken = connection.model_copy(
+        update={"status": BROKEN, "status_detail": detail, "updated_at": clock.now()}
+    )
+    if repositories.credentials().replace_x(broken):
+        logger.warning(
+            "X connection broken", extra={"tenant_id": connection.user_id, "reason": detail}
+        )
 
 
 def disconnect(connection: XConnection) -> None:

@@ -270,13 +270,14 @@ class ServiceNowClient:
         """The newest case created with this correlation_id, if any."""
         return self._find_case(_encoded_query(("correlation_id", correlation_id)))
 
-    def add_comment(self, case_sys_id: str, text: str) -> None:
-        """A customer-visible comment ("Additional comments") on the case."""
-        self._update_case(case_sys_id, {"comments": text})
+    def add_comment(self, case_sys_id: str, text: str) -> Case:
+        """A customer-visible comment ("Additional comments") on the case; answers the case
+        as it is now, so the caller learns its state without another call."""
+        return self._update_case(case_sys_id, {"comments": text})
 
-    def add_work_note(self, case_sys_id: str, text: str) -> None:
+    def add_work_note(self, case_sys_id: str, text: str) -> Case:
         """An internal work note on the case, for the agents only."""
-        self._update_case(case_sys_id, {"work_notes": text})
+        return self._update_case(case_sys_id, {"work_notes": text})
 
     def case_activities(self, case_sys_id: str) -> list[Activity]:
         """The case's activity stream: comments, work notes and attachments, newest first."""
@@ -308,8 +309,12 @@ class ServiceNowClient:
         found = self._result_list("GET", CASE_API, params=params)
         return _case(found[0]) if found else None
 
-    def _update_case(self, case_sys_id: str, fields: dict) -> None:
-        self._request("PUT", f"{CASE_API}/{_path_segment(case_sys_id)}", json=fields)
+    def _update_case(self, case_sys_id: str, fields: dict) -> Case:
+        # get_case_details: the answer holds the whole case, not only sys_id and number.
+        path = f"{CASE_API}/{_path_segment(case_sys_id)}"
+        return _case(
+            self._result_object("PUT", path, params={"get_case_details": "true"}, json=fields)
+        )
 
     # ------------------------------------------------------------ HTTP
 

@@ -3,10 +3,15 @@
 from functools import cache
 
 from twittnow.repositories.audit_log import AuditLogRepository
+from twittnow.repositories.conversations import ConversationsRepository
 from twittnow.repositories.credentials import CredentialsRepository
+from twittnow.repositories.customers import CustomersRepository
 from twittnow.repositories.custom_fields import CustomFieldsRepository
+from twittnow.repositories.echoes import EchoesRepository
 from twittnow.repositories.login_attempts import LoginAttemptsRepository
+from twittnow.repositories.messages import MessagesRepository
 from twittnow.repositories.oauth_requests import OAuthRequestsRepository
+from twittnow.repositories.queues import FifoQueue
 from twittnow.repositories.secrets import SecretsRepository
 from twittnow.repositories.tokens import TokensRepository
 from twittnow.repositories.users import UsersRepository
@@ -56,3 +61,28 @@ def x_secrets() -> SecretsRepository:
 @cache
 def oauth_requests() -> OAuthRequestsRepository:
     return OAuthRequestsRepository(get_settings().oauth_requests_table)
+
+
+@cache
+def customers() -> CustomersRepository:
+    return CustomersRepository(get_settings().customers_table)
+
+
+@cache
+def conversations() -> ConversationsRepository:
+    return ConversationsRepository(get_settings().conversations_table)
+
+
+@cache
+def messages() -> MessagesRepository:
+    return MessagesRepository(get_settings().messages_table)
+
+
+@cache
+def echoes() -> EchoesRepository:
+    return EchoesRepository(get_settings().echoes_table)
+
+
+@cache
+def inbound_queue() -> FifoQueue:
+    return FifoQueue(get_settings().inbound_queue_url)

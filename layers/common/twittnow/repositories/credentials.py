@@ -125,6 +125,12 @@ class CredentialsRepository:
         claim = client().get_item(TableName=self.table_name, Key=_claim_key(x_user_id)).get("Item")
         return self.x_of(from_item(claim)["tenant_id"]) if claim else None
 
+    def holds_account(self, x_user_id: str) -> bool:
+        """Whether a tenant holds this X account: one read, for the webhook."""
+        return "Item" in client().get_item(
+            TableName=self.table_name, Key=_claim_key(x_user_id), ProjectionExpression="user_id"
+        )
+
     def all_x(self) -> list[XConnection]:
         return [_to_x(item) for item in self._all_of_kind(X)]
 

@@ -1,0 +1,34 @@
+"""GET /conversations/: the caller's customer threads with their cases, the latest first
+(an admin may pass `user`, or nothing for every tenant's)."""
+
+from typing import Annotated
+
+import conversations
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from models import ConversationView
+from twittnow.api import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Access,
+    Page,
+    create_app,
+    current_caller,
+    lambda_entry,
+    paginate,
+)
+
+app = create_app()
+
+
+@app.get("/conversations")
+def list_conversations(
+    user: Annotated[str | None, Query(max_length=64)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> Page[ConversationView]:
+    found = conversations.list_of(current_caller(app), user)
+    views = [ConversationView.of(conversation) for conversation in found]
+    return paginate(views, app.current_event, page, page_size)
+
+
+lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -1,0 +1,52 @@
+"""The webhook's domain: a verified delivery from X becomes queued events, at once.
+
+X wants an answer within seconds and retries anything else, so nothing here calls X or
+ServiceNow: the delivery is normalized (cheap) and each event queued for the inbound
+processor, in its conversation's message group, deduplicated by its X id.
+"""
+
+import json
+
+from twittnow import repositories
+from twittnow.errors import InvalidInput
+from twittnow.observability import logger
+from twittnow.repositories.queues import QueueMessage
+from twittnow.x_events import (
+    MalformedDelivery,
+    conversation_key,
+    deduplication_id,
+    delivery_account_id,
+    normalize,
+)
+
+
+def accept(raw_body: bytes) -> int:
+    """Queues the delivery's events; answers how many were queued."""
+    try:
+        delivery = json.loads(raw_body)
+    except ValueError:
+        raise InvalidInput.for_field("body", "A delivery must be JSON.") from None
+    if not isinstance(delivery, dict):
+        raise InvalidInput.for_field("body", "A delivery must be a JSON object.")
+    account_id = delivery_account_id(delivery)
+    if account_id is not None and not repositories.credentials().holds_account(account_id):
+        # Answered 200 all the same: X would otherwise retry it for days.
+        logger.info("Delivery for an X account no tenant holds; dropped.", extra={"account": account_id})
+        return 0
+    try:
+        events = normalize(delivery)
+    except MalformedDelivery as error:
+        # Signed by X, so retrying cannot fix it: logged for us to adapt to the new shape.
+        logger.error("Delivery not shaped like X's; dropped.", extra={"reason": str(error)})
+        return 0
+    repositories.inbound_queue().send(
+        [
+            QueueMessage(
+                body=event.model_dump(mode="json"),
+                group_id=conversation_key(event),
+                deduplication_id=deduplication_id(event),
+            )
+            for event in events
+        ]
+    )
+    return len(events)

@@ -1,0 +1,638 @@
+"""The inbound processor's domain: one X event at a time, from the webhook's queue, to
+ServiceNow.
+
+A customer's DM or mention becomes a comment on their open case, or opens a case once the
+tenant's custom fields are answered, and the customer is told the case number. The
+company's own DMs are either our echoes (dropped) or staff typing in X's app (recorded on
+the case). A revoke marks the tenant's X connection broken.
+
+Every step can be retried: the queue redelivers an event until it is handled, and X
+delivers some twice. Each step leaves a mark in DynamoDB before or after its call to
+ServiceNow or X (the message's status, the conversation's pending correlation id, the
+outbound message's X ids), so a retry resumes where the last attempt stopped and nothing
+happens twice.
+"""
+
+import uuid
+from datetime import timedelta
+
+from twittnow import clock, customer_channel, repositories, servicenow_instances, x_accounts
+from twittnow.clients.servicenow import (
+    Case,
+    ServiceNowBadCredentials,
+    ServiceNowClient,
+    ServiceNowMissingRole,
+    ServiceNowNotFound,
+)
+from twittnow.clients.x import XMediaRefused, XNotFound, XRequestRejected
+from twittnow.instance_urls import InvalidInstanceUrl
+from twittnow.models import (
+    Channel,
+    Conversation,
+    ConversationMessage,
+    ConversationStatus,
+    Customer,
+    MessageDirection,
+    MessageStatus,
+    ServiceNowDetails,
+    XConnection,
+)
+from twittnow.observability import logger
+from twittnow.retries import TENANT_ACTION_WAIT_SECONDS, RetryLater
+from twittnow.x_events import (
+    AccountRevoked,
+    DirectMessageReceived,
+    DirectMessageSent,
+    Mention,
+    XEvent,
+)
+
+SOCIAL_CHANNEL = "Twitter"  # the name CSM's social channel records use for X
+# A case read from ServiceNow (or written to) more recently than this is taken as still
+# open; the update set's events say at once when an agent resolves or closes one.
+CASE_STATE_FRESH_FOR = timedelta(minutes=10)
+# Our own DM's echo can arrive before its id is recorded, within this long of sending.
+ECHO_RACE_WINDOW = timedelta(seconds=30)
+ECHO_RECHECK_SECONDS = 5
+CUSTOMER = "customer"
+STAFF = "staff"
+BOT = "bot"
+
+
+def handle(event: XEvent) -> None:
+    match event:
+        case AccountRevoked():
+            _account_revoked(event)
+        case DirectMessageSent():
+            _sent_by_account(event)
+        case DirectMessageReceived() | Mention():
+            connection = _connection_of(event.account_id)
+            if connection is not None:
+                CustomerMessage.received(connection, event).run()
+
+
+def record_failure(event: XEvent, reason: str) -> None:
+    """The event's last attempt failed: its message shows why, in the conversation."""
+    if not isinstance(event, DirectMessageReceived | Mention):
+        return
+    connection = repositories.credentials().x_by_account(event.account_id)
+    if connection is None:
+        return
+    conversation = repositories.conversations().get(_conversation_id(connection, event))
+    message = conversation and repositories.messages().get(conversation.id, _message_key(event))
+    if message is not None:
+        repositories.messages().update(
+            message, status=MessageStatus.FAILED, status_detail=reason, updated_at=clock.now()
+        )
+
+
+# ---------------------------------------------------------------- the account's own events
+
+
+def _account_revoked(event: AccountRevoked) -> None:
+    connection = repositories.credentials().x_by_account(event.account_id)
+    # A revoke older than the connection's last change (a reconnect) is history.
+    if connection is None or connection.updated_at > event.revoked_at:
+        return
+    x_accounts.mark_broken(
+        connection,
+        f"@{connection.screen_name} revoked Twittnow's access on X at "
+        f"{clock.isoformat(event.revoked_at)}; connect the account again.",
+    )
+
+
+def _sent_by_account(event: DirectMessageSent) -> None:
+    """Our own DM coming back (dropped), or one the company's staff typed in X's app,
+    which goes on the customer's open case as the company's comment."""
+    echoes = repositories.echoes()
+    if echoes.is_ours(event.account_id, event.event_id):
+        return
+    sending_since = echoes.sending_since(event.account_id, event.recipient_id)
+    if sending_since is not None and clock.now() - sending_since < ECHO_RACE_WINDOW:
+        raise RetryLater("The service is sending this customer a DM; checking for its echo.",
+                         ECHO_RECHECK_SECONDS)
+    connection = _connection_of(event.account_id)
+    if connection is not None:
+        StaffMessage(connection, event).run()
+
+
+def _connection_of(account_id: str) -> XConnection | None:
+    connection = repositories.credentials().x_by_account(account_id)
+    if connection is None:
+        logger.info("Event for an X account no tenant holds; dropped.", extra={"account": account_id})
+    return connection
+
+
+# ---------------------------------------------------------------- keys
+
+
+def _conversation_id(connection: XConnection, event: DirectMessageReceived | Mention) -> str:
+    channel = Channel.MENTION if isinstance(event, Mention) else Channel.DM
+    return _conversation_id_of(connection, event.customer_id, channel)
+
+
+def _conversation_id_of(connection: XConnection, customer_id: str, channel: Channel) -> str:
+    """Stable, so that every event of the thread finds the conversation without a lookup."""
+    name = f"twittnow:{connection.user_id}:{connection.x_user_id}:{customer_id}:{channel}"
+    return uuid.uuid5(uuid.NAMESPACE_URL, name).hex
+
+
+def _message_key(event: XEvent) -> str:
+    sent_at = event.revoked_at if isinstance(event, AccountRevoked) else event.sent_at
+    return f"{clock.sortable(sent_at)}#{event.event_id}"
+
+
+# ---------------------------------------------------------------- ServiceNow of a tenant
+
+
+class _Instance:
+    """The tenant's ServiceNow instance, read on first use."""
+
+    def __init__(self, tenant_id: str):
+        self.tenant_id = tenant_id
+        self._details: ServiceNowDetails | None = None
+        self._client: ServiceNowClient | None = None
+
+    @property
+    def details(self) -> ServiceNowDetails:
+        if self._details is None:
+            self._details = repositories.credentials().servicenow_of(self.tenant_id)
+            if self._details is None:
+                raise RetryLater(
+                    "The tenant has no ServiceNow details: POST /servicenow-details/ first.",
+                    TENANT_ACTION_WAIT_SECONDS,
+                )
+        return self._details
+
+    @property
+    def client(self) -> ServiceNowClient:
+        if self._client is None:
+            self._client = servicenow_instances.client_for(self.details)
+        return self._client
+
+
+class _Conversational:
+    """What handling a message of a conversation needs: the tenant's connection and
+    instance, the conversation, and recording messages and comments in it."""
+
+    connection: XConnection
+    conversation: Conversation
+    instance: _Instance
+
+    def process(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        """Processes the message. When the tenant's instance refuses our credentials, or
+        is no longer allowed, its ServiceNow details say so (GET /servicenow-details/{id}/)."""
+        try:
+            self.process()
+        except (ServiceNowBadCredentials, ServiceNowMissingRole, InvalidInstanceUrl) as error:
+            servicenow_instances.record_status(
+                self.instance.details, *servicenow_instances.status_for(error)
+            )
+            raise
+
+    def _save(self, message: ConversationMessage, **changes) -> ConversationMessage:
+        return repositories.messages().update(message, updated_at=clock.now(), **changes)
+
+    def _update_conversation(self, **changes) -> Conversation:
+        self.conversation = repositories.conversations().update(self.conversation.id, **changes)
+        return self.conversation
+
+    def _has_open_case(self) -> bool:
+        """Whether the conversation's case takes comments, asking ServiceNow when what we
+        know of it is old."""
+        conversation = self.conversation
+        if conversation.status != ConversationStatus.OPEN or not conversation.case_sys_id:
+            return False
+        checked_at = conversation.case_checked_at
+        if checked_at is not None and clock.now() - checked_at < CASE_STATE_FRESH_FOR:
+            return True
+        try:
+            case = self.instance.client.get_case(conversation.case_sys_id)
+        except ServiceNowNotFound:
+            case = None
+        return self._case_seen(case)
+
+    def _case_seen(self, case: Case | None) -> bool:
+        """Keeps what ServiceNow said of the case; answers whether it is open."""
+        if case is not None and case.is_open:
+            self._update_conversation(case_checked_at=clock.now())
+            return True
+        self._update_conversation(
+            status=ConversationStatus.NEW, case_sys_id=None, case_number=None, case_checked_at=None
+        )
+        return False
+
+    def _comment(
+        self, message: ConversationMessage, text: str, retrying: bool
+    ) -> ConversationMessage | None:
+        """Writes `text` on the conversation's case, once: a retry first looks for the
+        comment an earlier attempt may have written. Answers the message, commented, or
+        None if the case turned out to be gone."""
+        case_sys_id, case_number = self.conversation.case_sys_id, self.conversation.case_number
+        if not (retrying and _has_comment(self.instance.client, case_sys_id, text)):
+            try:
+                case = self.instance.client.add_comment(case_sys_id, text)
+            except ServiceNowNotFound:
+                self._case_seen(None)
+                return None
+            # A case finished without the update set telling us takes no more comments.
+            self._case_seen(case)
+        return self._save(message, status=MessageStatus.COMMENTED, case_number=case_number)
+
+
+def _has_comment(client: ServiceNowClient, case_sys_id: str, text: str) -> bool:
+    return any(
+        activity.kind == "comments" and activity.text.strip() == text.strip()
+        for activity in client.case_activities(case_sys_id)
+    )
+
+
+# ---------------------------------------------------------------- a customer's message
+
+
+class CustomerMessage(_Conversational):
+    """A customer's DM or mention, on its way to their case."""
+
+    def __init__(
+        self,
+        connection: XConnection,
+        event: DirectMessageReceived | Mention,
+        conversation: Conversation,
+        message: ConversationMessage,
+    ):
+        self.connection = connection
+        self.event = event
+        self.conversation = conversation
+        self.message = message
+        self.instance = _Instance(connection.user_id)
+        self._customer_record: Customer | None = None
+
+    @classmethod
+    def received(cls, connection: XConnection, event: DirectMessageReceived | Mention):
+        """The event's conversation and message, recorded on first sight."""
+        now = clock.now()
+        channel = Channel.MENTION if isinstance(event, Mention) else Channel.DM
+        conversation = repositories.conversations().get_or_create(
+            Conversation(
+                id=_conversation_id(connection, event),
+                tenant_id=connection.user_id,
+                account_id=connection.x_user_id,
+                customer_id=event.customer_id,
+                customer_screen_name=event.customer_screen_name,
+                customer_name=event.customer_name,
+                channel=channel,
+                created_at=now,
+                last_message_at=event.sent_at,
+            )
+        )
+        message, _ = repositories.messages().add(
+            ConversationMessage(
+                conversation_id=conversation.id,
+                key=_message_key(event),
+                direction=MessageDirection.INBOUND,
+                author=CUSTOMER,
+                text=event.text,
+                media_urls=[media.url for media in event.media],
+                event_id=event.event_id,
+                status=MessageStatus.RECEIVED,
+                sent_at=event.sent_at,
+                updated_at=now,
+            )
+        )
+        changes = {"last_message_at": max(event.sent_at, conversation.last_message_at)}
+        if isinstance(event, Mention):
+            changes["latest_post_id"] = event.post_id
+        conversation = repositories.conversations().update(conversation.id, **changes)
+        return cls(connection, event, conversation, message)
+
+    def process(self) -> None:
+        if self.message.handled:
+            return  # X delivered it again
+        retrying = self.message.status == MessageStatus.COMMENTING
+        if self.message.status == MessageStatus.RECEIVED:
+            if self._has_open_case():
+                self.message = self._save(self.message, status=MessageStatus.COMMENTING)
+            elif self.conversation.status == ConversationStatus.COLLECTING:
+                self._record_answer()
+            else:
+                self._hold()
+        if self.message.status == MessageStatus.COMMENTING:
+            commented = self._comment(self.message, self._comment_text(), retrying)
+            if commented is None:
+                self._hold()  # the case was finished meanwhile: this message opens the next
+            else:
+                self.message = commented
+        if self.message.status != MessageStatus.COMMENTED:
+            if self.conversation.status != ConversationStatus.OPEN:
+                if not self._ask_next_question():
+                    self._open_case()
+            if self.message.case_number and self.message.case_number == self.conversation.case_number:
+                self._acknowledge()  # this message opened the case
+        self._attach_media()
+        self.message = self._save(self.message, handled=True, failure="")
+
+    # ------------------------------------------------------------ custom fields
+
+    def _record_answer(self) -> None:
+        field_name = self.conversation.pending_field
+        customer = self._customer()
+        if field_name:
+            repositories.customers().put(
+                customer.model_copy(
+                    update={
+                        "answers": {**customer.answers, field_name: self.event.text},
+                        "updated_at": clock.now(),
+                    }
+                )
+            )
+        self.message = self._save(self.message, status=MessageStatus.ANSWERED)
+
+    def _hold(self) -> None:
+        """Keeps the message for the case to come (its description)."""
+        conversation = self.conversation
+        keys = conversation.waiting_message_keys
+        changes = {}
+        if self.message.key not in keys:
+            changes["waiting_message_keys"] = [*keys, self.message.key]
+        if not conversation.pending_case_correlation_id:
+            # Names the case to come from its first message: a retried create finds it.
+            changes["pending_case_correlation_id"] = f"twittnow:{conversation.id}:{self.event.event_id}"
+        if changes:
+            self._update_conversation(**changes)
+        self.message = self._save(self.message, status=MessageStatus.WAITING_FOR_ANSWERS)
+
+    def _ask_next_question(self) -> bool:
+        """Asks the first custom field the customer has not answered; False if none."""
+        customer = self._customer()
+        unanswered = [
+            field
+            for field in repositories.custom_fields().of_tenant(self.connection.user_id)
+            if field.field_name not in customer.answers
+        ]
+        if not unanswered:
+            return False
+        field = unanswered[0]
+        conversation = self.conversation
+        if conversation.pending_field == field.field_name and conversation.pending_question_key:
+            question = repositories.messages().get(conversation.id, conversation.pending_question_key)
+        else:
+            question = self._outbound(f"{self.message.key}#question:{field.field_name}", field.message)
+            self._update_conversation(
+                status=ConversationStatus.COLLECTING,
+                pending_field=field.field_name,
+                pending_question_key=question.key,
+            )
+        self._deliver(question)
+        return True
+
+    # ------------------------------------------------------------ the case
+
+    def _open_case(self) -> None:
+        conversation = self.conversation
+        correlation_id = conversation.pending_case_correlation_id or (
+            f"twittnow:{conversation.id}:{self.event.event_id}"
+        )
+        client = self.instance.client
+        waiting = self._waiting_messages()
+        case = None
+        if conversation.case_requested_at is not None:
+            case = client.find_case_by_correlation_id(correlation_id)  # an earlier attempt's
+        if case is None:
+            self._update_conversation(
+                pending_case_correlation_id=correlation_id, case_requested_at=clock.now()
+            )
+            case = client.create_case(
+                short_description=self._short_description(),
+                description=self._description(waiting),
+                consumer_sys_id=self._consumer_sys_id(),
+                correlation_id=correlation_id,
+                social_channel=SOCIAL_CHANNEL,
+                social_handle=conversation.customer_screen_name,
+                social_handle_url=_profile_url(conversation.customer_screen_name),
+            )
+        self._update_conversation(
+            status=ConversationStatus.OPEN,
+            case_sys_id=case.sys_id,
+            case_number=case.number,
+            case_checked_at=clock.now(),
+            pending_case_correlation_id=None,
+            case_requested_at=None,
+            pending_field=None,
+            pending_question_key=None,
+            waiting_message_keys=[],
+        )
+        for held in waiting:
+            if held.key != self.message.key:
+                self._save(held, status=MessageStatus.CASE_CREATED, case_number=case.number)
+        status = self.message.status
+        if status != MessageStatus.ANSWERED:
+            status = MessageStatus.CASE_CREATED
+        self.message = self._save(self.message, status=status, case_number=case.number)
+
+    def _waiting_messages(self) -> list[ConversationMessage]:
+        keys = list(self.conversation.waiting_message_keys)
+        if self.message.status != MessageStatus.ANSWERED and self.message.key not in keys:
+            keys.append(self.message.key)
+        found = (repositories.messages().get(self.conversation.id, key) for key in keys)
+        return [message for message in found if message is not None]
+
+    def _short_description(self) -> str:
+        where = "DM" if self.conversation.channel == Channel.DM else "mention"
+        return f"X {where} from @{self.conversation.customer_screen_name}"
+
+    def _description(self, waiting: list[ConversationMessage]) -> str:
+        texts = [_with_media_links(message.text, message.media_urls) for message in waiting]
+        answers = self._customer().answers
+        fields = repositories.custom_fields().of_tenant(self.connection.user_id)
+        answered = [
+            f"{field.field_name}: {answers[field.field_name]}"
+            for field in fields
+            if field.field_name in answers
+        ]
+        return "\n\n".join(part for part in ("\n\n".join(texts), "\n".join(answered)) if part)
+
+    def _consumer_sys_id(self) -> str:
+        """The customer's CSM consumer: remembered, found by their social profile, or new."""
+        customer = self._customer()
+        instance_url = self.instance.client.instance_url
+        if customer.consumer_sys_id and customer.consumer_instance_url == instance_url:
+            return customer.consumer_sys_id
+        handle = self.conversation.customer_screen_name
+        client = self.instance.client
+        consumer = client.find_consumer(SOCIAL_CHANNEL, handle)
+        if consumer is None:
+            first_name, _, last_name = (self.conversation.customer_name or handle).partition(" ")
+            consumer = client.create_consumer(
+                first_name=first_name,
+                last_name=last_name or handle,
+                social_channel=SOCIAL_CHANNEL,
+                social_handle=handle,
+                social_handle_url=_profile_url(handle),
+            )
+        repositories.customers().put(
+            customer.model_copy(
+                update={
+                    "consumer_sys_id": consumer.sys_id,
+                    "consumer_instance_url": instance_url,
+                    "updated_at": clock.now(),
+                }
+            )
+        )
+        self._customer_record = None
+        return consumer.sys_id
+
+    def _acknowledge(self) -> None:
+        """Tells the customer the number of the case their message opened, once."""
+        number = self.message.case_number
+        if not number:
+            return
+        text = (
+            f"Thanks for getting in touch! We opened case {number} for you; "
+            "an agent will reply here."
+        )
+        self._deliver(self._outbound(f"{self.message.key}#ack", text))
+
+    # ------------------------------------------------------------ comments and media
+
+    def _comment_text(self) -> str:
+        return _with_media_links(self.message.text, self.message.media_urls)
+
+    def _attach_media(self) -> None:
+        """Attaches the message's media to its case where X lets us fetch them; the links
+        are in the comment or description either way."""
+        message = self.message
+        pending = [url for url in message.media_urls if url not in message.media_attached]
+        if not pending or not self.conversation.case_sys_id:
+            return
+        credentials = x_accounts.credentials_of(self.connection)
+        attached = list(message.media_attached)
+        for url in pending:
+            try:
+                media = x_accounts.x_client().download_media(credentials, url)
+            except (XMediaRefused, XNotFound, XRequestRejected) as error:
+                logger.warning("Media not attached", extra={"reason": error.message})
+            else:
+                self.instance.client.attach_file(
+                    self.conversation.case_sys_id, media.file_name, media.content_type, media.data
+                )
+            attached.append(url)
+            self.message = self._save(message, media_attached=attached)
+
+    # ------------------------------------------------------------ the customer and replies
+
+    def _customer(self) -> Customer:
+        if self._customer_record is None:
+            tenant_id, customer_id = self.connection.user_id, self.event.customer_id
+            customer = repositories.customers().get(tenant_id, customer_id)
+            if customer is None:
+                now = clock.now()
+                customer = Customer(
+                    tenant_id=tenant_id,
+                    x_user_id=customer_id,
+                    screen_name=self.event.customer_screen_name,
+                    name=self.event.customer_name,
+                    created_at=now,
+                    updated_at=now,
+                )
+            self._customer_record = customer
+        return self._customer_record
+
+    def _outbound(self, key: str, text: str) -> ConversationMessage:
+        """The bot's message with this key: recorded now, or as an earlier attempt did."""
+        message, _ = repositories.messages().add(
+            ConversationMessage(
+                conversation_id=self.conversation.id,
+                key=key,
+                direction=MessageDirection.OUTBOUND,
+                author=BOT,
+                text=text,
+                event_id=key,
+                status=MessageStatus.QUEUED,
+                case_number=self.conversation.case_number,
+                sent_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+        return message
+
+    def _deliver(self, message: ConversationMessage) -> None:
+        """Sends the bot's message unless it was delivered. A refusal that retrying cannot
+        fix (the customer does not accept DMs...) is recorded on it, not retried."""
+        if message.status == MessageStatus.DELIVERED:
+            return
+        try:
+            customer_channel.send(
+                self.connection,
+                self.conversation,
+                message.text,
+                message.x_message_ids,
+                on_sent=lambda ids: self._save(message, x_message_ids=ids),
+            )
+        except XRequestRejected as error:
+            self._save(message, status=MessageStatus.FAILED, status_detail=error.message)
+            return
+        self._save(message, status=MessageStatus.DELIVERED)
+
+
+# ---------------------------------------------------------------- staff on X
+
+
+class StaffMessage(_Conversational):
+    """A DM the company's staff sent from X's own app: recorded on the customer's open
+    case as the company's comment, so agents in ServiceNow see the whole exchange."""
+
+    def __init__(self, connection: XConnection, event: DirectMessageSent):
+        self.connection = connection
+        self.event = event
+        self.instance = _Instance(connection.user_id)
+        conversation_id = _conversation_id_of(connection, event.recipient_id, Channel.DM)
+        self.conversation = repositories.conversations().get(conversation_id)
+
+    def process(self) -> None:
+        if self.conversation is None:
+            return  # staff wrote to someone who never wrote to the account: not a support thread
+        now = clock.now()
+        message, new = repositories.messages().add(
+            ConversationMessage(
+                conversation_id=self.conversation.id,
+                key=_message_key(self.event),
+                direction=MessageDirection.OUTBOUND,
+                author=STAFF,
+                text=self.event.text,
+                media_urls=[media.url for media in self.event.media],
+                event_id=self.event.event_id,
+                x_message_ids=[self.event.event_id],
+                status=MessageStatus.DELIVERED,
+                sent_at=self.event.sent_at,
+                updated_at=now,
+            )
+        )
+        if message.handled:
+            return
+        if message.status == MessageStatus.COMMENTING or self._has_open_case():
+            retrying = message.status == MessageStatus.COMMENTING
+            message = self._save(message, status=MessageStatus.COMMENTING)
+            text = _with_media_links(
+                f"Sent on X by @{self.connection.screen_name}: {self.event.text}",
+                message.media_urls,
+            )
+            message = self._comment(message, text, retrying) or message
+        self._save(message, handled=True, failure="")
+
+
+# ---------------------------------------------------------------- text
+
+
+def _with_media_links(text: str, media_urls: list[str]) -> str:
+    if not media_urls:
+        return text
+    links = "\n".join(f"Attachment: {url}" for url in media_urls)
+    return f"{text}\n{links}" if text else links
+
+
+def _profile_url(screen_name: str) -> str:
+    return f"https://x.com/{screen_name}"
+

@@ -1,0 +1,35 @@
+"""The inbound processor: the webhook queue's events, in order per conversation, to
+ServiceNow. Reports partial batch failures: a failed event keeps its conversation's later
+events back (FIFO), and other conversations go on."""
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+import inbound
+from twittnow import repositories
+from twittnow.observability import logger
+from twittnow.retries import queued_attempt
+from twittnow.settings import get_settings
+from twittnow.x_events import from_queue
+
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def handle_record(record: SQSRecord) -> None:
+    event = from_queue(record.json_body)
+    logger.append_keys(account_id=event.account_id, event_id=event.event_id)
+    with queued_attempt(
+        repositories.inbound_queue(),
+        record.receipt_handle,
+        attempt=int(record.attributes.approximate_receive_count),
+        max_attempts=get_settings().inbound_max_receive_count,
+        on_last_failure=lambda reason: inbound.record_failure(event, reason),
+    ):
+        inbound.handle(event)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,18 @@
+"""POST /twitter-activity (aliases /activity/, /api/activity/): X's signed deliveries of
+what happened to connected accounts, verified and queued for the inbound processor."""
+
+from deliveries import accept
+from twittnow.api import Access, create_app, lambda_entry
+
+app = create_app()
+
+
+@app.post("/twitter-activity")
+@app.post("/activity")
+@app.post("/api/activity")
+def receive_delivery() -> dict:
+    queued = accept((app.current_event.decoded_body or "").encode())
+    return {"queued": queued}
+
+
+lambda_handler = lambda_entry(app, Access.X_WEBHOOK)

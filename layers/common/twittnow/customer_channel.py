@@ -1,0 +1,107 @@
+"""Writing to a customer on X, on their conversation's channel: a DM conversation gets
+DMs, a mention conversation gets reply posts in the customer's thread. Used for the bot's
+questions and acknowledgements, and for agents' replies."""
+
+import re
+from collections.abc import Callable
+
+from twittnow import repositories, x_accounts
+from twittnow.clients.x import XConnectionBroken
+from twittnow.models import Channel, Conversation, XConnection
+
+POST_WEIGHT_LIMIT = 280
+DM_LENGTH_LIMIT = 10_000
+URL_WEIGHT = 23  # X counts every link as a t.co link of 23 characters
+_URL = re.compile(r"https?://\S+")
+# twitter-text's ranges of code points that count as one character; all others count two.
+_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+
+
+def send(
+    connection: XConnection,
+    conversation: Conversation,
+    text: str,
+    already_sent: list[str] | None = None,
+    on_sent: Callable[[list[str]], None] = lambda ids: None,
+) -> list[str]:
+    """Sends `text` to the conversation's customer, in as many DMs or posts as it takes;
+    answers X's ids of them. A retry passes the ids a failed attempt got (`already_sent`)
+    and only the rest is sent; `on_sent` hears the ids after each part, to record them.
+
+    Raises the X client's errors; XConnectionBroken marks the connection broken first."""
+    credentials = x_accounts.credentials_of(connection)
+    client = x_accounts.x_client()
+    sent = list(already_sent or [])
+    if conversation.channel == Channel.DM:
+        parts = split_dm(text)
+    else:
+        parts = split_post(text, conversation.customer_screen_name)
+    try:
+        for part in parts[len(sent) :]:
+            if conversation.channel == Channel.DM:
+                repositories.echoes().sending(connection.x_user_id, conversation.customer_id)
+                x_id = client.send_dm(credentials, conversation.customer_id, part)
+                repositories.echoes().sent(connection.x_user_id, x_id)
+            else:
+                # Each part answers the previous one: the reply reads as one thread.
+                in_reply_to = sent[-1] if sent else conversation.latest_post_id
+                x_id = client.reply(credentials, in_reply_to, part)
+            sent.append(x_id)
+            on_sent(sent)
+    except XConnectionBroken as error:
+        x_accounts.mark_broken(
+            connection,
+            f"X refused @{connection.screen_name}'s token ({error.message}); "
+            "connect the account again.",
+        )
+        raise
+    return sent
+
+
+def split_dm(text: str) -> list[str]:
+    return _split(text, DM_LENGTH_LIMIT, len)
+
+
+def split_post(text: str, screen_name: str) -> list[str]:
+    """Reply posts: each mentions the customer and fits in a post; several are numbered."""
+    mention = f"@{screen_name} "
+    if post_weight(mention + text) <= POST_WEIGHT_LIMIT:
+        return [mention + text]
+    numbering = " (99/99)"
+    room = POST_WEIGHT_LIMIT - post_weight(mention) - len(numbering)
+    chunks = _split(text, room, post_weight)
+    return [f"{mention}{chunk} ({index}/{len(chunks)})" for index, chunk in enumerate(chunks, 1)]
+
+
+def post_weight(text: str) -> int:
+    """How long X counts `text`: links as 23, wide characters (CJK, emoji) as 2."""
+    words = sum(_char_weight(char) for piece in _URL.split(text) for char in piece)
+    return words + URL_WEIGHT * len(_URL.findall(text))
+
+
+def _char_weight(char: str) -> int:
+    code = ord(char)
+    return 1 if any(low <= code <= high for low, high in _LIGHT_RANGES) else 2
+
+
+def _split(text: str, limit: int, weight: Callable[[str], int]) -> list[str]:
+    """Word-wrapped chunks of at most `limit` by `weight`; a word longer than that is cut."""
+    chunks: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if weight(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+        while weight(word) > limit:
+            cut = len(word)
+            while weight(word[:cut]) > limit:
+                cut -= 1
+            chunks.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current or not chunks:
+        chunks.append(current)
+    return chunks

@@ -1,0 +1,98 @@
+"""Conversations table: one item per customer thread (tenant account + customer +
+channel), with its current case. The by_tenant index lists a tenant's, latest first."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic_core import to_jsonable_python
+
+from twittnow.models import Conversation
+from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
+
+
+class ConversationsRepository:
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        item = client().get_item(
+            TableName=self.table_name, Key=to_item({"id": conversation_id}), ConsistentRead=True
+        ).get("Item")
+        return _to_conversation(item) if item else None
+
+    def get_or_create(self, conversation: Conversation) -> Conversation:
+        """The stored conversation with this id, or `conversation`, stored now."""
+        try:
+            client().put_item(
+                TableName=self.table_name,
+                Item=_item(conversation),
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            return self.get(conversation.id) or conversation
+        return conversation
+
+    def update(self, conversation_id: str, **changes: Any) -> Conversation:
+        """Sets (or, for None, removes) the given fields; answers the whole record."""
+        values = to_jsonable_python(changes)
+        to_set = {name: value for name, value in values.items() if value is not None}
+        to_remove = [name for name, value in values.items() if value is None]
+        expression = " ".join(
+            part
+            for part in (
+                "SET " + ", ".join(f"#{name} = :{name}" for name in to_set) if to_set else "",
+                "REMOVE " + ", ".join(f"#{name}" for name in to_remove) if to_remove else "",
+            )
+            if part
+        )
+        arguments = {
+            "TableName": self.table_name,
+            "Key": to_item({"id": conversation_id}),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(id)",
+            "ExpressionAttributeNames": {f"#{name}": name for name in values},
+            "ReturnValues": "ALL_NEW",
+        }
+        if to_set:
+            arguments["ExpressionAttributeValues"] = to_item(
+                {f":{name}": value for name, value in to_set.items()}
+            )
+        return _to_conversation(client().update_item(**arguments)["Attributes"])
+
+    def of_tenant(self, tenant_id: str) -> list[Conversation]:
+        """The tenant's conversations, the latest message first."""
+        paginator = client().get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            IndexName="by_tenant",
+            KeyConditionExpression="tenant_id = :tenant",
+            ExpressionAttributeValues=to_item({":tenant": tenant_id}),
+            ScanIndexForward=False,
+        )
+        return [_to_conversation(item) for page in pages for item in page["Items"]]
+
+    def all(self) -> list[Conversation]:
+        """Every tenant's conversations, the latest message first (admins)."""
+        pages = client().get_paginator("scan").paginate(TableName=self.table_name)
+        conversations = [_to_conversation(item) for page in pages for item in page["Items"]]
+        conversations.sort(key=lambda conversation: conversation.last_message_at, reverse=True)
+        return conversations
+
+    def delete_tenant(self, tenant_id: str) -> list[str]:
+        """Forgets the tenant's conversations; answers their ids (their messages go too)."""
+        ids = [conversation.id for conversation in self.of_tenant(tenant_id)]
+        for conversation_id in ids:
+            client().delete_item(TableName=self.table_name, Key=to_item({"id": conversation_id}))
+        return ids
+
+
+
+
+def _item(conversation: Conversation) -> dict:
+    return to_item(conversation.model_dump(mode="json"))
+
+
+def _to_conversation(item: dict) -> Conversation:
+    return Conversation.model_validate(from_item(item))

@@ -1,0 +1,78 @@
+"""Messages table: every message of a conversation, either way, keyed so that a
+conversation's messages sort as they were sent."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from twittnow.models import ConversationMessage
+from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
+
+
+class MessagesRepository:
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+
+    def add(self, message: ConversationMessage) -> tuple[ConversationMessage, bool]:
+        """Stores `message` unless one with its key exists: answers the stored message and
+        whether it is new (False for a message seen before, as X's retries are)."""
+        try:
+            client().put_item(
+                TableName=self.table_name,
+                Item=to_item(message.model_dump(mode="json")),
+                ConditionExpression="attribute_not_exists(#key)",
+                ExpressionAttributeNames={"#key": "key"},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            stored = self.get(message.conversation_id, message.key)
+            return (stored or message), False
+        return message, True
+
+    def get(self, conversation_id: str, key: str) -> ConversationMessage | None:
+        item = client().get_item(
+            TableName=self.table_name,
+            Key=_key(conversation_id, key),
+            ConsistentRead=True,
+        ).get("Item")
+        return _to_message(item) if item else None
+
+    def update(self, message: ConversationMessage, **changes: Any) -> ConversationMessage:
+        """Writes the message with `changes` (fields of ConversationMessage) applied."""
+        changed = message.model_copy(update=changes)
+        values = changed.model_dump(mode="json", include=set(changes) | {"updated_at"})
+        client().update_item(
+            TableName=self.table_name,
+            Key=_key(message.conversation_id, message.key),
+            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
+            ExpressionAttributeNames={f"#{name}": name for name in values},
+            ExpressionAttributeValues=to_item(
+                {f":{name}": value for name, value in values.items()}
+            ),
+        )
+        return changed
+
+    def of_conversation(self, conversation_id: str) -> list[ConversationMessage]:
+        """The conversation's messages, oldest first."""
+        pages = client().get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="conversation_id = :conversation",
+            ExpressionAttributeValues=to_item({":conversation": conversation_id}),
+            ConsistentRead=True,
+        )
+        return [_to_message(item) for page in pages for item in page["Items"]]
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        for message in self.of_conversation(conversation_id):
+            client().delete_item(
+                TableName=self.table_name, Key=_key(conversation_id, message.key)
+            )
+
+
+def _key(conversation_id: str, key: str) -> dict:
+    return to_item({"conversation_id": conversation_id, "key": key})
+
+
+def _to_message(item: dict) -> ConversationMessage:
+    return ConversationMessage.model_validate(from_item(item))

@@ -1,0 +1,61 @@
+"""SQS FIFO queues: the webhook's events to the inbound processor, ServiceNow's events to
+the sender. Order holds per message group; SQS drops a deduplication id seen within 5
+minutes, and the processors' records catch later repeats."""
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+import boto3
+
+MAX_BATCH = 10  # SendMessageBatch's limit
+MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+
+
+@cache
+def _client():
+    return boto3.client("sqs")
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    body: dict
+    group_id: str
+    deduplication_id: str
+
+
+class QueueSendFailed(Exception):
+    """SQS refused some messages of a batch; none of the caller's work should be answered
+    as done."""
+
+
+class FifoQueue:
+    def __init__(self, url: str):
+        self.url = url
+
+    def send(self, messages: list[QueueMessage]) -> None:
+        for start in range(0, len(messages), MAX_BATCH):
+            batch = messages[start : start + MAX_BATCH]
+            answer = _client().send_message_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "MessageBody": json.dumps(message.body),
+                        "MessageGroupId": message.group_id,
+                        "MessageDeduplicationId": message.deduplication_id,
+                    }
+                    for index, message in enumerate(batch)
+                ],
+            )
+            if answer.get("Failed"):
+                reasons = sorted({failure.get("Code", "?") for failure in answer["Failed"]})
+                raise QueueSendFailed(f"SQS refused {len(answer['Failed'])} messages: {reasons}")
+
+    def retry_after(self, receipt_handle: str, seconds: int) -> None:
+        """A received message comes back after `seconds` (its group waits meanwhile)."""
+        _client().change_message_visibility(
+            QueueUrl=self.url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
+        )
