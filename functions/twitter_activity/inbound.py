@@ -24,7 +24,7 @@ from twittnow.clients.servicenow import (
     ServiceNowMissingRole,
     ServiceNowNotFound,
 )
-from twittnow.clients.x import XMediaRefused, XNotFound, XRequestRejected
+from twittnow.clients.x import XConnectionBroken, XMediaRefused, XNotFound, XRequestRejected
 from twittnow.instance_urls import InvalidInstanceUrl
 from twittnow.models import (
     Channel,
@@ -91,8 +91,9 @@ def record_failure(event: XEvent, reason: str) -> None:
 
 def _account_revoked(event: AccountRevoked) -> None:
     connection = repositories.credentials().x_by_account(event.account_id)
-    # A revoke older than the connection's last change (a reconnect) is history.
-    if connection is None or connection.updated_at > event.revoked_at:
+    # A revoke older than the connection's last change (a reconnect) is history; X gives
+    # its time in whole seconds.
+    if connection is None or connection.updated_at.replace(microsecond=0) > event.revoked_at:
         return
     x_accounts.mark_broken(
         connection,
@@ -340,14 +341,7 @@ class CustomerMessage(_Conversational):
         field_name = self.conversation.pending_field
         customer = self._customer()
         if field_name:
-            repositories.customers().put(
-                customer.model_copy(
-                    update={
-                        "answers": {**customer.answers, field_name: self.event.text},
-                        "updated_at": clock.now(),
-                    }
-                )
-            )
+            self._save_customer(answers={**customer.answers, field_name: self.event.text})
         self.message = self._save(self.message, status=MessageStatus.ANSWERED)
 
     def _hold(self) -> None:
@@ -472,16 +466,7 @@ class CustomerMessage(_Conversational):
                 social_handle=handle,
                 social_handle_url=_profile_url(handle),
             )
-        repositories.customers().put(
-            customer.model_copy(
-                update={
-                    "consumer_sys_id": consumer.sys_id,
-                    "consumer_instance_url": instance_url,
-                    "updated_at": clock.now(),
-                }
-            )
-        )
-        self._customer_record = None
+        self._save_customer(consumer_sys_id=consumer.sys_id, consumer_instance_url=instance_url)
         return consumer.sys_id
 
     def _acknowledge(self) -> None:
@@ -512,7 +497,8 @@ class CustomerMessage(_Conversational):
         for url in pending:
             try:
                 media = x_accounts.x_client().download_media(credentials, url)
-            except (XMediaRefused, XNotFound, XRequestRejected) as error:
+            except (XMediaRefused, XNotFound, XRequestRejected, XConnectionBroken) as error:
+                # A withheld or deleted file: its link stays on the case all the same.
                 logger.warning("Media not attached", extra={"reason": error.message})
             else:
                 self.instance.client.attach_file(
@@ -539,6 +525,11 @@ class CustomerMessage(_Conversational):
                 )
             self._customer_record = customer
         return self._customer_record
+
+    def _save_customer(self, **changes) -> None:
+        customer = self._customer().model_copy(update={**changes, "updated_at": clock.now()})
+        repositories.customers().put(customer)
+        self._customer_record = customer
 
     def _outbound(self, key: str, text: str) -> ConversationMessage:
         """The bot's message with this key: recorded now, or as an earlier attempt did."""

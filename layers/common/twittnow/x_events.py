@@ -280,6 +280,14 @@ def _v2_mention(data: _Node) -> list[XEvent]:
     replied_to = [ref.text("id") for ref in references if ref.text("type") == "replied_to"]
     # A post longer than 280 characters is whole in note_tweet.
     text = post.node("note_tweet").text("text") if "note_tweet" in post else post.text("text")
+    # As in v1.1, the text ends with each media's t.co link: entities.urls with a media_key.
+    entities = post.node("entities") if "entities" in post else None
+    media_links = [
+        url.text("url")
+        for url in (entities.optional_nodes("urls") if entities is not None else [])
+        if "media_key" in url and "url" in url
+    ]
+    text = _strip_links(text, media_links)
     return [
         Mention(
             event_id=post.text("id"),
