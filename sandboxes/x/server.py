@@ -25,6 +25,8 @@ The sandbox's own side, JSON under /sandbox:
     POST /sandbox/customers/{screen_name}/dm        {"to", "text", "media"?, "shape"?}
     POST /sandbox/customers/{screen_name}/mention   {"to", "text", "media"?, "in_reply_to"?,
                                                      "shape"?}
+    POST /sandbox/accounts/{screen_name}/dm         {"to", "text", "media"?, "shape"?}: the
+                                                    company's staff DMs a customer in X's app
     POST /sandbox/accounts/{screen_name}/revoke     the account revokes the app
     GET  /sandbox/sent                              what the service sent: DMs and posts
     GET  /sandbox/deliveries                        what the sandbox delivered to webhooks
@@ -46,6 +48,10 @@ valid webhook an account it concerns is subscribed to, in the shape of the subsc
 API: "account_activity" or "activity" ("shape" restricts it to one). The answer lists the
 deliveries and how the webhooks answered. X also delivers to an account what it sends
 itself: with "echo" on (the default), the DMs and posts the service sends come back to it.
+A DM the account's staff type in X's own app (/sandbox/accounts/{screen_name}/dm) carries
+no source_app_id, is delivered to the account as dm.sent (AAA: a message_create from the
+account) whatever "echo" says, and is not in /sandbox/sent, which lists what the service
+sent.
 """
 
 import base64
@@ -144,10 +150,11 @@ class _Attachment:
 
 
 @dataclass(frozen=True)
-class _CustomerAction:
-    """What a customer does: who, to which account, saying and attaching what."""
+class _UserAction:
+    """What a customer (or the company's staff, in X's app) does: who, to whom, saying and
+    attaching what."""
 
-    customer: Account
+    sender: Account
     to: Account
     text: str
     shape: str | None  # the one API to deliver through; None: both
@@ -253,9 +260,10 @@ class XSandbox(LoopbackSandbox):
             ("GET", r"/dm_video_preview/\d+/img/[^/]+", self._media_file, None, "media"),
             ("GET", r"/media/[^/]+", self._media_file, None, "media"),
             ("GET", "/sandbox/?", self._overview, None, None),
-            ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/dm", self._customer_dm, None, None),
+            ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/dm", self._typed_dm, None, None),
             ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/mention", self._customer_mention,
              None, None),
+            ("POST", "/sandbox/accounts/(?P<screen_name>[^/]+)/dm", self._typed_dm, None, None),
             ("POST", "/sandbox/accounts/(?P<screen_name>[^/]+)/revoke", self._revoke, None, None),
             ("GET", "/sandbox/sent", self._list_sent, None, None),
             ("GET", "/sandbox/deliveries", self._list_deliveries, None, None),
@@ -526,18 +534,22 @@ class XSandbox(LoopbackSandbox):
 
     # ------------------------------------------------------------ acting as X's users
 
-    def _customer_dm(self, call: Call, caller: None) -> Response:
-        action = self._customer_action(call, call.json(sandbox=True), most_media=MAX_DM_MEDIA)
+    def _typed_dm(self, call: Call, caller: None) -> Response:
+        """A DM someone types in X's own app, from the path's screen name to "to": a
+        customer writing to the company, or its staff writing to a customer. It has no app
+        id, so it is not one the service sent (not in /sandbox/sent); it is delivered at
+        once to both sides' subscriptions (dm.received, and dm.sent to the sender's)."""
+        action = self._user_action(call, call.json(sandbox=True), most_media=MAX_DM_MEDIA)
         id_ = self._ids.next()
-        participants = frozenset({action.customer, action.to})
+        participants = frozenset({action.sender, action.to})
         media = [self._dm_media(id_, item, participants) for item in action.attachments]
         message = DirectMessage(
             id_,
-            action.customer,
+            action.sender,
             action.to,
             action.text,
             datetime.now(UTC),
-            None,
+            None,  # no source_app_id: X's own apps leave it out
             media[0] if media else None,
         )
         deliveries = self._webhooks.for_dm(message, to_sender=True, shape=action.shape)
@@ -548,7 +560,7 @@ class XSandbox(LoopbackSandbox):
                 "dm": {
                     "dm_event_id": message.id,
                     "dm_conversation_id": message.conversation_id,
-                    "from": _who(action.customer),
+                    "from": _who(action.sender),
                     "to": _who(action.to),
                     "text": action.text,
                     "media": [_media_summary(item) for item in media],
@@ -559,7 +571,7 @@ class XSandbox(LoopbackSandbox):
 
     def _customer_mention(self, call: Call, caller: None) -> Response:
         body = call.json(sandbox=True)
-        action = self._customer_action(call, body, most_media=MAX_POST_MEDIA)
+        action = self._user_action(call, body, most_media=MAX_POST_MEDIA)
         in_reply_to = body.get("in_reply_to")
         if in_reply_to is not None and not str(in_reply_to).isdigit():
             return sandbox_error(400, "in_reply_to must be a post id.")
@@ -569,7 +581,7 @@ class XSandbox(LoopbackSandbox):
         media = tuple(self._post_media(item) for item in action.attachments)
         with self._lock:
             post = self._new_post(
-                action.customer, text, str(in_reply_to) if in_reply_to else None, media
+                action.sender, text, str(in_reply_to) if in_reply_to else None, media
             )
         deliveries = self._webhooks.for_post(post, to_author=True, shape=action.shape)
         self._webhooks.deliver(deliveries)
@@ -579,7 +591,7 @@ class XSandbox(LoopbackSandbox):
                 "post": {
                     "id": post.id,
                     "conversation_id": post.conversation_id,
-                    "from": _who(action.customer),
+                    "from": _who(action.sender),
                     "text": text,
                     "in_reply_to_post_id": post.in_reply_to_id,
                     "media": [_media_summary(item) for item in media],
@@ -588,7 +600,7 @@ class XSandbox(LoopbackSandbox):
             },
         )
 
-    def _customer_action(self, call: Call, body: dict, *, most_media: int) -> _CustomerAction:
+    def _user_action(self, call: Call, body: dict, *, most_media: int) -> _UserAction:
         """What the body asks the customer of the path to do; Refused (400) if it is not
         as the module says. With media, the text may be left out."""
         to, text, shape = body.get("to"), body.get("text"), body.get("shape")
@@ -606,7 +618,7 @@ class XSandbox(LoopbackSandbox):
         with self._lock:
             customer = self._account(call.params["screen_name"].removeprefix("@"))
             to_account = self._account(to.removeprefix("@"))
-        return _CustomerAction(customer, to_account, text, shape, attachments)
+        return _UserAction(customer, to_account, text, shape, attachments)
 
     # ------------------------------------------------------------ media
 

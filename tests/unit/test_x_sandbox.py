@@ -573,6 +573,47 @@ def test_echoes_can_be_switched_off(x, sandbox, webhook, acme):
     assert webhook.deliveries == []
 
 
+def test_a_dm_staff_type_in_x_app_is_delivered_as_sent_by_the_account_with_no_app(
+    x, sandbox, webhook, acme
+):
+    # Echoes off: the staff's DM is delivered all the same, as X delivers every DM the
+    # account sends, whoever typed it.
+    x.sandbox_call("PUT", "/settings", json={"echo": False})
+    jane = x.sandbox_call("POST", "/customers/jane/dm", json={"to": "acme", "text": "hi"}).json()
+    webhook.deliveries.clear()
+
+    answer = x.sandbox_call(
+        "POST", "/accounts/acme/dm", json={"to": "jane", "text": "Sorry, looking into it"}
+    )
+
+    assert answer.status_code == 200
+    dm = answer.json()["dm"]
+    assert dm["from"] == {"id": acme["user_id"], "screen_name": "acme"}
+    assert dm["to"]["id"] == jane["dm"]["from"]["id"]
+    assert dm["dm_conversation_id"] == jane["dm"]["dm_conversation_id"]
+    aaa, xaa = webhook.bodies()
+    assert aaa["for_user_id"] == acme["user_id"]
+    event = aaa["direct_message_events"][0]
+    assert event["id"] == dm["dm_event_id"]
+    assert event["message_create"]["sender_id"] == acme["user_id"]
+    assert event["message_create"]["message_data"]["text"] == "Sorry, looking into it"
+    assert "source_app_id" not in event["message_create"] and "apps" not in aaa
+    assert xaa["data"]["event_type"] == "dm.sent"
+    # Both shapes read as the account's own DM, sent by no app: staff's, not the service's.
+    for body in (aaa, xaa):
+        event = only_event(body)
+        assert (event.kind, event.sent_by_app_id) == ("direct_message_sent", None)
+        assert (event.recipient_id, event.text) == (dm["to"]["id"], "Sorry, looking into it")
+    # What the service sent: nothing.
+    assert x.sandbox_call("GET", "/sent").json() == []
+
+
+def test_a_staff_dm_needs_a_valid_body(x):
+    answer = x.sandbox_call("POST", "/accounts/acme/dm", json={"to": "not a name", "text": "hi"})
+
+    assert answer.status_code == 400 and answer.json()["error"]
+
+
 def test_a_reply_is_recorded_and_duplicate_content_refused(x, acme):
     post = x.sandbox_call(
         "POST", "/customers/jane/mention", json={"to": "acme", "text": "?"}
