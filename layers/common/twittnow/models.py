@@ -1,6 +1,7 @@
 """Domain records shared by functions. Request and response shapes live with the
 functions that take and give them."""
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -180,6 +181,12 @@ class Conversation(BaseModel):
     latest_post_id: str | None = None  # mentions: the customer's latest post, to reply to
     created_at: datetime
     last_message_at: datetime
+
+    @staticmethod
+    def id_for(tenant_id: str, account_id: str, customer_id: str, channel: Channel) -> str:
+        """Stable, so that every event of the thread finds it without a lookup."""
+        name = f"twittnow:{tenant_id}:{account_id}:{customer_id}:{channel}"
+        return uuid.uuid5(uuid.NAMESPACE_URL, name).hex
 
 
 class MessageDirection(StrEnum):

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     inbound_queue_url: str
     # The inbound queue's maxReceiveCount: the last attempt records why a message failed.
     inbound_max_receive_count: int = 10
+    outbound_queue_url: str
+    outbound_dead_letter_queue_url: str
+    outbound_max_receive_count: int = 20
+    case_events_table: str
     # Base URL of this API as clients reach it; empty means "the URL the request came in on".
     public_base_url: str = ""
 

@@ -3,6 +3,7 @@
 from functools import cache
 
 from twittnow.repositories.audit_log import AuditLogRepository
+from twittnow.repositories.case_events import CaseEventsRepository
 from twittnow.repositories.conversations import ConversationsRepository
 from twittnow.repositories.credentials import CredentialsRepository
 from twittnow.repositories.customers import CustomersRepository
@@ -86,3 +87,18 @@ def echoes() -> EchoesRepository:
 @cache
 def inbound_queue() -> FifoQueue:
     return FifoQueue(get_settings().inbound_queue_url)
+
+
+@cache
+def outbound_queue() -> FifoQueue:
+    return FifoQueue(get_settings().outbound_queue_url)
+
+
+@cache
+def outbound_dead_letter_queue() -> FifoQueue:
+    return FifoQueue(get_settings().outbound_dead_letter_queue_url)
+
+
+@cache
+def case_events() -> CaseEventsRepository:
+    return CaseEventsRepository(get_settings().case_events_table)

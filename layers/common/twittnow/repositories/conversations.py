@@ -73,6 +73,21 @@ class ConversationsRepository:
         )
         return [_to_conversation(item) for page in pages for item in page["Items"]]
 
+    def with_case(self, tenant_id: str, case: str) -> Conversation | None:
+        """The tenant's conversation whose (current or last) case has this sys_id or
+        number."""
+        for index, attribute in (("by_case", "case_sys_id"), ("by_case_number", "case_number")):
+            items = client().query(
+                TableName=self.table_name,
+                IndexName=index,
+                KeyConditionExpression=f"{attribute} = :case",
+                FilterExpression="tenant_id = :tenant",
+                ExpressionAttributeValues=to_item({":case": case, ":tenant": tenant_id}),
+            )["Items"]
+            if items:
+                return _to_conversation(items[0])
+        return None
+
     def all(self) -> list[Conversation]:
         """Every tenant's conversations, the latest message first (admins)."""
         pages = client().get_paginator("scan").paginate(TableName=self.table_name)

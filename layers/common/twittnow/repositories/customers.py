@@ -17,6 +17,17 @@ class CustomersRepository:
         ).get("Item")
         return Customer.model_validate(from_item(item)) if item else None
 
+    def with_consumer(self, tenant_id: str, consumer_sys_id: str) -> Customer | None:
+        """The tenant's customer whose CSM consumer this is."""
+        items = client().query(
+            TableName=self.table_name,
+            IndexName="by_consumer",
+            KeyConditionExpression="consumer_sys_id = :consumer",
+            FilterExpression="tenant_id = :tenant",
+            ExpressionAttributeValues=to_item({":consumer": consumer_sys_id, ":tenant": tenant_id}),
+        )["Items"]
+        return Customer.model_validate(from_item(items[0])) if items else None
+
     def put(self, customer: Customer) -> None:
         client().put_item(
             TableName=self.table_name, Item=to_item(customer.model_dump(mode="json"))

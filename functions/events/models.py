@@ -1,0 +1,39 @@
+"""Request and response shapes of POST /events/."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CaseEventType(StrEnum):
+    COMMENT = "comment"  # an agent's customer-visible comment: sent to the customer
+    RESOLVED = "resolved"  # the closing message, if any, then the conversation ends
+    CLOSED = "closed"
+
+
+class CaseEventRequest(BaseModel):
+    """What the update set's business rule sends (JSON), or the original API's form
+    fields. Fields ServiceNow may add are ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    case: str | None = Field(None, max_length=64, description="The case's sys_id or number.")
+    number: str | None = Field(None, max_length=40, description="The case number.")
+    target: str | None = Field(
+        None, max_length=64, description="The customer's consumer sys_id, as the original API took."
+    )
+    message: str = Field("", max_length=10_000)
+    type: CaseEventType = CaseEventType.COMMENT
+    event_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[!-~]+$",
+        description="ServiceNow's id of the change, so that a retried event is delivered once.",
+    )
+
+
+class CaseEventAccepted(BaseModel):
+    id: str  # the event id (ServiceNow's, or one derived from the event)
+    conversation: str
+    status: str  # the reply's status: "queued", or what became of an event sent before

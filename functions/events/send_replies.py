@@ -1,0 +1,36 @@
+"""The sender: queued replies to X, in order per conversation. Reports partial batch
+failures: a failed reply holds back its conversation's later ones (FIFO), and comes back
+when X's rate limit lifts or after a backoff."""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+import replies
+from twittnow import repositories
+from twittnow.observability import logger
+from twittnow.retries import queued_attempt
+from twittnow.settings import get_settings
+
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def handle_record(record: SQSRecord) -> None:
+    job = json.loads(record.body)
+    logger.append_keys(conversation_id=job["conversation_id"])
+    with queued_attempt(
+        repositories.outbound_queue(),
+        record.receipt_handle,
+        attempt=int(record.attributes.approximate_receive_count),
+        max_attempts=get_settings().outbound_max_receive_count,
+        on_last_failure=lambda reason: replies.give_up(job, reason),
+    ):
+        replies.deliver(job)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context) -> dict:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

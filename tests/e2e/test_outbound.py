@@ -1,0 +1,175 @@
+"""Outbound, end to end on the local stack with both sandboxes: a customer writes on X, an
+agent answers in the sandbox ServiceNow, whose business rule stand-in calls /events/ with
+the tenant's developer key, and the customer gets the reply on the sandbox X."""
+
+import boto3
+import pytest
+import requests
+
+from tests.e2e.test_inbound import Desk, customer, desk, drained  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def agent(local_stack, desk: Desk):
+    """The sandbox ServiceNow's agents, whose actions reach this tenant's /events/."""
+    key = desk.api.post("/api-key/", token=desk.token)
+    assert key.status in (200, 201), key.body
+    settings = {"events_url": f"{local_stack.base_url}/events/", "api_key": key.body["token"]}
+    answer = requests.put(f"{desk.servicenow_url}/sandbox/settings", json=settings, timeout=10)
+    assert answer.ok, answer.text
+    yield Agent(desk, key.body["token"])
+    requests.put(f"{desk.servicenow_url}/sandbox/settings", json={"events_url": ""}, timeout=10)
+
+
+class Agent:
+    def __init__(self, desk: Desk, api_key: str):
+        self.desk = desk
+        self.api_key = api_key  # what the update set's property holds
+
+    def act(self, action: str, case_number: str, text: str | None = None) -> dict:
+        body = {"text": text} if text is not None else {}
+        answer = requests.post(
+            f"{self.desk.servicenow_url}/sandbox/cases/{case_number}/{action}", json=body, timeout=30
+        )
+        assert answer.ok, answer.text
+        event = answer.json()["event"]
+        assert event["status"] == 202, event  # /events/ accepted it
+        return event
+
+
+def case_of(desk: Desk, customer: str) -> dict:
+    [case] = desk.cases_of(customer)
+    return case
+
+
+def test_an_agents_comment_reaches_the_customer_as_a_dm(local_stack, desk, agent, customer):
+    desk.customer_dm(customer, "My order never came.")
+    drained(local_stack)
+    case = case_of(desk, customer)
+
+    agent.act("comment", case["number"], "Sorry! A replacement ships today.")
+    drained(local_stack)
+
+    sent = desk.sent_to(customer)
+    assert [item["kind"] for item in sent] == ["dm", "dm"]
+    assert sent[1]["text"] == "Sorry! A replacement ships today."
+    messages = desk.messages_with(customer)
+    assert (messages[-1]["author"], messages[-1]["status"]) == ("agent", "delivered")
+    assert messages[-1]["x_message_ids"] == [sent[1]["dm_event_id"]]
+    # The reply's echo on X is not taken for a staff DM: no comment comes back on the case.
+    comments = [e for e in case_of(desk, customer)["journal"] if e["element"] == "comments"]
+    assert [e["value"] for e in comments] == ["Sorry! A replacement ships today."]
+
+
+def test_an_agents_comment_on_a_mention_is_a_reply_in_the_customers_thread(
+    local_stack, desk, agent, customer
+):
+    posted = desk.customer_mention(customer, "my order never came")
+    drained(local_stack)
+    follow_up = desk.customer_mention(
+        customer, "still waiting", in_reply_to=posted["post"]["id"]
+    )
+    drained(local_stack)
+    case = case_of(desk, customer)
+
+    long_reply = "We are sorry for the wait. " * 15
+    agent.act("comment", case["number"], long_reply.strip())
+    drained(local_stack)
+
+    # A thread's later parts answer our own post, so they are found by their mention.
+    sent = desk._x("GET", "/sandbox/sent")
+    replies = [item for item in sent if item["text"].startswith(f"@{customer} ")][1:]
+    assert len(replies) == 2  # 400 characters: two numbered posts
+    assert replies[0]["in_reply_to_post_id"] == follow_up["post"]["id"]
+    assert replies[1]["in_reply_to_post_id"] == replies[0]["post_id"]
+    assert all(reply["text"].startswith(f"@{customer} ") for reply in replies)
+    assert replies[0]["text"].endswith("(1/2)") and replies[1]["text"].endswith("(2/2)")
+
+
+def test_resolving_sends_the_closing_message_and_the_next_message_opens_a_new_case(
+    local_stack, desk, agent, customer
+):
+    desk.customer_dm(customer, "My order never came.")
+    drained(local_stack)
+    first = case_of(desk, customer)
+
+    agent.act("resolve", first["number"], "Refund issued. Anything else?")
+    drained(local_stack)
+    assert desk.sent_to(customer)[-1]["text"] == "Refund issued. Anything else?"
+    assert desk.conversation_with(customer)["status"] == "new"
+
+    desk.customer_dm(customer, "A new problem: the app crashes.")
+    drained(local_stack)
+
+    cases = desk.cases_of(customer)
+    assert len(cases) == 2
+    resolved = next(case for case in cases if case["number"] == first["number"])
+    comments = [e["value"] for e in resolved["journal"] if e["element"] == "comments"]
+    assert "A new problem: the app crashes." not in comments
+
+
+def test_x_throttling_for_a_while_still_delivers_the_reply_exactly_once(
+    local_stack, desk, agent, customer
+):
+    desk.customer_dm(customer, "Hello?")
+    drained(local_stack)
+    case = case_of(desk, customer)
+    answer = requests.post(
+        f"{desk.x_url}/sandbox/faults",
+        json={"endpoint": "dm", "status": 429, "times": 3, "reset_in": 1},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+
+    agent.act("comment", case["number"], "We are on it.")
+    drained(local_stack, timeout=90)
+
+    assert [item["text"] for item in desk.sent_to(customer)].count("We are on it.") == 1
+
+
+def test_the_same_event_sent_twice_is_delivered_once(local_stack, desk, agent, customer):
+    desk.customer_dm(customer, "Hello?")
+    drained(local_stack)
+    case = case_of(desk, customer)
+    event = {"case": case["sys_id"], "message": "Checking now.", "event_id": f"{case['sys_id']}:9"}
+
+    answers = [
+        desk.api.post("/events/", json=event, headers={"Authorization": f"Token {agent.api_key}"})
+        for _ in range(2)
+    ]
+    drained(local_stack)
+
+    assert [answer.status for answer in answers] == [202, 202]
+    assert answers[0].body["id"] == answers[1].body["id"] == event["event_id"]
+    assert [item["text"] for item in desk.sent_to(customer)].count("Checking now.") == 1
+
+
+def test_a_reply_x_refuses_is_a_work_note_on_the_case_and_waits_in_the_dead_letter_queue(
+    local_stack, desk, agent, customer
+):
+    desk.customer_dm(customer, "Hello?")
+    drained(local_stack)
+    case = case_of(desk, customer)
+    answer = requests.post(
+        f"{desk.x_url}/sandbox/faults", json={"endpoint": "dm", "status": 400, "times": 1},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+
+    agent.act("comment", case["number"], "Can you send us a photo?")
+    drained(local_stack)
+
+    notes = [e["value"] for e in case_of(desk, customer)["journal"] if e["element"] == "work_notes"]
+    assert len(notes) == 1 and notes[0].startswith(f"Could not deliver to @{customer}: ")
+    reply = desk.messages_with(customer)[-1]
+    assert (reply["author"], reply["status"]) == ("agent", "failed")
+    assert reply["status_detail"]
+    sqs = boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url)
+    dead_letters = sqs.receive_message(
+        QueueUrl=local_stack.environment.values["OUTBOUND_DEAD_LETTER_QUEUE_URL"],
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=0,
+    ).get("Messages", [])
+    assert any(case["sys_id"] in message["Body"] for message in dead_letters)
