@@ -173,3 +173,35 @@ def test_a_reply_x_refuses_is_a_work_note_on_the_case_and_waits_in_the_dead_lett
         VisibilityTimeout=0,
     ).get("Messages", [])
     assert any(case["sys_id"] in message["Body"] for message in dead_letters)
+
+
+def test_x_refusing_the_accounts_token_marks_the_connection_broken_and_keeps_the_reply(
+    local_stack, desk, agent, customer
+):
+    desk.customer_dm(customer, "Hello?")
+    drained(local_stack)
+    case = case_of(desk, customer)
+    answer = requests.post(
+        f"{desk.x_url}/sandbox/faults", json={"endpoint": "dm", "status": 401, "times": 1},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+
+    agent.act("comment", case["number"], "Are you still there?")
+    try:
+        assert not local_stack.drain(5), "the reply must wait on the queue for a retry"
+        [details] = [
+            item
+            for item in desk.api.get(
+                "/twitter-details/?page_size=200", token=desk.api.admin_token
+            ).body["results"]
+            if item["user"] == desk.tenant_id
+        ]
+        assert details["status"] == "broken"
+        assert "connect the account again" in details["status_detail"]
+        assert desk.messages_with(customer)[-1]["status"] == "queued"
+    finally:
+        # The reply would come back in 5 minutes; this worker's tests run one at a time,
+        # so emptying the queue touches no other test's messages.
+        queue_url = local_stack.environment.values["OUTBOUND_QUEUE_URL"]
+        boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url).purge_queue(QueueUrl=queue_url)
