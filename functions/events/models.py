@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class CaseEventType(StrEnum):
@@ -28,9 +28,16 @@ class CaseEventRequest(BaseModel):
         None,
         min_length=1,
         max_length=100,
-        pattern=r"^[!-~]+$",
         description="ServiceNow's id of the change, so that a retried event is delivered once.",
     )
+
+    @field_validator("event_id")
+    @classmethod
+    def _printable(cls, event_id: str | None) -> str | None:
+        # It becomes part of an SQS deduplication id, which allows only these characters.
+        if event_id is not None and not all("!" <= char <= "~" for char in event_id):
+            raise ValueError("must be printable ASCII characters without spaces")
+        return event_id
 
 
 class CaseEventAccepted(BaseModel):
