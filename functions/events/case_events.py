@@ -76,7 +76,7 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
                         "case_sys_id": conversation.case_sys_id,
                     },
                     group_id=conversation_id,
-                    deduplication_id=f"{conversation_id}:{event_id}"[:128],
+                    deduplication_id=f"{conversation_id}:{event_id}",
                 )
             ]
         )

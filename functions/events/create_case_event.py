@@ -28,7 +28,7 @@ def _request() -> CaseEventRequest:
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     try:
         fields = dict(parse_qsl(body)) if content_type == FORM else json.loads(body or "{}")
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise InvalidInput.for_field("body", f"The request body is not valid JSON ({error}).") from None
     if not isinstance(fields, dict):
         raise InvalidInput.for_field("body", "The request body must be a JSON object.")

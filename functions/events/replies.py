@@ -30,7 +30,7 @@ def deliver(job: dict) -> None:
         give_up(job, reason)
         # Kept for an operator to see and redrive, as a reply that failed every attempt is.
         repositories.outbound_dead_letter_queue().send(
-            [QueueMessage(job, conversation.id, f"{conversation.id}:{reply.event_id}"[:128])]
+            [QueueMessage(job, conversation.id, f"{conversation.id}:{reply.event_id}")]
         )
         return
     if job["type"] in ENDING_TYPES and conversation.case_sys_id == job.get("case_sys_id"):

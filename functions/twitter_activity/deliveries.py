@@ -24,7 +24,7 @@ def accept(raw_body: bytes) -> int:
     """Queues the delivery's events; answers how many were queued."""
     try:
         delivery = json.loads(raw_body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidInput.for_field("body", "A delivery must be JSON.") from None
     if not isinstance(delivery, dict):
         raise InvalidInput.for_field("body", "A delivery must be a JSON object.")

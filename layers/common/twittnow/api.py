@@ -141,6 +141,9 @@ def _refuse_json_that_is_not_an_object(event: APIGatewayProxyEvent) -> None:
         body = json.loads(event.decoded_body or "null")
     except ValueError:
         return
+    except RecursionError:
+        # Nested too deeply for Python's parser: no endpoint takes such a body.
+        raise InvalidInput.for_field("body", "The request body is nested too deeply.") from None
     if body is not None and not isinstance(body, dict):
         raise InvalidInput.for_field("body", "The request body must be a JSON object.")
 

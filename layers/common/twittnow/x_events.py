@@ -444,9 +444,15 @@ def _strip_links(text: str, links: list[str]) -> str:
 
 def _epoch_ms(node: _Node, key: str) -> datetime:
     value = node.text(key)
-    if not value.isdigit():
-        raise MalformedDelivery(f"{node.path}.{key} must be epoch milliseconds, not {value!r}")
-    return datetime.fromtimestamp(int(value) / 1000, UTC)
+    try:
+        # isdigit() alone takes "²" for a digit; a year past 9999 overflows.
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise MalformedDelivery(
+            f"{node.path}.{key} must be epoch milliseconds, not {value!r}"
+        ) from None
 
 
 def _iso_time(node: _Node, key: str) -> datetime:

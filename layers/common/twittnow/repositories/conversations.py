@@ -3,9 +3,12 @@ channel), with its current case. The by_tenant index lists a tenant's, latest fi
 
 from typing import Any
 
+from datetime import datetime
+
 from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
 
+from twittnow import clock
 from twittnow.models import Conversation
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
@@ -36,7 +39,7 @@ class ConversationsRepository:
 
     def update(self, conversation_id: str, **changes: Any) -> Conversation:
         """Sets (or, for None, removes) the given fields; answers the whole record."""
-        values = to_jsonable_python(changes)
+        values = _sortable(to_jsonable_python(changes))
         to_set = {name: value for name, value in values.items() if value is not None}
         to_remove = [name for name, value in values.items() if value is None]
         expression = " ".join(
@@ -106,7 +109,14 @@ class ConversationsRepository:
 
 
 def _item(conversation: Conversation) -> dict:
-    return to_item(conversation.model_dump(mode="json"))
+    return to_item(_sortable(conversation.model_dump(mode="json")))
+
+
+def _sortable(values: dict) -> dict:
+    """last_message_at is by_tenant's sort key: written in a format that sorts as time."""
+    if "last_message_at" in values:
+        values["last_message_at"] = clock.sortable(datetime.fromisoformat(values["last_message_at"]))
+    return values
 
 
 def _to_conversation(item: dict) -> Conversation:

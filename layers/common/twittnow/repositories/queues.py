@@ -2,7 +2,9 @@
 the sender. Order holds per message group; SQS drops a deduplication id seen within 5
 minutes, and the processors' records catch later repeats."""
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -10,6 +12,8 @@ import boto3
 
 MAX_BATCH = 10  # SendMessageBatch's limit
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+# What SQS allows in a message group id or deduplication id.
+_SQS_ID = re.compile(r"[!-~]{1,128}")
 
 
 @cache
@@ -42,8 +46,8 @@ class FifoQueue:
                     {
                         "Id": str(index),
                         "MessageBody": json.dumps(message.body),
-                        "MessageGroupId": message.group_id,
-                        "MessageDeduplicationId": message.deduplication_id,
+                        "MessageGroupId": _sqs_id(message.group_id),
+                        "MessageDeduplicationId": _sqs_id(message.deduplication_id),
                     }
                     for index, message in enumerate(batch)
                 ],
@@ -59,3 +63,9 @@ class FifoQueue:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
         )
+
+
+def _sqs_id(value: str) -> str:
+    """`value` if SQS takes it as an id, else its digest: the same value still gives the
+    same id, so grouping and deduplication hold."""
+    return value if _SQS_ID.fullmatch(value) else hashlib.sha256(value.encode()).hexdigest()
