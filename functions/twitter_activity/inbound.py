@@ -72,7 +72,8 @@ def handle(event: XEvent) -> None:
 
 
 def record_failure(event: XEvent, reason: str) -> None:
-    """The event's last attempt failed: its message shows why, in the conversation."""
+    """The event's last attempt failed: its message shows why, in the conversation. Its
+    status stays the mark of the last step done, so that a redrive resumes from there."""
     if not isinstance(event, DirectMessageReceived | Mention):
         return
     connection = repositories.credentials().x_by_account(event.account_id)
@@ -81,9 +82,7 @@ def record_failure(event: XEvent, reason: str) -> None:
     conversation = repositories.conversations().get(_conversation_id(connection, event))
     message = conversation and repositories.messages().get(conversation.id, _message_key(event))
     if message is not None:
-        repositories.messages().update(
-            message, status=MessageStatus.FAILED, status_detail=reason, updated_at=clock.now()
-        )
+        repositories.messages().update(message, failure=reason, updated_at=clock.now())
 
 
 # ---------------------------------------------------------------- the account's own events
@@ -108,10 +107,15 @@ def _sent_by_account(event: DirectMessageSent) -> None:
     echoes = repositories.echoes()
     if echoes.is_ours(event.account_id, event.event_id):
         return
-    sending_since = echoes.sending_since(event.account_id, event.recipient_id)
-    if sending_since is not None and clock.now() - sending_since < ECHO_RACE_WINDOW:
-        raise RetryLater("The service is sending this customer a DM; checking for its echo.",
-                         ECHO_RECHECK_SECONDS)
+    # Only a DM sent through an app can be our echo: one typed in X's own app (no app id)
+    # is staff's, even while the service is sending the customer a DM.
+    if event.sent_by_app_id is not None:
+        sending_since = echoes.sending_since(event.account_id, event.recipient_id)
+        if sending_since is not None and clock.now() - sending_since < ECHO_RACE_WINDOW:
+            raise RetryLater(
+                "The service is sending this customer a DM; checking for its echo.",
+                ECHO_RECHECK_SECONDS,
+            )
     connection = _connection_of(event.account_id)
     if connection is not None:
         StaffMessage(connection, event).run()
