@@ -13,7 +13,6 @@ outbound message's X ids), so a retry resumes where the last attempt stopped and
 happens twice.
 """
 
-import uuid
 from datetime import timedelta
 
 from twittnow import clock, customer_channel, repositories, servicenow_instances, x_accounts
@@ -133,13 +132,7 @@ def _connection_of(account_id: str) -> XConnection | None:
 
 def _conversation_id(connection: XConnection, event: DirectMessageReceived | Mention) -> str:
     channel = Channel.MENTION if isinstance(event, Mention) else Channel.DM
-    return _conversation_id_of(connection, event.customer_id, channel)
-
-
-def _conversation_id_of(connection: XConnection, customer_id: str, channel: Channel) -> str:
-    """Stable, so that every event of the thread finds the conversation without a lookup."""
-    name = f"twittnow:{connection.user_id}:{connection.x_user_id}:{customer_id}:{channel}"
-    return uuid.uuid5(uuid.NAMESPACE_URL, name).hex
+    return Conversation.id_for(connection.user_id, connection.x_user_id, event.customer_id, channel)
 
 
 def _message_key(event: XEvent) -> str:
@@ -225,9 +218,9 @@ class _Conversational:
         if case is not None and case.is_open:
             self._update_conversation(case_checked_at=clock.now())
             return True
-        self._update_conversation(
-            status=ConversationStatus.NEW, case_sys_id=None, case_number=None, case_checked_at=None
-        )
+        # The case stays named on the conversation: ServiceNow's later events about it
+        # (closing a resolved case) still find the conversation.
+        self._update_conversation(status=ConversationStatus.NEW, case_checked_at=None)
         return False
 
     def _comment(
@@ -377,7 +370,7 @@ class CustomerMessage(_Conversational):
         if conversation.pending_field == field.field_name and conversation.pending_question_key:
             question = repositories.messages().get(conversation.id, conversation.pending_question_key)
         else:
-            question = self._outbound(f"{self.message.key}#question:{field.field_name}", field.message)
+            question = self._outbound(self._reply_key(f"question:{field.field_name}"), field.message)
             self._update_conversation(
                 status=ConversationStatus.COLLECTING,
                 pending_field=field.field_name,
@@ -482,7 +475,7 @@ class CustomerMessage(_Conversational):
             f"Thanks for getting in touch! We opened case {number} for you; "
             "an agent will reply here."
         )
-        self._deliver(self._outbound(f"{self.message.key}#ack", text))
+        self._deliver(self._outbound(self._reply_key("ack"), text))
 
     # ------------------------------------------------------------ comments and media
 
@@ -535,6 +528,14 @@ class CustomerMessage(_Conversational):
         repositories.customers().put(customer)
         self._customer_record = customer
 
+    def _reply_key(self, kind: str) -> str:
+        """The key of the bot's answer to this message: its time of sending, so that it is
+        listed after what the customer wrote meanwhile, chosen once for every retry."""
+        if self.message.reply_key is None:
+            key = f"{clock.sortable(clock.now())}#{self.message.event_id}#{kind}"
+            self.message = self._save(self.message, reply_key=key)
+        return self.message.reply_key
+
     def _outbound(self, key: str, text: str) -> ConversationMessage:
         """The bot's message with this key: recorded now, or as an earlier attempt did."""
         message, _ = repositories.messages().add(
@@ -583,7 +584,9 @@ class StaffMessage(_Conversational):
         self.connection = connection
         self.event = event
         self.instance = _Instance(connection.user_id)
-        conversation_id = _conversation_id_of(connection, event.recipient_id, Channel.DM)
+        conversation_id = Conversation.id_for(
+            connection.user_id, connection.x_user_id, event.recipient_id, Channel.DM
+        )
         self.conversation = repositories.conversations().get(conversation_id)
 
     def process(self) -> None:

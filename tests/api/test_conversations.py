@@ -141,11 +141,6 @@ def test_messages_are_listed_oldest_first_with_what_became_of_them(api, desk, cu
     assert desk.conversation_with(customer)["last_message_at"] == messages[-1]["sent_at"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "functions/twitter_activity/inbound.py keys the bot's acknowledgement (and custom-field "
-    "questions) '<key of the message that triggered it>#ack', so it is listed right after "
-    "that message, before the customer's messages X delivered before it was sent; its "
-    "sent_at (clock.now() at sending) then goes back in time down the list"))
 def test_a_reply_is_listed_after_the_messages_sent_before_it(api, desk, customer):
     """The customer writes twice before the service answers the first DM (X delivered
     both at once): the thread as on X is first, second, the case number."""

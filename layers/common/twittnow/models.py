@@ -224,6 +224,7 @@ class ConversationMessage(BaseModel):
     status_detail: str = ""
     case_number: str | None = None
     media_attached: list[str] = []  # the media_urls already attached to the case
+    reply_key: str | None = None  # the key of the bot's answer to it (a question, an ack)
     handled: bool = False  # every step done: X delivering it again changes nothing
     failure: str = ""  # why the last attempt to handle it failed, until one succeeds
     sent_at: datetime
