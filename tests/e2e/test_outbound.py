@@ -6,7 +6,7 @@ import boto3
 import pytest
 import requests
 
-from tests.e2e.test_inbound import Desk, customer, desk, drained  # noqa: F401 (fixtures)
+from tests.api.desks import Desk, drained
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +79,7 @@ def test_an_agents_comment_on_a_mention_is_a_reply_in_the_customers_thread(
     drained(local_stack)
 
     # A thread's later parts answer our own post, so they are found by their mention.
-    sent = desk._x("GET", "/sandbox/sent")
+    sent = desk.x("GET", "/sandbox/sent")
     replies = [item for item in sent if item["text"].startswith(f"@{customer} ")][1:]
     assert len(replies) == 2  # 400 characters: two numbered posts
     assert replies[0]["in_reply_to_post_id"] == follow_up["post"]["id"]

@@ -3,7 +3,7 @@ comment to the local stack's /events/, which accepts it, and the customer gets i
 
 import pytest
 
-from tests.e2e.test_inbound import Desk, customer, desk, drained  # noqa: F401 (fixtures)
+from tests.api.desks import Desk, drained
 from tests.servicenow.harness import run_rule
 
 pytestmark = pytest.mark.e2e
