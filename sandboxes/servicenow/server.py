@@ -18,7 +18,8 @@ Answers are {"result": ...}; errors {"error": {"message", "detail"}, "status": "
 
 The sandbox's own side, JSON under /sandbox:
 
-    GET  /sandbox                                   cases, consumers, journal, events sent
+    GET  /sandbox                                   cases, consumers, journal, events sent,
+                                                    API requests received (by route)
     POST /sandbox/cases/{number}/comment            {"text"}: an agent's comment
     POST /sandbox/cases/{number}/resolve            {"text"?}: the agent proposes a solution
     POST /sandbox/cases/{number}/close              {"text"?}
@@ -37,6 +38,7 @@ import logging
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Self
@@ -121,6 +123,7 @@ class ServiceNowSandbox(LoopbackSandbox):
         self._lock = threading.RLock()
         self._tables = Tables()
         self._events: list[dict] = []
+        self._requests: Counter[str] = Counter()  # API calls received, by route handler
         self._faults: list[_Fault] = []
         self._routes = self._route_table()
 
@@ -171,6 +174,9 @@ class ServiceNowSandbox(LoopbackSandbox):
                 break
         else:
             return error(400, "Requested URI does not represent any resource")
+        if route.faults is not None:  # the instance's API, not the sandbox's own side
+            with self._lock:
+                self._requests[route.handler.__name__.lstrip("_")] += 1
         call = replace(
             call, params={name: unquote(value) for name, value in found.groupdict().items()}
         )
@@ -437,6 +443,7 @@ class ServiceNowSandbox(LoopbackSandbox):
                 "journal": [_journal_line(entry) for entry in tables.journal],
                 "attachments": list(tables.attachments.values()),
                 "events": list(self._events),
+                "requests": {"total": self._requests.total(), "by_route": dict(self._requests)},
                 "settings": self._settings_view(),
                 "faults": self._fault_summaries(),
             }
