@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from local.runtime import load_module
+from ops import dead_letters
 from ops.targets import LOCAL_STATE_FILE, TargetError, use_deployed_stack, use_local_stack
 
 REPO_ROOT = LOCAL_STATE_FILE.parent.parent
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     webhooks.add_argument("action", choices=["register", "list", "validate", "delete"])
     webhooks.add_argument("--url", help="register: the webhook URL, e.g. https://<api>/twitter-activity")
     webhooks.add_argument("--id", dest="webhook_id", help="validate, delete: the webhook's id (see list)")
+
+    dead_letter_command = _command(commands, "dead-letters", "list and redrive dead-letter queues")
+    dead_letters.add_arguments(dead_letter_command)
     arguments = parser.parse_args(argv)
 
     try:
@@ -36,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             use_deployed_stack(arguments.stack)
         if arguments.command == "createadmin":
             return _create_admin(arguments.username)
+        if arguments.command == "dead-letters":
+            return dead_letters.run(arguments)
         return _webhooks(arguments.action, arguments.url, arguments.webhook_id)
     except TargetError as error:
         print(error, file=sys.stderr)
