@@ -13,6 +13,7 @@ help:
 	@echo "make run     start the local stack (embedded AWS, local API on PORT, default 3000)"
 	@echo "make test    run the whole test suite (unit, integration, end to end)"
 	@echo "make lint    sam validate --lint and sam build (no Docker needed)"
+	@echo "make demo    a guided demo on a fresh local stack (DEMO_ARGS=--keep: keep it running)"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (python3.12 on PATH)"; exit 1; }
@@ -31,6 +32,9 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 run: $(VENV)/.installed
 	$(PY) -m local
 
+demo: $(VENV)/.installed
+	$(PY) -m local.demo $(DEMO_ARGS)
+
 test: $(VENV)/.installed
 	$(PY) -m pytest -n auto
 
@@ -38,4 +42,4 @@ lint: $(TOOLS_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/sam validate --lint
 	SAM_CLI_TELEMETRY=0 PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS_VENV)/bin/sam build
 
-.PHONY: help run test lint
+.PHONY: help run test lint demo
