@@ -65,12 +65,9 @@ def give_up(job: dict, reason: str) -> None:
     reply = conversation and repositories.messages().get(conversation.id, job["message_key"])
     if reply is None:
         return
+    # Not handled: redriven from the dead-letter queue, the reply is tried again.
     repositories.messages().update(
-        reply,
-        status=MessageStatus.FAILED,
-        status_detail=reason,
-        handled=True,
-        updated_at=clock.now(),
+        reply, status=MessageStatus.FAILED, status_detail=reason, updated_at=clock.now()
     )
     _note_on_case(conversation, job.get("case_sys_id"), reason)
 

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from tests.api.desks import Desk, drained
+from tests.e2e.test_ops_dead_letters import dead_letters
 
 pytestmark = pytest.mark.e2e
 
@@ -146,7 +147,7 @@ def test_the_same_event_sent_twice_is_delivered_once(local_stack, desk, agent, c
     assert [item["text"] for item in desk.sent_to(customer)].count("Checking now.") == 1
 
 
-def test_a_reply_x_refuses_is_a_work_note_on_the_case_and_waits_in_the_dead_letter_queue(
+def test_a_reply_x_refuses_is_a_work_note_waits_in_the_dead_letter_queue_and_is_redriven(
     local_stack, desk, agent, customer
 ):
     desk.customer_dm(customer, "Hello?")
@@ -166,13 +167,16 @@ def test_a_reply_x_refuses_is_a_work_note_on_the_case_and_waits_in_the_dead_lett
     reply = desk.messages_with(customer)[-1]
     assert (reply["author"], reply["status"]) == ("agent", "failed")
     assert reply["status_detail"]
-    sqs = boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url)
-    dead_letters = sqs.receive_message(
-        QueueUrl=local_stack.environment.values["OUTBOUND_DEAD_LETTER_QUEUE_URL"],
-        MaxNumberOfMessages=10,
-        VisibilityTimeout=0,
-    ).get("Messages", [])
-    assert any(case["sys_id"] in message["Body"] for message in dead_letters)
+    listed = dead_letters(local_stack, "list", "--queue", "outbound")
+    assert reply["id"] in listed.stdout, listed.stdout
+
+    # Once the cause is gone (the fault was for one call), the operator redrives it.
+    redriven = dead_letters(local_stack, "redrive", "--queue", "outbound", "--all")
+    assert redriven.returncode == 0, redriven.stderr
+    drained(local_stack)
+    assert desk.messages_with(customer)[-1]["status"] == "delivered"
+    sent = [item["text"] for item in desk.sent_to(customer)]
+    assert sent.count("Can you send us a photo?") == 1
 
 
 def test_x_refusing_the_accounts_token_marks_the_connection_broken_and_keeps_the_reply(
