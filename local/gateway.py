@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,6 +109,14 @@ class HttpRequest:
 class HttpResponse:
     status: int
     headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fixed answer to GET of a path no template route takes: the API's documentation."""
+
+    content_type: str
     body: bytes
 
 
@@ -249,6 +257,7 @@ class Gateway:
         self.stage = stage
         self.invoke = invoke
         self.router = Router(())
+        self.pages: Mapping[str, Page] = {}
         self._server = ThreadingHTTPServer((host, port), _RequestHandler)
         self._server.gateway = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -257,8 +266,10 @@ class Gateway:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def start(self, router: Router) -> None:
+    def start(self, router: Router, pages: Mapping[str, Page] | None = None) -> None:
+        """Serves `router`'s routes, and `pages` by path where no route matches."""
         self.router = router
+        self.pages = pages or {}
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="local-gateway", daemon=True
         )
@@ -290,6 +301,9 @@ class Gateway:
     def _answer(self, request: HttpRequest, request_id: str) -> HttpResponse:
         matched = self.router.match(request.method, request.path)
         if matched is None:
+            page = self.pages.get(request.path.rstrip("/") or "/")
+            if page is not None and request.method in ("GET", "HEAD"):
+                return HttpResponse(200, [("Content-Type", page.content_type)], page.body)
             return not_found(request.method, request.path, request_id)
         route, path_parameters = matched
         event = build_event(request, route, path_parameters, request_id, self.stage)
@@ -326,7 +340,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_<METHOD> with its own 501 page. Every
+        # method goes to the router instead, which answers 404 in the envelope where no
+        # route takes it.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

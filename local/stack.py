@@ -11,7 +11,7 @@ from pathlib import Path
 
 from local.aws import EmbeddedAws
 from local.environment import EnvironmentChanges
-from local.gateway import Gateway, HttpRequest, HttpResponse, Router
+from local.gateway import Gateway, HttpRequest, HttpResponse, Page, Router
 from local.queues import QueuePollers
 from local.runtime import LAYER_DIRS, Runtime, load_module
 from local.template import (
@@ -33,6 +33,28 @@ SERVICENOW_SANDBOX_ADMIN_USER = "twittnow.integration"
 DEFAULT_STATE_FILE = REPO_ROOT / ".local" / "stack.json"
 # The folder whose logic module creates users (create_admin).
 AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
+# The API's OpenAPI document (python -m ops openapi writes it), served with Swagger UI.
+API_DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
+# The browser fetches Swagger UI itself, so nothing of it is vendored here.
+SWAGGER_UI = "https://unpkg.com/swagger-ui-dist@5.35.0"
+SWAGGER_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Twittnow API</title>
+<link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{SWAGGER_UI}/swagger-ui-bundle.js" crossorigin></script>
+<script>
+window.onload = () => {{
+  window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui"}});
+}};
+</script>
+</body>
+</html>
+"""
 
 
 @dataclass(frozen=True)
@@ -157,7 +179,7 @@ class LocalStack:
             self.runtime.load_handler(function)  # a handler that cannot import fails the start
         self._create_admin()
 
-        self._gateway.start(Router(self.template.functions))
+        self._gateway.start(Router(self.template.functions), self._api_docs())
         if self.x_sandbox is not None:
             self._register_x_webhook()
         self._pollers = QueuePollers(self.template, self.aws, self.runtime.invoke)
@@ -165,6 +187,13 @@ class LocalStack:
         if self.state_file is not None:
             self._write_state_file(self.state_file)
         logger.info("Local stack up: API %s", self.base_url)
+
+    @staticmethod
+    def _api_docs() -> dict[str, Page]:
+        return {
+            "/openapi.json": Page("application/json", API_DOCUMENT.read_bytes()),
+            "/docs": Page("text/html; charset=utf-8", SWAGGER_PAGE.encode()),
+        }
 
     def _set_function_environment(self, template: Template) -> None:
         """Every function's variables, in this process the functions share.
@@ -285,6 +314,7 @@ class LocalStack:
         lines = [
             "Twittnow local stack",
             f"  API            {self.base_url}",
+            f"  API docs       {self.base_url}/docs  (Swagger UI of {self.base_url}/openapi.json)",
             f"  Embedded AWS   {self.aws.endpoint_url} ({self.aws.region})",
             f"  Admin          {self.admin_username}",
         ]

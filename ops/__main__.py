@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from local.runtime import load_module
-from ops import dead_letters
+from ops import dead_letters, openapi
 from ops.targets import LOCAL_STATE_FILE, TargetError, use_deployed_stack, use_local_stack
 
 REPO_ROOT = LOCAL_STATE_FILE.parent.parent
@@ -31,7 +31,13 @@ def main(argv: list[str] | None = None) -> int:
 
     dead_letter_command = _command(commands, "dead-letters", "list and redrive dead-letter queues")
     dead_letters.add_arguments(dead_letter_command)
+
+    documents = commands.add_parser("openapi", help="write docs/openapi.json from the code")
+    documents.add_argument("--output", type=Path, default=openapi.DOCUMENT, help="where to write it")
     arguments = parser.parse_args(argv)
+    if arguments.command == "openapi":  # reads the code only: no stack to choose
+        print(f"Wrote {openapi.write(arguments.output)}.")
+        return 0
 
     try:
         if arguments.local:

@@ -2,13 +2,13 @@
 
 import logic
 from models import ApiKeyResponse
-from twittnow.api import Access, create_app, current_caller, lambda_entry
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 from twittnow.errors import InvalidInput
 
 app = create_app()
 
 
-@app.post("/api-key")
+@app.post("/api-key", responses=answers(201))
 def create_api_key() -> tuple[ApiKeyResponse, int]:
     if (app.current_event.body or "").strip() not in ("", "{}"):
         raise InvalidInput.for_field("body", "The request body has to be empty.")

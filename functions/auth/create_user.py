@@ -2,12 +2,12 @@
 
 import logic
 from models import CreateUserRequest, UserView
-from twittnow.api import Access, create_app, current_caller, lambda_entry
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
-@app.post("/auth/users")
+@app.post("/auth/users", responses=answers(201, {409: "A user has this username (in any case)."}))
 def create_user(request: CreateUserRequest) -> tuple[UserView, int]:
     return UserView.of(logic.create_user(current_caller(app), request)), 201
 

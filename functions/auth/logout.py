@@ -1,12 +1,12 @@
 """POST /auth/logout/: revoke the token that makes the call."""
 
 import logic
-from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
-@app.post("/auth/logout")
+@app.post("/auth/logout", responses=answers(204))
 def logout():
     logic.logout(current_caller(app))
     return no_content()

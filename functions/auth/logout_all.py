@@ -1,12 +1,12 @@
 """POST /auth/logout-all/: revoke every login token of the caller."""
 
 import logic
-from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
-@app.post("/auth/logout-all")
+@app.post("/auth/logout-all", responses=answers(204))
 def logout_all():
     logic.logout_all(current_caller(app))
     return no_content()

@@ -2,12 +2,21 @@
 
 import logic
 from models import PartialUpdateUserRequest, UserView
-from twittnow.api import Access, create_app, current_caller, lambda_entry
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
-@app.patch("/auth/users/<user_id>")
+@app.patch(
+    "/auth/users/<user_id>",
+    responses=answers(
+        200,
+        {
+            409: "Another user has this username (in any case), or an admin would "
+            "lose their own admin rights.",
+        },
+    ),
+)
 def partial_update_user(user_id: str, changes: PartialUpdateUserRequest) -> UserView:
     return UserView.of(logic.update_user(current_caller(app), user_id, changes))
 

@@ -2,12 +2,12 @@
 
 import logic
 from models import SetPasswordRequest
-from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
-@app.patch("/auth/users/<user_id>/set-password")
+@app.patch("/auth/users/<user_id>/set-password", responses=answers(204))
 def set_password(user_id: str, request: SetPasswordRequest):
     logic.set_password(current_caller(app), user_id, request.password.get_secret_value())
     return no_content()

@@ -2,12 +2,21 @@
 
 import logic
 from models import PartialUpdateUserRequest, UpdateUserRequest, UserView
-from twittnow.api import Access, create_app, current_caller, lambda_entry
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
-@app.put("/auth/users/<user_id>")
+@app.put(
+    "/auth/users/<user_id>",
+    responses=answers(
+        200,
+        {
+            409: "Another user has this username (in any case), or an admin would "
+            "lose their own admin rights.",
+        },
+    ),
+)
 def update_user(user_id: str, details: UpdateUserRequest) -> UserView:
     changes = PartialUpdateUserRequest.model_validate(details.model_dump(exclude_none=True))
     return UserView.of(logic.update_user(current_caller(app), user_id, changes))

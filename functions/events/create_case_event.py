@@ -7,15 +7,29 @@ from urllib.parse import parse_qsl
 import case_events
 from models import CaseEventAccepted, CaseEventRequest
 from pydantic import ValidationError
-from twittnow.api import Access, create_app, current_caller, describe_validation_errors, lambda_entry
+from twittnow.api import (
+    Access,
+    answers,
+    create_app,
+    current_caller,
+    describe_validation_errors,
+    lambda_entry,
+)
 from twittnow.errors import InvalidInput
 
 app = create_app()
 FORM = "application/x-www-form-urlencoded"
+ANSWERS = answers(
+    202,
+    {
+        404: "No conversation of this tenant has this case, or this customer (target).",
+        409: "The tenant has no connected X account, so no reply can reach the customer.",
+    },
+)
 
 
-@app.post("/events")
-@app.post("/api/events")
+@app.post("/events", responses=ANSWERS)
+@app.post("/api/events", responses=ANSWERS)
 def create_case_event() -> tuple[CaseEventAccepted, int]:
     accepted = case_events.accept(current_caller(app), _request())
     return accepted, 202

@@ -2,12 +2,21 @@
 
 import servicenow_details
 from models import ServiceNowDetailsRequest, ServiceNowDetailsView
-from twittnow.api import Access, create_app, current_caller, lambda_entry
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
-@app.post("/servicenow-details")
+@app.post(
+    "/servicenow-details",
+    responses=answers(
+        201,
+        {
+            409: "The user has ServiceNow details already (`details` names `user`: "
+            '"This field must be unique.").',
+        },
+    ),
+)
 def create_servicenow_details(request: ServiceNowDetailsRequest) -> tuple[ServiceNowDetailsView, int]:
     details = servicenow_details.create(current_caller(app), request)
     return ServiceNowDetailsView.of(details), 201

@@ -1,12 +1,12 @@
 """DELETE /servicenow-details/{details_id}/ (the owner or an admin), and its secret."""
 
 import servicenow_details
-from twittnow.api import Access, create_app, current_caller, lambda_entry, no_content
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
-@app.delete("/servicenow-details/<details_id>")
+@app.delete("/servicenow-details/<details_id>", responses=answers(204))
 def delete_servicenow_details(details_id: str):
     servicenow_details.delete(current_caller(app), details_id)
     return no_content()

@@ -2,12 +2,12 @@
 
 import custom_fields
 from models import CustomFieldChanges, CustomFieldView
-from twittnow.api import Access, create_app, current_caller, lambda_entry
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
-@app.patch("/custom-fields/<field_id>")
+@app.patch("/custom-fields/<field_id>", responses=answers(200, {409: "The tenant has a field of this name (in any case)."}))
 def partial_update_custom_field(field_id: str, changes: CustomFieldChanges) -> CustomFieldView:
     return CustomFieldView.of(custom_fields.update(current_caller(app), field_id, changes))
 

@@ -1,4 +1,4 @@
-"""Response shapes of the X connection API."""
+"""Response shapes of the X connection API and the webhook."""
 
 from datetime import datetime
 
@@ -31,3 +31,11 @@ class XConnectionView(BaseModel):
             exclude={"user_id", "secret_arn", "webhook_id", "subscription_id"}
         )
         return cls(user=connection.user_id, **values)
+
+
+class CrcResponse(BaseModel):
+    response_token: str  # sha256=<base64 HMAC-SHA256 of crc_token with the consumer secret>
+
+
+class DeliveryAccepted(BaseModel):
+    queued: int  # the events put on the inbound queue; 0 for kinds the service ignores

@@ -7,14 +7,38 @@ from typing import Annotated
 import connections
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from models import XConnectionView
-from twittnow.api import Access, create_app, lambda_entry, public_url
+from pydantic import BaseModel
+from twittnow.api import Access, ErrorEnvelope, create_app, lambda_entry, public_url
 from twittnow.errors import ApiError
 
 app = create_app()
 
 
-@app.get("/twitter-callback")
+def _page_or_json(when: str, model: type[BaseModel]) -> OpenAPIResponse:
+    """A page for the person, or `model` as JSON with ?format=json."""
+    content = {"text/html": {"schema": {"type": "string"}}, "application/json": {"model": model}}
+    return {"description": when, "content": content}
+
+
+ANSWERS = {
+    200: _page_or_json("The X account is connected.", XConnectionView),
+    **{
+        status: _page_or_json(when, ErrorEnvelope)
+        for status, when in {
+            400: "No oauth_token or oauth_verifier; an unknown, expired or used oauth_token; "
+            "or X refused the verifier. (A malformed query is a 400 in JSON either way.)",
+            403: "The authorization was declined on X.",
+            404: "The user who started the authorization no longer exists.",
+            409: "The tenant holds another X account, or another tenant holds this one.",
+            503: "X did not answer or throttled us; nothing changed.",
+        }.items()
+    },
+}
+
+
+@app.get("/twitter-callback", responses=ANSWERS)
 def twitter_callback(
     oauth_token: Annotated[str | None, Query(max_length=200)] = None,
     oauth_verifier: Annotated[str | None, Query(max_length=200)] = None,

@@ -2,6 +2,7 @@
 what happened to connected accounts, verified and queued for the inbound processor."""
 
 from deliveries import accept
+from models import DeliveryAccepted
 from twittnow.api import Access, create_app, lambda_entry
 
 app = create_app()
@@ -10,9 +11,8 @@ app = create_app()
 @app.post("/twitter-activity")
 @app.post("/activity")
 @app.post("/api/activity")
-def receive_delivery() -> dict:
-    queued = accept((app.current_event.decoded_body or "").encode())
-    return {"queued": queued}
+def receive_delivery() -> DeliveryAccepted:
+    return DeliveryAccepted(queued=accept((app.current_event.decoded_body or "").encode()))
 
 
 lambda_handler = lambda_entry(app, Access.X_WEBHOOK)

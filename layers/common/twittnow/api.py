@@ -6,6 +6,7 @@ The error envelope, for every 4xx and 5xx:
      "details": {"<field>": ["<message>", ...]}, "request_id": "<API Gateway request id>"}
 """
 
+import base64
 import json
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -14,10 +15,14 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from twittnow.auth import Caller, authenticate, require_admin
 from twittnow.clients.x import app_credentials, signature_matches
@@ -39,10 +44,21 @@ MAX_PAGE_SIZE = 200
 
 
 class Page(BaseModel, Generic[T]):
-    count: int
-    next: str | None
-    previous: str | None
+    count: int = Field(description="How many results there are on every page together.")
+    next: str | None = Field(description="The next page's URL; null on the last page.")
+    previous: str | None = Field(description="The previous page's URL; null on the first.")
     results: list[T]
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: str = Field(description="What went wrong and what to do.")
+    code: str = Field(description="VALIDATION_ERROR, NOT_AUTHENTICATED, PERMISSION_DENIED, ...")
+    details: dict[str, list[str]] = Field(
+        description="Messages by field; `body` for the body as a whole."
+    )
+    request_id: str = Field(description="The id to quote in a support request.")
 
 
 def create_app() -> APIGatewayRestResolver:
@@ -59,6 +75,10 @@ def create_app() -> APIGatewayRestResolver:
     def invalid_request(error: RequestValidationError) -> Response:
         message, details = describe_validation_errors(error.errors())
         return envelope(400, "VALIDATION_ERROR", message, request_id(), details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unreadable_body(_: RequestUnsupportedContentType) -> Response:
+        return _error_response(_not_json(), request_id())
 
     @app.not_found
     def no_route(_: Exception) -> Response:
@@ -99,11 +119,14 @@ def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict,
                 caller = _authorize(proxy_event, access)
                 app.append_context(caller=caller)
                 logger.append_keys(user_id=caller.user.id)
+            _refuse_multipart(proxy_event)
             _refuse_json_that_is_not_an_object(proxy_event)
         except ApiError as error:
             return _as_proxy_result(_error_response(error, proxy_event.request_context.request_id))
         return app.resolve(event, context)
 
+    # The OpenAPI document (ops/openapi.py) reads who may call from here.
+    lambda_handler.access = access
     return lambda_handler
 
 
@@ -124,7 +147,8 @@ def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
 
 def _verify_x_signature(event: APIGatewayProxyEvent) -> None:
     """Checks x-twitter-webhooks-signature over the raw body, in constant time."""
-    raw_body = (event.decoded_body or "").encode()
+    body = event.body or ""
+    raw_body = base64.b64decode(body) if event.is_base64_encoded else body.encode()
     header = event.headers.get("x-twitter-webhooks-signature")
     if not signature_matches(app_credentials().consumer_secret, raw_body, header):
         raise NotAuthenticated(
@@ -133,12 +157,31 @@ def _verify_x_signature(event: APIGatewayProxyEvent) -> None:
         )
 
 
+def _refuse_multipart(event: APIGatewayProxyEvent) -> None:
+    """No endpoint takes multipart bodies, and Powertools fails on one without a boundary
+    (a ValueError, which would be a 500), so they are refused here first."""
+    if (event.headers.get("content-type") or "").strip().lower().startswith("multipart/"):
+        raise _not_json()
+
+
+def _not_json() -> InvalidInput:
+    return InvalidInput.for_field(
+        "body", "Send the body as JSON, with Content-Type: application/json."
+    )
+
+
 def _refuse_json_that_is_not_an_object(event: APIGatewayProxyEvent) -> None:
     """Powertools takes a JSON array's first item as the body model (it unwraps lists for
-    any non-list parameter), so anything but an object is refused here first. Bodies that
-    are not JSON at all are left to the resolver, which explains them."""
+    any non-list parameter), so anything but an object is refused here first, as are bytes
+    that are not UTF-8 (which Powertools fails to decode, a 500). Bodies that are not JSON
+    at all are left to the resolver, which explains them."""
     try:
-        body = json.loads(event.decoded_body or "null")
+        text = event.decoded_body or "null"
+    except UnicodeDecodeError:  # API Gateway passes bytes that are not UTF-8 as base64
+        message = "The request body is not UTF-8 text, so not JSON."
+        raise InvalidInput.for_field("body", message) from None
+    try:
+        body = json.loads(text)
     except ValueError:
         return
     except RecursionError:
@@ -176,14 +219,32 @@ def envelope(
     details: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = {"error": message, "code": code, "details": details or {}, "request_id": request_id}
+    body = ErrorEnvelope(error=message, code=code, details=details or {}, request_id=request_id)
     return Response(
-        status_code=status, content_type="application/json", body=json.dumps(body), headers=headers
+        status_code=status,
+        content_type="application/json",
+        body=body.model_dump_json(),
+        headers=headers,
     )
 
 
 def no_content() -> Response:
     return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+def answers(status: int = 200, errors: dict[int, str] | None = None) -> dict[int, OpenAPIResponse]:
+    """A route's answers, for its OpenAPI document: the success `status` (its body is the
+    route's return type; 204 has none) and the errors its domain logic answers, by status,
+    each with when. The document adds those every route of its kind answers: 400; 401 and
+    403 by its Access; 404 for an id in the path or a page (see ops/openapi.py)."""
+    success: OpenAPIResponse = {"description": HTTPStatus(status).phrase}
+    if status == HTTPStatus.NO_CONTENT:
+        success["content"] = {}
+    return {status: success, **{code: _error_answer(when) for code, when in (errors or {}).items()}}
+
+
+def _error_answer(when: str) -> OpenAPIResponse:
+    return {"description": when, "content": {"application/json": {"model": ErrorEnvelope}}}
 
 
 def describe_validation_errors(errors: Sequence[dict]) -> tuple[str, dict[str, list[str]]]:
