@@ -1,0 +1,187 @@
+"""Cold start: for each function of template.yaml, how long a fresh Python process takes to
+import and initialize its handler module, next to a fresh process that only imports boto3;
+which packages that time goes to; and the size of the built layer.
+
+    .venv/bin/python -m bench.cold_start [--runs 5]
+
+Each process starts isolated (python -I: no current folder, no PYTHONPATH) with Lambda's
+path, the function's folder and then the layer, and the template's environment variables
+(values resolved for a local deployment: names, nothing it connects to). The time is
+taken inside the process, from before the import to the handler in hand: the
+interpreter's own start, the same for every function, is left out. Figures are medians of
+`--runs` processes, in wall time and in the process's CPU time (which other work on the
+machine disturbs less). Goal: no function above 2x the boto3 baseline.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from bench.common import machine
+from local.runtime import LAYER_DIRS
+from local.template import REPO_ROOT, Deployment, Function, load_template
+
+GOAL = 2.0
+LAYER_DIR = LAYER_DIRS[0]
+# Run in each fresh process: argv is the function's folder and handler ("" for boto3 alone).
+PROGRAM = """
+import importlib, sys, time
+started, started_cpu = time.perf_counter(), time.process_time()
+code_dir, handler = sys.argv[1:]
+if handler:
+    sys.path[:0] = [code_dir, LAYER_DIR]
+    module_name, _, function_name = handler.rpartition(".")
+    getattr(importlib.import_module(module_name), function_name)
+else:
+    import boto3
+print((time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000)
+""".replace("LAYER_DIR", repr(str(LAYER_DIR)))
+BASELINE = "boto3 alone"
+HEAVY_SHOWN = 12
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per function")
+    runs = parser.parse_args().runs
+
+    # Resolved for a local deployment: names and URLs, nothing a handler connects to at import.
+    functions = load_template(Deployment(aws_endpoint_url="http://127.0.0.1:9")).functions
+    kinds = [(BASELINE, None), *((function.logical_id, function) for function in functions)]
+    wall: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, list[float]] = defaultdict(list)
+    for _ in range(runs):  # round after round, so that any drift touches every function alike
+        for name, function in kinds:
+            elapsed, used = map(float, run(function).split())
+            wall[name].append(elapsed)
+            cpu[name].append(used)
+    wall_ms = {name: statistics.median(samples) for name, samples in wall.items()}
+    cpu_ms = {name: statistics.median(samples) for name, samples in cpu.items()}
+
+    print(f"cold start, median of {runs} fresh processes each, {machine()}")
+    print(f"  {'':40} {'wall':>9} {'ratio':>7}   {'CPU':>9} {'ratio':>7}")
+    above = []
+    for name, _ in kinds:
+        ratio, cpu_ratio = wall_ms[name] / wall_ms[BASELINE], cpu_ms[name] / cpu_ms[BASELINE]
+        if ratio > GOAL:
+            above.append(name)
+        print(f"  {name:40} {wall_ms[name]:6.1f} ms {ratio:5.2f} x   "
+              f"{cpu_ms[name]:6.1f} ms {cpu_ratio:5.2f} x{'  above' if ratio > GOAL else ''}")
+    print(f"  goal: no function above {GOAL} x boto3 alone (wall): "
+          f"{'met' if not above else f'missed by {len(above)} of {len(functions)}'}")
+    heavy_packages(functions)
+    layer_size()
+
+
+def run(function: Function | None, *options: str) -> str:
+    """One fresh process importing the function's handler (None: boto3 alone). Answers
+    what it prints (wall and CPU milliseconds), or with `options` (-X importtime) its
+    stderr."""
+    arguments = [str(function.code_uri), function.handler] if function else ["", ""]
+    environment = {
+        "PATH": os.environ["PATH"],
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "dummy",
+        "AWS_SECRET_ACCESS_KEY": "dummy",
+        **(function.environment if function else {}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-I", *options, "-c", PROGRAM, *arguments],
+        env=environment, capture_output=True, text=True, check=True,
+    )
+    return done.stderr if options else done.stdout
+
+
+def heavy_packages(functions: tuple[Function, ...]) -> None:
+    """python -X importtime of every function, once: the time each top-level package's
+    own modules take (self time, so nothing is counted twice), and who imports it."""
+    baseline = _package_times(run(None, "-X", "importtime"), set())[0]
+    times: dict[str, list[float]] = defaultdict(list)
+    importers: dict[str, Counter] = defaultdict(Counter)
+    for function in functions:
+        ours = {"twittnow", *(path.stem for path in function.code_uri.glob("*.py"))}
+        importtime = run(function, "-X", "importtime")
+        package_times, package_importers = _package_times(importtime, ours)
+        for package, milliseconds in package_times.items():
+            times[package].append(milliseconds)
+            importers[package][package_importers[package]] += 1
+    print("  heavy packages (python -X importtime, self time; median over the functions "
+          "importing them):")
+    heaviest = sorted(times, key=lambda package: -statistics.median(times[package]))
+    for package in heaviest[:HEAVY_SHOWN]:
+        where = "boto3 (the baseline has it too)" if package in baseline else ", ".join(
+            f"{importer} ({count})" for importer, count in importers[package].most_common(3)
+        )
+        print(f"    {package:22} {statistics.median(times[package]):5.1f} ms "
+              f"in {len(times[package]):2} functions, imported by {where}")
+
+
+def _package_times(importtime: str, ours: set[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """From -X importtime's report: milliseconds per top-level package, and which of our
+    modules (`ours`: top-level names) first pulled each package in."""
+    rows = []  # (self microseconds, depth, module), a module after the ones it imported
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line.removeprefix("import time:").split("|")
+        rows.append((int(own), (len(name) - len(name.lstrip())) // 2, name.strip()))
+    times: Counter = Counter()
+    importers: dict[str, str] = {}
+    for index, (own, depth, name) in enumerate(rows):
+        package = name.split(".")[0]
+        times[package] += own / 1000
+        if package not in importers:
+            importers[package] = _our_importer(rows[index + 1:], depth, package, ours)
+    return dict(times), importers
+
+
+def _our_importer(later_rows: list[tuple], depth: int, package: str, ours: set[str]) -> str:
+    """The nearest module of ours, outside `package`, whose import led to a row at `depth`
+    (its ancestors are the later rows of smaller depths)."""
+    for _, row_depth, name in later_rows:
+        if row_depth < depth:
+            depth = row_depth
+            if name.split(".")[0] in ours - {package}:
+                return name
+    return "the handler"
+
+
+def layer_size() -> None:
+    """The layer much as sam build makes it: the requirements and the twittnow package
+    under python/; unzipped (Lambda's limit: 250 MB with the function) and zipped."""
+    with tempfile.TemporaryDirectory() as build:
+        target = Path(build) / "python"
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "-r", str(LAYER_DIR / "requirements.txt"), "--target", str(target)],
+            capture_output=True, check=True,
+        )
+        shutil.copytree(LAYER_DIR / "twittnow", target / "twittnow",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        files = [path for path in target.rglob("*") if path.is_file()]
+        unzipped = sum(path.stat().st_size for path in files)
+        archive = Path(build) / "layer.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as layer_zip:
+            for path in files:
+                layer_zip.write(path, path.relative_to(build))
+        zipped = archive.stat().st_size
+        by_package: Counter = Counter()
+        for path in files:
+            by_package[path.relative_to(target).parts[0]] += path.stat().st_size
+    largest = ", ".join(f"{name} {size / 2**20:.1f}" for name, size in by_package.most_common(5))
+    print(f"  layer (pip install -r {LAYER_DIR.relative_to(REPO_ROOT)}/requirements.txt "
+          f"--target, + twittnow): {unzipped / 2**20:.1f} MiB unzipped, "
+          f"{zipped / 2**20:.1f} MiB zipped")
+    print(f"    largest (MiB): {largest}")
+
+
+if __name__ == "__main__":
+    main()
