@@ -209,6 +209,11 @@ class LocalStack:
                         "Functions disagree on %s; locally they all share one value.", name
                     )
         values["PUBLIC_BASE_URL"] = self.public_base_url
+        # Metrics are CloudWatch's embedded-format JSON lines on stdout: noise in a terminal.
+        # POWERTOOLS_METRICS_DISABLED=false shows them.
+        values["POWERTOOLS_METRICS_DISABLED"] = os.environ.get(
+            "POWERTOOLS_METRICS_DISABLED", "true"
+        )
         if self.x_sandbox is None:
             # The X app's credentials stay in the operator's environment, out of the state file.
             values["X_API_BASE_URL"] = self.settings.x_api_base_url

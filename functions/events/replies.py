@@ -7,7 +7,7 @@ from twittnow.clients.servicenow import ServiceNowError
 from twittnow.clients.x import XNotFound, XRequestRejected
 from twittnow.instance_urls import InvalidInstanceUrl
 from twittnow.models import Conversation, ConversationMessage, ConversationStatus, MessageStatus
-from twittnow.observability import logger
+from twittnow.observability import count, logger
 from twittnow.repositories.queues import QueueMessage
 
 ENDING_TYPES = ("resolved", "closed")
@@ -39,6 +39,7 @@ def deliver(job: dict) -> None:
     repositories.messages().update(
         reply, status=MessageStatus.DELIVERED, handled=True, failure="", updated_at=clock.now()
     )
+    count("RepliesDelivered")
 
 
 def _send(conversation: Conversation, reply: ConversationMessage) -> ConversationMessage:
@@ -65,6 +66,7 @@ def give_up(job: dict, reason: str) -> None:
     reply = conversation and repositories.messages().get(conversation.id, job["message_key"])
     if reply is None:
         return
+    count("RepliesUndeliverable")
     # Not handled: redriven from the dead-letter queue, the reply is tried again.
     repositories.messages().update(
         reply, status=MessageStatus.FAILED, status_detail=reason, updated_at=clock.now()

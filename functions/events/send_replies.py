@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 import replies
 from twittnow import repositories
-from twittnow.observability import logger
+from twittnow.observability import logger, metrics
 from twittnow.retries import queued_attempt
 from twittnow.settings import get_settings
 
@@ -29,6 +29,7 @@ def handle_record(record: SQSRecord) -> None:
         replies.deliver(job)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
     return process_partial_response(

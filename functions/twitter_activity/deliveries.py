@@ -9,7 +9,7 @@ import json
 
 from twittnow import repositories
 from twittnow.errors import InvalidInput
-from twittnow.observability import logger
+from twittnow.observability import count, logger
 from twittnow.repositories.queues import QueueMessage
 from twittnow.x_events import (
     MalformedDelivery,
@@ -28,6 +28,7 @@ def accept(raw_body: bytes) -> int:
         raise InvalidInput.for_field("body", "A delivery must be JSON.") from None
     if not isinstance(delivery, dict):
         raise InvalidInput.for_field("body", "A delivery must be a JSON object.")
+    count("DeliveriesReceived")
     account_id = delivery_account_id(delivery)
     if account_id is not None and not repositories.credentials().holds_account(account_id):
         # Answered 200 all the same: X would otherwise retry it for days.
@@ -39,6 +40,7 @@ def accept(raw_body: bytes) -> int:
         # Signed by X, so retrying cannot fix it: logged for us to adapt to the new shape.
         logger.error("Delivery not shaped like X's; dropped.", extra={"reason": str(error)})
         return 0
+    count("EventsQueued", len(events))
     repositories.inbound_queue().send(
         [
             QueueMessage(

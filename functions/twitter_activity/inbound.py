@@ -36,7 +36,7 @@ from twittnow.models import (
     ServiceNowDetails,
     XConnection,
 )
-from twittnow.observability import logger
+from twittnow.observability import count, logger
 from twittnow.retries import TENANT_ACTION_WAIT_SECONDS, RetryLater
 from twittnow.x_events import (
     AccountRevoked,
@@ -331,6 +331,7 @@ class CustomerMessage(_Conversational):
                 self._acknowledge()  # this message opened the case
         self._attach_media()
         self.message = self._save(self.message, handled=True, failure="")
+        count("MessagesProcessed")
 
     # ------------------------------------------------------------ custom fields
 
@@ -404,6 +405,7 @@ class CustomerMessage(_Conversational):
                 social_handle=conversation.customer_screen_name,
                 social_handle_url=_profile_url(conversation.customer_screen_name),
             )
+            count("CasesCreated")
         self._update_conversation(
             status=ConversationStatus.OPEN,
             case_sys_id=case.sys_id,

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 import inbound
 from twittnow import repositories
-from twittnow.observability import logger
+from twittnow.observability import logger, metrics
 from twittnow.retries import queued_attempt
 from twittnow.settings import get_settings
 from twittnow.x_events import from_queue
@@ -28,6 +28,7 @@ def handle_record(record: SQSRecord) -> None:
         inbound.handle(event)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context) -> dict:
     return process_partial_response(

@@ -4,6 +4,7 @@ what happened to connected accounts, verified and queued for the inbound process
 from deliveries import accept
 from models import DeliveryAccepted
 from twittnow.api import Access, create_app, lambda_entry
+from twittnow.observability import metrics
 
 app = create_app()
 
@@ -15,4 +16,4 @@ def receive_delivery() -> DeliveryAccepted:
     return DeliveryAccepted(queued=accept((app.current_event.decoded_body or "").encode()))
 
 
-lambda_handler = lambda_entry(app, Access.X_WEBHOOK)
+lambda_handler = metrics.log_metrics(lambda_entry(app, Access.X_WEBHOOK))

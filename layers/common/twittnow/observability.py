@@ -1,11 +1,24 @@
-"""The one logger every function uses. Events are never logged whole: they carry
-passwords and tokens."""
+"""The one logger and the metrics every function uses. Events are never logged whole:
+they carry passwords and tokens. Metrics go to CloudWatch in the embedded metric format
+(namespace POWERTOOLS_METRICS_NAMESPACE), flushed by the handlers that count."""
 
 import logging
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
+metrics = Metrics()
+
+
+def count(name: str, value: int = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def count_failure(kind: str) -> None:
+    """One failed attempt at a queued message, by kind (the error's class)."""
+    with single_metric(name="Failures", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="kind", value=kind)
 
 # botocore logs every request's parameters at DEBUG, Secrets Manager's SecretString
 # among them, and Lambda's log level controls can set the root logger to DEBUG: the

@@ -20,7 +20,7 @@ from twittnow.clients.servicenow import (
 )
 from twittnow.clients.x import XConnectionBroken, XError, XRateLimited
 from twittnow.instance_urls import InvalidInstanceUrl
-from twittnow.observability import logger
+from twittnow.observability import count_failure, logger
 from twittnow.repositories.queues import FifoQueue
 
 BACKOFF_CAP_SECONDS = 15 * 60
@@ -84,6 +84,7 @@ def queued_attempt(
         known = isinstance(error, RetryLater | ServiceNowError | XError | InvalidInstanceUrl)
         log = logger.warning if known else logger.exception
         log("Attempt failed", extra={"attempt": attempt, "retry_in": seconds, "reason": reason})
+        count_failure(type(error).__name__)
         if attempt >= max_attempts:
             on_last_failure(reason)
         else:
