@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models import CreateUserRequest, PartialUpdateUserRequest
-from twittnow import audit, clock, repositories, x_accounts
+from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
-from twittnow.clients.x import XRateLimited, XUnavailable
 from twittnow.errors import (
     Conflict,
     NotAuthenticated,
@@ -108,6 +107,11 @@ def delete_user(caller: Caller, user_id: str) -> None:
         raise Conflict("An admin cannot delete their own account; ask another admin.")
     connection = repositories.credentials().x_of(user.id)
     if connection is not None:  # first: with X down, nothing is deleted and the admin retries
+        # Imported here: the X client (requests, OAuth) would slow every auth function's
+        # cold start for this one path.
+        from twittnow import x_accounts
+        from twittnow.clients.x import XRateLimited, XUnavailable
+
         try:
             x_accounts.disconnect(connection)
         except (XUnavailable, XRateLimited):

@@ -25,7 +25,6 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, Field
 
 from twittnow.auth import Caller, authenticate, require_admin
-from twittnow.clients.x import app_credentials, signature_matches
 from twittnow.errors import (
     ApiError,
     InvalidInput,
@@ -147,6 +146,10 @@ def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
 
 def _verify_x_signature(event: APIGatewayProxyEvent) -> None:
     """Checks x-twitter-webhooks-signature over the raw body, in constant time."""
+    # Imported here: the X client module (requests, OAuth) would slow every function's
+    # cold start, and only the webhook needs it.
+    from twittnow.clients.x import app_credentials, signature_matches
+
     body = event.body or ""
     raw_body = base64.b64decode(body) if event.is_base64_encoded else body.encode()
     header = event.headers.get("x-twitter-webhooks-signature")
