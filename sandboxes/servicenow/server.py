@@ -23,24 +23,35 @@ The sandbox's own side, JSON under /sandbox:
     POST /sandbox/cases/{number}/comment            {"text"}: an agent's comment
     POST /sandbox/cases/{number}/resolve            {"text"?}: the agent proposes a solution
     POST /sandbox/cases/{number}/close              {"text"?}
-    GET, POST, DELETE /sandbox/faults               {"endpoint", "status", "times", "retry_after"}
+    GET, POST, DELETE /sandbox/faults               {"endpoint", "status", "times", "retry_after",
+                                                    "hold_seconds"}: the next calls fail; or
+                                                    {"endpoint", "rate", "statuses", "seed", ...}:
+                                                    that share of calls fails, until DELETE
     GET, PUT /sandbox/settings                      {"events_url", "api_key", "latency_ms", "roles"}
 
 Each agent action does what the update set's business rule does: POST {events_url} with
 "Authorization: Token {api_key}" and {"case", "number", "message", "type", "event_id"}
 ("comment", "resolved" or "closed"). What the integration user writes through the API is
 never sent back: the business rule skips its own comments.
+
+A fault's status is an HTTP error status (429 with Retry-After: retry_after), "timeout"
+(the call is held hold_seconds, does nothing, and answers 503: the client gave up first),
+or "late" (the call is done, and answered after hold_seconds: the client that gave up does
+not know it was done). A fault with a "rate" picks whether each call fails, and with which
+of its "statuses", from a random sequence seeded with "seed": the same sequence every run,
+though threads may take its draws in another order.
 """
 
 import base64
 import binascii
 import logging
+import random
 import re
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Self
 from urllib.parse import unquote
 
@@ -67,7 +78,10 @@ logger = logging.getLogger(__name__)
 REQUIRED_ROLE = "csm_ws_integration"
 FAULT_ENDPOINTS = ("*", "case", "consumer", "attachment")
 DEFAULT_RETRY_AFTER = 30
-TIMEOUT_HOLD_SECONDS = 30  # a "timeout" fault holds the call this long, or until stop()
+TIMEOUT, LATE = "timeout", "late"
+FAULT_STATUS_RULE = f'an HTTP error status, "{TIMEOUT}" or "{LATE}"'
+DEFAULT_HOLD_SECONDS = 30  # a TIMEOUT or LATE fault holds the call this long, or until stop()
+MAX_HOLD_SECONDS = 300
 EVENTS_TIMEOUT_SECONDS = 10
 QUERYABLE_TABLES = {
     CASE_TABLE: "case",
@@ -87,10 +101,64 @@ class _Server(Server):
 
 @dataclass
 class _Fault:
+    """Fails the next `times` calls to `endpoint`."""
+
     endpoint: str
-    status: int | str  # an HTTP status, or "timeout"
+    status: int | str  # an HTTP status, TIMEOUT or LATE
     times: int
     retry_after: int
+    hold_seconds: float
+
+    def strike(self) -> int | str:
+        """The status this call fails with."""
+        self.times -= 1
+        return self.status
+
+    @property
+    def spent(self) -> bool:
+        return self.times == 0
+
+    def summary(self) -> dict:
+        return vars(self).copy()
+
+
+@dataclass
+class _RandomFault:
+    """Fails `rate` of the calls to `endpoint`, each with one of `statuses`, until cleared."""
+
+    endpoint: str
+    rate: float
+    statuses: list[int | str]
+    retry_after: int
+    hold_seconds: float
+    seed: int | None
+    failed: int = 0  # how many calls it failed so far
+    _draws: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._draws = random.Random(self.seed)
+
+    def strike(self) -> int | str | None:
+        """The status this call fails with; None: it goes through."""
+        if self._draws.random() >= self.rate:
+            return None
+        self.failed += 1
+        return self._draws.choice(self.statuses)
+
+    spent = False  # it lasts until the faults are cleared
+
+    def summary(self) -> dict:
+        return {name: value for name, value in vars(self).items() if name != "_draws"}
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """How one call fails."""
+
+    endpoint: str
+    status: int | str
+    retry_after: int
+    hold_seconds: float
 
 
 @dataclass(frozen=True)
@@ -124,7 +192,7 @@ class ServiceNowSandbox(LoopbackSandbox):
         self._tables = Tables()
         self._events: list[dict] = []
         self._requests: Counter[str] = Counter()  # API calls received, by route handler
-        self._faults: list[_Fault] = []
+        self._faults: list[_Fault | _RandomFault] = []
         self._routes = self._route_table()
 
     # ------------------------------------------------------------ lifecycle
@@ -181,13 +249,18 @@ class ServiceNowSandbox(LoopbackSandbox):
             call, params={name: unquote(value) for name, value in found.groupdict().items()}
         )
         try:
-            if route.faults is not None:
-                self._wait(self.latency_ms / 1000)
-                self._check_caller(call)
-                fault = self._take_fault(self._fault_endpoint(route, call))
-                if fault is not None:
-                    return fault
-            return route.handler(call)
+            if route.faults is None:
+                return route.handler(call)
+            self._wait(self.latency_ms / 1000)
+            self._check_caller(call)
+            failure = self._take_fault(self._fault_endpoint(route, call))
+            if failure is None:
+                return route.handler(call)
+            if failure.status == LATE:
+                answer = route.handler(call)
+                self._wait(failure.hold_seconds)
+                return answer
+            return self._failed(failure)
         except Refused as refusal:
             return refusal.response
         except Exception:
@@ -464,16 +537,21 @@ class ServiceNowSandbox(LoopbackSandbox):
 
     def _add_fault(self, call: Call) -> Response:
         body = call.json(sandbox=True)
-        endpoint, status = body.get("endpoint", "*"), body.get("status")
-        times, retry_after = body.get("times", 1), body.get("retry_after", DEFAULT_RETRY_AFTER)
+        endpoint = body.get("endpoint", "*")
+        retry_after = body.get("retry_after", DEFAULT_RETRY_AFTER)
+        hold_seconds = body.get("hold_seconds", DEFAULT_HOLD_SECONDS)
         if endpoint not in FAULT_ENDPOINTS:
             return sandbox_error(400, f"endpoint must be one of: {', '.join(FAULT_ENDPOINTS)}.")
-        if status != "timeout" and not (_whole(status) and 400 <= status <= 599):
-            return sandbox_error(400, 'status must be an HTTP error status, or "timeout".')
-        if not (_whole(times) and times >= 1 and _whole(retry_after) and retry_after >= 0):
-            return sandbox_error(400, "times must be at least 1, and retry_after at least 0.")
+        if not (_whole(retry_after) and retry_after >= 0):
+            return sandbox_error(400, "retry_after must be at least 0.")
+        if not (_number(hold_seconds) and 0 <= hold_seconds <= MAX_HOLD_SECONDS):
+            return sandbox_error(400, f"hold_seconds must be from 0 to {MAX_HOLD_SECONDS}.")
+        if "rate" in body:
+            fault = _random_fault(body, endpoint, retry_after, hold_seconds)
+        else:
+            fault = _counted_fault(body, endpoint, retry_after, hold_seconds)
         with self._lock:
-            self._faults.append(_Fault(endpoint, status, times, retry_after))
+            self._faults.append(fault)
         return json_response(201, {"faults": self._fault_summaries()})
 
     def _clear_faults(self, call: Call) -> Response:
@@ -483,7 +561,7 @@ class ServiceNowSandbox(LoopbackSandbox):
 
     def _fault_summaries(self) -> list[dict]:
         with self._lock:
-            return [vars(fault).copy() for fault in self._faults]
+            return [fault.summary() for fault in self._faults]
 
     def _fault_endpoint(self, route: _Route, call: Call) -> str:
         """The table API serves cases and consumers alike: its table says which it is."""
@@ -491,24 +569,30 @@ class ServiceNowSandbox(LoopbackSandbox):
             return QUERYABLE_TABLES.get(call.params.get("table", ""), "*")
         return route.faults
 
-    def _take_fault(self, endpoint: str) -> Response | None:
-        """The answer of the first fault set for `endpoint`, which it uses up once."""
+    def _take_fault(self, endpoint: str) -> _Failure | None:
+        """How this call to `endpoint` fails: as the first fault set for it that strikes
+        (a counted one is used up once), or not at all (None)."""
         with self._lock:
-            fault = next((f for f in self._faults if f.endpoint in ("*", endpoint)), None)
-            if fault is None:
-                return None
-            fault.times -= 1
-            if fault.times == 0:
-                self._faults.remove(fault)
-        if fault.status == "timeout":
-            self._wait(TIMEOUT_HOLD_SECONDS)
-            return error(503, "Service Unavailable", f"A sandbox timeout on {endpoint}.")
-        if fault.status == 429:
+            for fault in self._faults:
+                status = fault.strike() if fault.endpoint in ("*", endpoint) else None
+                if status is not None:
+                    if fault.spent:
+                        self._faults.remove(fault)
+                    return _Failure(endpoint, status, fault.retry_after, fault.hold_seconds)
+        return None
+
+    def _failed(self, failure: _Failure) -> Response:
+        """The answer of a call that fails (but for a LATE one, which is answered)."""
+        if failure.status == TIMEOUT:
+            self._wait(failure.hold_seconds)
+            return error(503, "Service Unavailable", f"A sandbox timeout on {failure.endpoint}.")
+        if failure.status == 429:
             return replace(
                 error(429, "Too many requests", "Rate limit exceeded for the sandbox's user."),
-                headers=(("Retry-After", str(fault.retry_after)),),
+                headers=(("Retry-After", str(failure.retry_after)),),
             )
-        return error(fault.status, "Transaction cancelled", f"A sandbox fault on {endpoint}.")
+        detail = f"A sandbox fault on {failure.endpoint}."
+        return error(failure.status, "Transaction cancelled", detail)
 
     def _settings_view(self) -> dict:
         with self._lock:
@@ -597,5 +681,37 @@ def _journal_line(entry: dict) -> dict:
     return line
 
 
+def _counted_fault(body: dict, endpoint: str, retry_after: int, hold_seconds: float) -> _Fault:
+    status, times = body.get("status"), body.get("times", 1)
+    if not _fault_status(status):
+        raise Refused(sandbox_error(400, f"status must be {FAULT_STATUS_RULE}."))
+    if not (_whole(times) and times >= 1):
+        raise Refused(sandbox_error(400, "times must be at least 1."))
+    return _Fault(endpoint, status, times, retry_after, hold_seconds)
+
+
+def _random_fault(
+    body: dict, endpoint: str, retry_after: int, hold_seconds: float
+) -> _RandomFault:
+    rate, statuses, seed = body["rate"], body.get("statuses"), body.get("seed")
+    if "times" in body or "status" in body:
+        raise Refused(sandbox_error(400, 'A fault with a rate has "statuses", and no times.'))
+    if not (_number(rate) and 0 < rate <= 1):
+        raise Refused(sandbox_error(400, "rate must be above 0, and at most 1."))
+    if not (isinstance(statuses, list) and statuses and all(map(_fault_status, statuses))):
+        raise Refused(sandbox_error(400, f"statuses must be a list of {FAULT_STATUS_RULE}."))
+    if not (seed is None or _whole(seed)):
+        raise Refused(sandbox_error(400, "seed must be a whole number."))
+    return _RandomFault(endpoint, rate, statuses, retry_after, hold_seconds, seed)
+
+
+def _fault_status(value) -> bool:
+    return value in (TIMEOUT, LATE) or (_whole(value) and 400 <= value <= 599)
+
+
 def _whole(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

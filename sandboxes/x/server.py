@@ -32,7 +32,8 @@ The sandbox's own side, JSON under /sandbox:
     GET  /sandbox/deliveries                        what the sandbox delivered to webhooks
     POST /sandbox/deliveries/{id}/redeliver         X's retry: the same signed body again
     GET, POST, DELETE /sandbox/faults               {"endpoint", "status", "times", "reset_in"}
-    GET, PUT /sandbox/settings                      {"echo": true | false}
+    GET, PUT /sandbox/settings                      {"echo": true | false,
+                                                     "deliver_twice": true | false}
 
 "media" attaches photos, videos and GIFs, up to 4 to a mention and 1 to a DM (as on X):
 [{"type": "photo" | "video" | "animated_gif", "file_name"?, "content_type"?,
@@ -51,7 +52,8 @@ itself: with "echo" on (the default), the DMs and posts the service sends come b
 A DM the account's staff type in X's own app (/sandbox/accounts/{screen_name}/dm) carries
 no source_app_id, is delivered to the account as dm.sent (AAA: a message_create from the
 account) whatever "echo" says, and is not in /sandbox/sent, which lists what the service
-sent.
+sent. With "deliver_twice" on (off by default), every delivery is made twice, with the same
+body and signature, as X's retries do.
 """
 
 import base64
@@ -102,7 +104,7 @@ from sandboxes.x.web import (
     sandbox_error,
     with_query,
 )
-from sandboxes.x.webhooks import SHAPES, Webhooks
+from sandboxes.x.webhooks import SHAPES, Delivery, Webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +201,7 @@ class XSandbox(LoopbackSandbox):
         self.consumer_secret = consumer_secret
         super().__init__(host, port)
         self.echo = True
+        self.deliver_twice = False
         self._lock = threading.RLock()
         self._ids = Snowflakes()
         self._webhooks = Webhooks(consumer_secret, self._ids)
@@ -476,9 +479,7 @@ class XSandbox(LoopbackSandbox):
                     "dm_conversation_id": message.conversation_id,
                 }
             )
-        self._webhooks.deliver_later(
-            self._webhooks.for_dm(message, to_sender=self.echo, shape=None)
-        )
+        self._deliver(self._webhooks.for_dm(message, to_sender=self.echo, shape=None), later=True)
         data = {"dm_conversation_id": message.conversation_id, "dm_event_id": message.id}
         return json_response(201, {"data": data})
 
@@ -504,7 +505,7 @@ class XSandbox(LoopbackSandbox):
                     "in_reply_to_post_id": post.in_reply_to_id,
                 }
             )
-        self._webhooks.deliver_later(self._webhooks.for_post(post, to_author=self.echo, shape=None))
+        self._deliver(self._webhooks.for_post(post, to_author=self.echo, shape=None), later=True)
         data = {"id": post.id, "text": text, "edit_history_tweet_ids": [post.id]}
         return json_response(201, {"data": data})
 
@@ -553,7 +554,7 @@ class XSandbox(LoopbackSandbox):
             media[0] if media else None,
         )
         deliveries = self._webhooks.for_dm(message, to_sender=True, shape=action.shape)
-        self._webhooks.deliver(deliveries)
+        self._deliver(deliveries)
         return json_response(
             200,
             {
@@ -584,7 +585,7 @@ class XSandbox(LoopbackSandbox):
                 action.sender, text, str(in_reply_to) if in_reply_to else None, media
             )
         deliveries = self._webhooks.for_post(post, to_author=True, shape=action.shape)
-        self._webhooks.deliver(deliveries)
+        self._deliver(deliveries)
         return json_response(
             200,
             {
@@ -690,7 +691,7 @@ class XSandbox(LoopbackSandbox):
         if not tokens:
             return sandbox_error(404, f"@{screen_name} has not authorized the app.")
         deliveries = self._webhooks.for_revoke(account)
-        self._webhooks.deliver(deliveries)
+        self._deliver(deliveries)
         return json_response(
             200,
             {
@@ -718,7 +719,7 @@ class XSandbox(LoopbackSandbox):
                 {**subscription, "screen_name": names.get(subscription["user_id"])}
                 for subscription in hooks["subscriptions"]
             ],
-            "settings": {"echo": self.echo},
+            "settings": self._settings_view(),
             "faults": self._fault_summaries(),
         }
         return json_response(200, overview)
@@ -782,15 +783,29 @@ class XSandbox(LoopbackSandbox):
             return replace(problem(429, "Too Many Requests"), headers=headers)
         return problem(fault.status, f"A sandbox fault on {endpoint}.")
 
+    def _settings_view(self) -> dict:
+        return {"echo": self.echo, "deliver_twice": self.deliver_twice}
+
     def _settings(self, call: Call, caller: None) -> Response:
-        return json_response(200, {"echo": self.echo})
+        return json_response(200, self._settings_view())
 
     def _change_settings(self, call: Call, caller: None) -> Response:
-        echo = call.json(sandbox=True).get("echo")
-        if not isinstance(echo, bool):
-            return sandbox_error(400, "echo must be true or false.")
-        self.echo = echo
+        body = call.json(sandbox=True)
+        echo = body.get("echo", self.echo)
+        deliver_twice = body.get("deliver_twice", self.deliver_twice)
+        if not (isinstance(echo, bool) and isinstance(deliver_twice, bool)):
+            return sandbox_error(400, "echo and deliver_twice must be true or false.")
+        self.echo, self.deliver_twice = echo, deliver_twice
         return self._settings(call, caller)
+
+    # ------------------------------------------------------------ delivering
+
+    def _deliver(self, deliveries: list[Delivery], *, later: bool = False) -> None:
+        """Makes the deliveries (in the background when `later`, so that the call causing
+        them is answered first); with deliver_twice, twice."""
+        deliver = self._webhooks.deliver_later if later else self._webhooks.deliver
+        for _ in range(2 if self.deliver_twice else 1):
+            deliver(deliveries)
 
     # ------------------------------------------------------------ accounts
 

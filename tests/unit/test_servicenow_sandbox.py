@@ -346,7 +346,7 @@ def test_faults_are_listed_and_cleared(api, sandbox):
     requests.post(url, json={"status": 500, "times": 3}, timeout=5)
 
     assert requests.get(url, timeout=5).json()["faults"] == [
-        {"endpoint": "*", "status": 500, "times": 3, "retry_after": 30}
+        {"endpoint": "*", "status": 500, "times": 3, "retry_after": 30, "hold_seconds": 30}
     ]
     assert requests.delete(url, timeout=5).json() == {"faults": []}
     assert api("GET", CASES).status_code == 200
@@ -364,6 +364,85 @@ def test_a_timeout_fault_holds_the_call(api, sandbox):
         )
 
 
+def test_a_timeout_fault_holds_as_long_as_asked_and_does_nothing(api, sandbox):
+    fault = {"endpoint": "case", "status": "timeout", "hold_seconds": 0.3}
+    requests.post(f"{sandbox.base_url}/sandbox/faults", json=fault, timeout=5)
+
+    started = time.monotonic()
+    answer = api("POST", CASES, json={"short_description": "held"})
+
+    assert answer.status_code == 503 and time.monotonic() - started >= 0.3
+    assert api("GET", CASES).json()["result"] == []
+
+
+def test_a_late_fault_does_the_call_and_answers_after_the_client_gave_up(api, sandbox):
+    fault = {"endpoint": "case", "status": "late", "hold_seconds": 2}
+    requests.post(f"{sandbox.base_url}/sandbox/faults", json=fault, timeout=5)
+
+    with pytest.raises(requests.Timeout):
+        requests.post(
+            sandbox.base_url + CASES, auth=(USER, PASSWORD), json={"short_description": "late"},
+            timeout=0.3,
+        )
+
+    [case] = api("GET", CASES).json()["result"]
+    assert case["short_description"] == "late"
+
+
+def random_fault(sandbox, **fault) -> dict:
+    body = {"endpoint": "case", "rate": 0.5, "statuses": [429, 500], "retry_after": 1, **fault}
+    added = requests.post(f"{sandbox.base_url}/sandbox/faults", json=body, timeout=5)
+    assert added.status_code == 201, added.text
+    return added.json()["faults"][-1]
+
+
+def test_a_fault_with_a_rate_fails_that_share_of_calls_until_cleared(api, sandbox):
+    assert random_fault(sandbox, seed=7) == {
+        "endpoint": "case", "rate": 0.5, "statuses": [429, 500], "retry_after": 1,
+        "hold_seconds": 30, "seed": 7, "failed": 0,
+    }
+
+    answers = [api("GET", CASES) for _ in range(100)]
+    others = [api("GET", "/api/now/consumer") for _ in range(10)]
+
+    statuses = [answer.status_code for answer in answers]
+    assert 30 <= statuses.count(200) <= 70
+    assert set(statuses) == {200, 429, 500}
+    assert all(a.headers["Retry-After"] == "1" for a in answers if a.status_code == 429)
+    assert {answer.status_code for answer in others} == {200}
+    [listed] = requests.get(f"{sandbox.base_url}/sandbox/faults", timeout=5).json()["faults"]
+    assert listed["failed"] == 100 - statuses.count(200)
+    requests.delete(f"{sandbox.base_url}/sandbox/faults", timeout=5)
+    assert {api("GET", CASES).status_code for _ in range(20)} == {200}
+
+
+def test_the_same_seed_fails_the_same_calls(api, sandbox):
+    runs = []
+    for _ in range(2):
+        random_fault(sandbox, seed=7, statuses=[429, 500, 503])
+        runs.append([api("GET", CASES).status_code for _ in range(40)])
+        requests.delete(f"{sandbox.base_url}/sandbox/faults", timeout=5)
+
+    assert runs[0] == runs[1]
+
+
+def test_a_fault_with_a_rate_counts_right_under_concurrent_calls(api, sandbox):
+    random_fault(sandbox)
+    statuses: list[int] = []
+
+    def calls() -> None:
+        statuses.extend(api("GET", CASES).status_code for _ in range(25))
+
+    threads = [threading.Thread(target=calls) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    [listed] = requests.get(f"{sandbox.base_url}/sandbox/faults", timeout=5).json()["faults"]
+    assert len(statuses) == 200 and listed["failed"] == 200 - statuses.count(200)
+
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -372,6 +451,16 @@ def test_a_timeout_fault_holds_the_call(api, sandbox):
         {"status": "slow"},
         {"status": 500, "times": 0},
         {"status": 429, "retry_after": -1},
+        {"status": "timeout", "hold_seconds": -1},
+        {"status": "timeout", "hold_seconds": "1"},
+        {"rate": 0, "statuses": [500]},
+        {"rate": 1.5, "statuses": [500]},
+        {"rate": True, "statuses": [500]},
+        {"rate": 0.3, "statuses": []},
+        {"rate": 0.3, "statuses": [200]},
+        {"rate": 0.3, "statuses": "429"},
+        {"rate": 0.3, "statuses": [500], "times": 2},
+        {"rate": 0.3, "statuses": [500], "seed": "7"},
     ],
 )
 def test_invalid_faults_are_refused(sandbox, fault):

@@ -562,7 +562,8 @@ def test_a_dm_the_service_sends_is_recorded_and_echoed_to_its_webhook(x, sandbox
 
 
 def test_echoes_can_be_switched_off(x, sandbox, webhook, acme):
-    assert x.sandbox_call("PUT", "/settings", json={"echo": False}).json() == {"echo": False}
+    answer = x.sandbox_call("PUT", "/settings", json={"echo": False})
+    assert answer.json() == {"echo": False, "deliver_twice": False}
     jane = Account.named("jane").id
     x.sandbox_call("POST", "/customers/jane/dm", json={"to": "acme", "text": "hi"})
     webhook.deliveries.clear()
@@ -571,6 +572,32 @@ def test_echoes_can_be_switched_off(x, sandbox, webhook, acme):
 
     assert sandbox.drain()
     assert webhook.deliveries == []
+
+
+def test_deliver_twice_makes_every_delivery_twice_as_x_retries_do(x, sandbox, webhook, acme):
+    answer = x.sandbox_call("PUT", "/settings", json={"deliver_twice": True})
+    assert answer.json() == {"echo": True, "deliver_twice": True}
+
+    jane = x.sandbox_call("POST", "/customers/jane/dm", json={"to": "acme", "text": "hi"})
+    assert len(webhook.deliveries) == 4  # each API's delivery, twice
+    assert webhook.deliveries[2:] == webhook.deliveries[:2]
+    webhook.deliveries.clear()
+    x.as_user(
+        acme, "POST", f"/2/dm_conversations/with/{jane.json()['dm']['from']['id']}/messages",
+        json={"text": "Case CS0001 is open"},
+    )
+
+    assert sandbox.drain()
+    # Delivered in the background, in any order: each API's body, twice.
+    bodies = sorted(body for _, body in webhook.deliveries)
+    assert len(bodies) == 4 and bodies[0] == bodies[1] and bodies[2] == bodies[3]
+    assert x.sandbox_call("GET", "").json()["settings"]["deliver_twice"]
+
+
+@pytest.mark.parametrize("body", [{"echo": "no"}, {"deliver_twice": 1}])
+def test_settings_are_true_or_false(x, body):
+    assert x.sandbox_call("PUT", "/settings", json=body).status_code == 400
+    assert x.sandbox_call("GET", "/settings").json() == {"echo": True, "deliver_twice": False}
 
 
 def test_a_dm_staff_type_in_x_app_is_delivered_as_sent_by_the_account_with_no_app(

@@ -26,7 +26,9 @@ def client_for(details: ServiceNowDetails) -> ServiceNowClient:
         details.instance_url, get_settings().servicenow_allowed_hosts
     )
     password = repositories.servicenow_secrets().get(details.secret_arn)
-    return ServiceNowClient(instance_url, details.admin_user, password)
+    return ServiceNowClient(
+        instance_url, details.admin_user, password, get_settings().servicenow_timeout_seconds
+    )
 
 
 def status_for(error: ServiceNowError | InvalidInstanceUrl) -> tuple[str, str]:

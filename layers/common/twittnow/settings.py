@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     servicenow_allowed_hosts: str = "*.service-now.com"
     # Secrets Manager name prefix of ServiceNow passwords (the functions may touch only these).
     servicenow_secret_prefix: str
+    # How long a call to a tenant's instance may take to connect, and then to answer.
+    servicenow_timeout_seconds: float = 10.0
     oauth_requests_table: str
     x_api_base_url: str = "https://api.x.com"
     # "activity" (X Activity API) or "account_activity" (Account Activity API v2).
