@@ -35,9 +35,8 @@ SERVICENOW_FAULTS = {
     "seed": 7,
 }
 X_THROTTLING = {"endpoint": "dm", "status": 429, "times": 4, "reset_in": 2}
-# How long the faults last once the customers have written. Not longer: each failure of a
-# conversation's message makes the conversation's next retry wait twice as long (see the
-# strict xfail test below), so the queues would take too long to drain.
+# How long the faults last once the customers have written: each failure of a message
+# doubles its next wait, so longer faults make the queues take long to drain.
 FAULTS_AFTER_THE_LAST_DM_SECONDS = 45
 REPLIED_CASES = 10  # agents reply twice on as many cases, the first the service opens
 DRAIN_SECONDS = 300
@@ -127,20 +126,11 @@ def test_nothing_lost_nothing_twice_under_faults(stack, desk):
     assert dead_letters(stack) == {"inbound": 0, "outbound": 0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the inbound queue's batches (template.yaml BatchSize 10) receive a conversation's "
-    "next messages with the one that fails, and every receive counts towards "
-    "InboundMaxReceiveCount: see the test's docstring",
-)
 def test_messages_waiting_behind_a_failing_one_keep_their_attempts(stack, desk):
-    """A batch from the inbound queue holds a conversation's next messages with its first;
-    when the first fails, the processor skips the others (to keep their order) and they
-    come back with it, their receive count one higher though nothing tried them. Once the
-    first is through, the next starts at a receive count its own failures never made:
-    here at the limit, so its first failure is its last attempt (it shows failed and is
-    not retried), and the ones after it go to the dead-letter queue with it, never tried
-    nor shown in the conversation. The same count sets their backoff: 2 ** count seconds."""
+    """A conversation's next messages are not received with a failing one (BatchSize 1):
+    had they been, the processor would skip them to keep their order, yet each receive
+    would count towards maxReceiveCount, and the next message's first failure would be
+    its last (and its backoff 2 ** count seconds)."""
     desk.customer_dm("jane", "m00")  # opens the case
     drained(stack)
     limit = int(stack.environment.values["INBOUND_MAX_RECEIVE_COUNT"])
