@@ -7,7 +7,7 @@ from datetime import timedelta
 from models import CaseEventAccepted, CaseEventRequest, CaseEventType
 from twittnow import clock, repositories
 from twittnow.auth import Caller
-from twittnow.errors import Conflict, InvalidInput, NotFound
+from twittnow.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable
 from twittnow.models import (
     Channel,
     Conversation,
@@ -87,7 +87,9 @@ def _conversation(
     tenant_id: str, connection: XConnection, case: str | None, target: str | None
 ) -> Conversation:
     if case:
-        conversation = repositories.conversations().with_case(tenant_id, case)
+        conversation = repositories.conversations().with_case(
+            tenant_id, case
+        ) or _conversation_of_unlinked_case(tenant_id, case)
         if conversation is None:
             raise NotFound(
                 f"No conversation of this tenant has case {case}: only cases opened from X "
@@ -105,6 +107,32 @@ def _conversation(
     if not found:
         raise NotFound(f"No customer of this tenant has consumer {target}.")
     return max(found, key=lambda conversation: conversation.last_message_at)
+
+
+def _conversation_of_unlinked_case(tenant_id: str, case: str) -> Conversation | None:
+    """A case the processor created but has not linked yet (its create timed out after
+    ServiceNow made it, and the retry is pending): its correlation_id names the
+    conversation. One ServiceNow call, on this rare path only."""
+    # Imported here: the ServiceNow client (requests) is needed on this path only.
+    from twittnow import servicenow_instances
+    from twittnow.clients.servicenow import ServiceNowError, ServiceNowNotFound
+    from twittnow.instance_urls import InvalidInstanceUrl
+
+    details = repositories.credentials().servicenow_of(tenant_id)
+    if details is None:
+        return None
+    try:
+        found = servicenow_instances.client_for(details).get_case(case)
+    except ServiceNowNotFound:
+        return None
+    except (ServiceNowError, InvalidInstanceUrl):
+        raise UpstreamUnavailable(
+            f"ServiceNow did not answer about case {case}; nothing was queued. Retry shortly."
+        ) from None
+    prefix, _, rest = found.correlation_id.partition(":")
+    conversation_id = rest.split(":")[0] if prefix == "twittnow" else ""
+    conversation = repositories.conversations().get(conversation_id) if conversation_id else None
+    return conversation if conversation and conversation.tenant_id == tenant_id else None
 
 
 def _event_id(request: CaseEventRequest, conversation: Conversation) -> tuple[str, timedelta]:

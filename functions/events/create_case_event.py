@@ -24,6 +24,7 @@ ANSWERS = answers(
     {
         404: "No conversation of this tenant has this case, or this customer (target).",
         409: "The tenant has no connected X account, so no reply can reach the customer.",
+        503: "ServiceNow did not answer about a case not linked to its conversation yet.",
     },
 )
 

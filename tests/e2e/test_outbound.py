@@ -209,3 +209,33 @@ def test_x_refusing_the_accounts_token_marks_the_connection_broken_and_keeps_the
         # so emptying the queue touches no other test's messages.
         queue_url = local_stack.environment.values["OUTBOUND_QUEUE_URL"]
         boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url).purge_queue(QueueUrl=queue_url)
+
+
+def test_an_agents_comment_on_a_case_not_linked_yet_still_reaches_the_customer(
+    local_stack, desk, agent, customer
+):
+    """ServiceNow made the case, but the create timed out and the processor's retry has not
+    linked it yet: /events/ finds the conversation through the case's correlation_id."""
+    reply = desk.api.post(
+        "/custom-fields/", token=desk.token, json={"field_name": "city", "message": "City?"}
+    )
+    assert reply.status == 201, reply.body
+    desk.customer_dm(customer, "My parcel is lost.")
+    drained(local_stack)
+    conversation = desk.conversation_with(customer)
+    assert conversation["case_number"] is None
+    servicenow = local_stack.servicenow_sandbox
+    created = requests.post(
+        f"{servicenow.base_url}/api/sn_customerservice/case",
+        json={
+            "short_description": f"X DM from @{customer}",
+            "correlation_id": f"twittnow:{conversation['id']}:1",
+        },
+        auth=(servicenow.admin_user, servicenow.admin_password),
+        timeout=30,
+    ).json()["result"]
+
+    agent.act("comment", created["number"], "We found it.")
+    drained(local_stack)
+
+    assert desk.sent_to(customer)[-1]["text"] == "We found it."
