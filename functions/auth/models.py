@@ -3,10 +3,31 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from twittnow.models import AuditEntry, User
 
+
+def _email_address(value: str) -> str:
+    """pydantic's EmailStr check, imported on first use: email-validator (and with it
+    dnspython) would otherwise load in every auth function's cold start, logins included."""
+    from pydantic.networks import validate_email
+
+    return validate_email(value)[1]
+
+
+EmailAddress = Annotated[
+    str, AfterValidator(_email_address), WithJsonSchema({"type": "string", "format": "email"})
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)]
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
 # Long enough to resist guessing, short enough that hashing it is no denial of service.
@@ -19,7 +40,7 @@ class _Request(BaseModel):
 
 
 class CreateUserRequest(_Request):
-    username: EmailStr
+    username: EmailAddress
     password: Password
     company_name: CompanyName
     first_name: Name = ""
@@ -30,7 +51,7 @@ class CreateUserRequest(_Request):
 class UpdateUserRequest(_Request):
     """PUT: every detail but the password, which has its own endpoint."""
 
-    username: EmailStr
+    username: EmailAddress
     first_name: Name
     last_name: Name
     company_name: CompanyName
@@ -40,7 +61,7 @@ class UpdateUserRequest(_Request):
 class PartialUpdateUserRequest(_Request):
     """PATCH: any of the fields, none of them null (the default only marks "not sent")."""
 
-    username: EmailStr = None
+    username: EmailAddress = None
     first_name: Name = None
     last_name: Name = None
     company_name: CompanyName = None

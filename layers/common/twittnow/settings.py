@@ -1,12 +1,17 @@
-"""Environment -> settings, read once per Lambda instance."""
+"""Environment -> settings, read once per Lambda instance.
 
+A plain pydantic model read from os.environ: pydantic-settings would do the same and add
+asyncio and dotenv to every function's cold start.
+"""
+
+import os
 from functools import cache
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     users_table: str
     tokens_table: str
@@ -43,4 +48,5 @@ class Settings(BaseSettings):
 
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    # Field names are the variables' names in lower case (USERS_TABLE -> users_table).
+    return Settings.model_validate({name.lower(): value for name, value in os.environ.items()})
