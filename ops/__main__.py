@@ -69,8 +69,8 @@ def _command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
 def _webhooks(action: str, url: str | None, webhook_id: str | None) -> int:
     """The X webhook, with the app's credentials: registering it makes X send a CRC
     challenge to the URL, which the deployed (or local) stack answers."""
-    x = load_module(LAYER_DIR, "twittnow.clients.x")
-    client = x.XClient(os.environ["X_API_BASE_URL"], x.app_credentials())
+    x, x_app = (load_module(LAYER_DIR, name) for name in ("twittnow.clients.x", "twittnow.x_app"))
+    client = x.XClient(os.environ["X_API_BASE_URL"], x_app.app_credentials())
     if action in ("register", "validate", "delete") and not (url if action == "register" else webhook_id):
         raise TargetError(f"webhooks {action} needs {'--url' if action == 'register' else '--id'}.")
     try:

@@ -5,13 +5,11 @@ import uuid
 
 from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
 from owners import owner_of_new_record
-from twittnow import audit, clock, repositories, servicenow_instances
+from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
-from twittnow.clients.servicenow import ServiceNowError
 from twittnow.errors import Conflict, InvalidInput, NotFound
 from twittnow.instance_urls import InvalidInstanceUrl, normalize_instance_url
 from twittnow.models import ServiceNowDetails
-from twittnow.servicenow_instances import OK
 from twittnow.repositories.credentials import AlreadyConnected
 from twittnow.settings import get_settings
 
@@ -116,22 +114,6 @@ def delete(caller: Caller, details_id: str) -> None:
     audit.record(
         caller, "servicenow_details.deleted", resource_id=details.id, tenant_id=details.user_id
     )
-
-
-def verify(caller: Caller, details_id: str) -> ServiceNowDetails:
-    """One cheap read of the CSM case API with the stored credentials; the outcome is
-    kept on the record, so the tenant sees it in GET as well."""
-    details = get(caller, details_id)
-    try:
-        servicenow_instances.client_for(details).check_case_api()
-    except (ServiceNowError, InvalidInstanceUrl) as error:
-        status, detail = servicenow_instances.status_for(error)
-    else:
-        status, detail = OK, "The instance answered the CSM case API with these credentials."
-    checked = servicenow_instances.record_status(details, status, detail)
-    if checked is details:
-        raise NotFound(f"No ServiceNow details with id {details_id}.")
-    return checked
 
 
 def _valid_instance_url(url: str) -> str:

@@ -1,15 +1,15 @@
 """POST /servicenow-details/{details_id}/verify/: check the stored credentials on the instance."""
 
-import servicenow_details
 from models import VerificationView
 from twittnow.api import Access, create_app, current_caller, lambda_entry
+import verification
 
 app = create_app()
 
 
 @app.post("/servicenow-details/<details_id>/verify")
 def verify_servicenow_details(details_id: str) -> VerificationView:
-    checked = servicenow_details.verify(current_caller(app), details_id)
+    checked = verification.verify(current_caller(app), details_id)
     return VerificationView(status=checked.status, detail=checked.status_detail, checked_at=checked.status_checked_at)
 
 

@@ -78,18 +78,6 @@ def finish(
     return _connect(audit.Actor(tenant, source_ip), access, previous, webhook_url)
 
 
-def list_all() -> list[XConnection]:
-    return repositories.credentials().all_x()
-
-
-def get(caller: Caller, connection_id: str) -> XConnection:
-    # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
-    connection = repositories.credentials().x_by_id(connection_id)
-    if connection is None or not caller.may_manage(connection.user_id):
-        raise NotFound(f"No X details with id {connection_id}.")
-    return connection
-
-
 def revoke(caller: Caller) -> None:
     """Unsubscribes the account and forgets it. Idempotent: nothing connected is fine."""
     connection = repositories.credentials().x_of(caller.user.id)

@@ -1,7 +1,7 @@
 """GET /twitter-details/{details_id}/ (the owner or an admin)."""
 
-import connections
 from models import XConnectionView
+import twitter_details
 from twittnow.api import Access, create_app, current_caller, lambda_entry
 
 app = create_app()
@@ -9,7 +9,7 @@ app = create_app()
 
 @app.get("/twitter-details/<details_id>")
 def get_twitter_details(details_id: str) -> XConnectionView:
-    return XConnectionView.of(connections.get(current_caller(app), details_id))
+    return XConnectionView.of(twitter_details.get(current_caller(app), details_id))
 
 
 lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-import connections
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from models import XConnectionView
+import twitter_details
 from twittnow.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Access, Page, create_app, lambda_entry, paginate
 
 app = create_app()
@@ -15,7 +15,7 @@ def list_twitter_details(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[XConnectionView]:
-    accounts = [XConnectionView.of(connection) for connection in connections.list_all()]
+    accounts = [XConnectionView.of(connection) for connection in twitter_details.list_all()]
     return paginate(accounts, app.current_event, page, page_size)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from models import CrcResponse
 from twittnow.api import Access, create_app, lambda_entry
-from twittnow.clients.x import app_credentials, crc_response
+from twittnow.x_app import app_credentials, crc_response
 
 app = create_app()
 

@@ -15,7 +15,7 @@ import requests
 
 from sandboxes.x.payloads import Account, DirectMessage, aaa_direct_message
 from tests.api.client import ApiClient, Reply, Tenant
-from twittnow.clients.x import delivery_signature
+from twittnow.x_app import delivery_signature
 
 WEBHOOK = "/twitter-activity"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.api.client import assert_envelope
-from twittnow.clients.x import crc_response
+from twittnow.x_app import crc_response
 
 
 @pytest.fixture(scope="session")

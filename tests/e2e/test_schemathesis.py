@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 from ops.openapi import DOCUMENT
 from tests.api.client import ApiClient
 from tests.api.desks import SIGNATURE_HEADER, close_desk, open_desk
-from twittnow.clients.x import delivery_signature
+from twittnow.x_app import delivery_signature
 
 pytestmark = pytest.mark.e2e
 

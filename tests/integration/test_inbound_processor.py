@@ -30,7 +30,7 @@ from local.stack import LocalStack
 from sandboxes.servicenow.records import CASE_TABLE
 from sandboxes.x.payloads import APP_ID, Account, DirectMessage, aaa_direct_message
 from tests.api.client import ApiClient
-from twittnow.clients.x import delivery_signature
+from twittnow.x_app import delivery_signature
 
 PROCESSOR = "ProcessInboundFunction"
 TEST_RECEIPT = "test-receipt-"  # receipt handles of the batches the tests build

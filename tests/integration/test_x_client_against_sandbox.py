@@ -15,7 +15,6 @@ import pytest
 import requests
 from twittnow.clients.x import (
     AccessToken,
-    AppCredentials,
     DownloadedMedia,
     WebhookApi,
     XClient,
@@ -24,10 +23,8 @@ from twittnow.clients.x import (
     XRateLimited,
     XRequestRejected,
     XUnavailable,
-    app_credentials,
-    crc_response,
-    signature_matches,
 )
+from twittnow.x_app import AppCredentials, app_credentials, crc_response, signature_matches
 from twittnow.x_events import normalize
 
 from sandboxes.x import XSandbox

@@ -10,7 +10,6 @@ import pytest
 import requests
 import responses
 from twittnow.clients.x import (
-    AppCredentials,
     DownloadedMedia,
     UserCredentials,
     XClient,
@@ -21,6 +20,7 @@ from twittnow.clients.x import (
     XRateLimited,
     XUnavailable,
 )
+from twittnow.x_app import AppCredentials
 
 from sandboxes.x import oauth1
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 from requests_oauthlib import OAuth1
-from twittnow.clients.x import crc_response, signature_matches
+from twittnow.x_app import crc_response, signature_matches
 from twittnow.x_events import Media, normalize
 
 from local.stack import LocalStack, Settings

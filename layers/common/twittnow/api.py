@@ -35,6 +35,7 @@ from twittnow.errors import (
 )
 from twittnow.observability import logger
 from twittnow.settings import get_settings
+from twittnow.x_app import app_credentials, signature_matches
 
 T = TypeVar("T")
 
@@ -146,10 +147,6 @@ def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
 
 def _verify_x_signature(event: APIGatewayProxyEvent) -> None:
     """Checks x-twitter-webhooks-signature over the raw body, in constant time."""
-    # Imported here: the X client module (requests, OAuth) would slow every function's
-    # cold start, and only the webhook needs it.
-    from twittnow.clients.x import app_credentials, signature_matches
-
     body = event.body or ""
     raw_body = base64.b64decode(body) if event.is_base64_encoded else body.encode()
     header = event.headers.get("x-twitter-webhooks-signature")

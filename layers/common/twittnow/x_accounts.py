@@ -6,17 +6,11 @@ import json
 from functools import cache
 
 from twittnow import clock, repositories
-from twittnow.clients.x import (
-    UserCredentials,
-    WebhookApi,
-    XClient,
-    XConnectionBroken,
-    XNotFound,
-    app_credentials,
-)
+from twittnow.clients.x import UserCredentials, WebhookApi, XClient, XConnectionBroken, XNotFound
 from twittnow.models import XConnection
 from twittnow.observability import logger
 from twittnow.settings import get_settings
+from twittnow.x_app import app_credentials
 
 BROKEN = "broken"
 

@@ -54,25 +54,22 @@ Facts relied on, from X's documentation (repository xdevplatform/docs):
   public on pbs.twimg.com (photos) and video.twimg.com (videos' mp4 variants).
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import mimetypes
-import os
 import re
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache
 from http import HTTPStatus
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import requests
 
-from twittnow.clients.responses import json_object, status_line
 from requests_oauthlib import OAuth1
+
+from twittnow.clients.responses import json_object, status_line
+from twittnow.x_app import AppCredentials
 
 DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 # The XAA events a connected account is subscribed to: what customers send it, and the
@@ -97,12 +94,6 @@ MAX_FILE_NAME_LENGTH = 128
 
 
 # ---------------------------------------------------------------- credentials and results
-
-
-@dataclass(frozen=True)
-class AppCredentials:
-    consumer_key: str
-    consumer_secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -203,69 +194,6 @@ class XNotFound(XError):
 class XMediaRefused(XError):
     """The client refused to download media: a URL off X's media hosts, or a file larger
     than allowed. Trying again will not help."""
-
-
-# ---------------------------------------------------------------- webhook security
-
-
-def crc_response(consumer_secret: str, crc_token: str) -> dict:
-    """The answer to X's challenge-response check: GET <webhook>?crc_token=..."""
-    return {"response_token": _sha256_signature(consumer_secret, crc_token.encode())}
-
-
-def delivery_signature(consumer_secret: str, raw_body: bytes) -> str:
-    """The x-twitter-webhooks-signature X sends with a delivery of `raw_body`."""
-    return _sha256_signature(consumer_secret, raw_body)
-
-
-def signature_matches(consumer_secret: str, raw_body: bytes, header: str | None) -> bool:
-    """Whether `header` (x-twitter-webhooks-signature) signs `raw_body`; constant time."""
-    if not header:
-        return False
-    expected = delivery_signature(consumer_secret, raw_body)
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
-
-
-def _sha256_signature(secret: str, message: bytes) -> str:
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
-    return "sha256=" + base64.b64encode(digest).decode()
-
-
-# ---------------------------------------------------------------- the app's credentials
-
-
-def app_credentials() -> AppCredentials:
-    """The X app's consumer key and secret: X_CONSUMER_KEY and X_CONSUMER_SECRET when both
-    are set (locally), else the JSON secret {"consumer_key", "consumer_secret"} that
-    X_APP_SECRET_ARN names (in AWS), read once per Lambda instance."""
-    key, secret = os.environ.get("X_CONSUMER_KEY"), os.environ.get("X_CONSUMER_SECRET")
-    if key and secret:
-        return AppCredentials(key, secret)
-    arn = os.environ.get("X_APP_SECRET_ARN")
-    if not arn:
-        raise RuntimeError(
-            "The X app's credentials are not configured: set X_CONSUMER_KEY and "
-            "X_CONSUMER_SECRET, or X_APP_SECRET_ARN to the secret that holds them."
-        )
-    return _app_credentials_in(arn)
-
-
-@cache  # only answers are cached: a secret still empty is read again next time
-def _app_credentials_in(secret_arn: str) -> AppCredentials:
-    import boto3  # in the Lambda runtime; imported here so that the layer loads without it
-
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
-    try:
-        stored = json.loads(value["SecretString"])
-        credentials = AppCredentials(stored["consumer_key"], stored["consumer_secret"])
-    except (ValueError, KeyError, TypeError):
-        credentials = AppCredentials("", "")
-    if not (credentials.consumer_key and credentials.consumer_secret):
-        raise RuntimeError(
-            f"The X app secret {secret_arn} does not hold a consumer key and secret yet: "
-            """put {"consumer_key": "...", "consumer_secret": "..."} in it."""
-        )
-    return credentials
 
 
 # ---------------------------------------------------------------- the client

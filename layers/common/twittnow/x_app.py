@@ -1,0 +1,86 @@
+"""The X app's own secret and what it signs: the webhook's CRC answer and the signature of
+X's deliveries. Kept apart from the HTTP client (twittnow.clients.x) so that the webhook
+functions check a signature without loading requests and oauthlib.
+
+From X's documentation (xdevplatform/docs, x-api/webhooks/introduction.mdx): the CRC answer
+is {"response_token": "sha256=" + base64(HMAC-SHA256(consumer secret, crc_token))}, and a
+delivery carries x-twitter-webhooks-signature: "sha256=" + base64 of the HMAC-SHA256 of its
+raw body with the consumer secret.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    consumer_key: str
+    consumer_secret: str = field(repr=False)
+
+
+# ---------------------------------------------------------------- webhook security
+
+
+def crc_response(consumer_secret: str, crc_token: str) -> dict:
+    """The answer to X's challenge-response check: GET <webhook>?crc_token=..."""
+    return {"response_token": _sha256_signature(consumer_secret, crc_token.encode())}
+
+
+def delivery_signature(consumer_secret: str, raw_body: bytes) -> str:
+    """The x-twitter-webhooks-signature X sends with a delivery of `raw_body`."""
+    return _sha256_signature(consumer_secret, raw_body)
+
+
+def signature_matches(consumer_secret: str, raw_body: bytes, header: str | None) -> bool:
+    """Whether `header` (x-twitter-webhooks-signature) signs `raw_body`; constant time."""
+    if not header:
+        return False
+    expected = delivery_signature(consumer_secret, raw_body)
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def _sha256_signature(secret: str, message: bytes) -> str:
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+# ---------------------------------------------------------------- the app's credentials
+
+
+def app_credentials() -> AppCredentials:
+    """The X app's consumer key and secret: X_CONSUMER_KEY and X_CONSUMER_SECRET when both
+    are set (locally), else the JSON secret {"consumer_key", "consumer_secret"} that
+    X_APP_SECRET_ARN names (in AWS), read once per Lambda instance."""
+    key, secret = os.environ.get("X_CONSUMER_KEY"), os.environ.get("X_CONSUMER_SECRET")
+    if key and secret:
+        return AppCredentials(key, secret)
+    arn = os.environ.get("X_APP_SECRET_ARN")
+    if not arn:
+        raise RuntimeError(
+            "The X app's credentials are not configured: set X_CONSUMER_KEY and "
+            "X_CONSUMER_SECRET, or X_APP_SECRET_ARN to the secret that holds them."
+        )
+    return _app_credentials_in(arn)
+
+
+@cache  # only answers are cached: a secret still empty is read again next time
+def _app_credentials_in(secret_arn: str) -> AppCredentials:
+    import boto3  # in the Lambda runtime; imported here so that the layer loads without it
+
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    try:
+        stored = json.loads(value["SecretString"])
+        credentials = AppCredentials(stored["consumer_key"], stored["consumer_secret"])
+    except (ValueError, KeyError, TypeError):
+        credentials = AppCredentials("", "")
+    if not (credentials.consumer_key and credentials.consumer_secret):
+        raise RuntimeError(
+            f"The X app secret {secret_arn} does not hold a consumer key and secret yet: "
+            """put {"consumer_key": "...", "consumer_secret": "..."} in it."""
+        )
+    return credentials
