@@ -92,6 +92,9 @@ def _connect(
     tenant: audit.Actor, access: AccessToken, previous: XConnection | None, webhook_url: str
 ) -> XConnection:
     api = WebhookApi(get_settings().x_webhook_api)
+    # Taken before subscribing, so that every event X delivers for the new subscription is
+    # accepted after connected_at (see XConnection.account_released_at).
+    now = clock.now()
     with _x_answers("subscribe the X account to the webhook"):
         webhook_id = _registered_webhook(webhook_url)
         subscription_id = x_client().subscribe(api, webhook_id, access.user_id, access.credentials)
@@ -101,7 +104,6 @@ def _connect(
             "access_token_secret": access.credentials.access_token_secret,
         }
     )
-    now = clock.now()
     if previous is not None:  # the same account again: new tokens, same record
         repositories.x_secrets().put(previous.secret_arn, tokens)
         connection = previous.model_copy(
@@ -128,6 +130,7 @@ def _connect(
             subscription_id=subscription_id,
             connected_at=now,
             updated_at=now,
+            account_released_at=repositories.credentials().account_released_at(access.user_id),
         )
     try:
         repositories.credentials().connect_x(connection)

@@ -3,11 +3,18 @@
 X wants an answer within seconds and retries anything else, so nothing here calls X or
 ServiceNow: the delivery is normalized (cheap) and each event queued for the inbound
 processor, in its conversation's message group, deduplicated by its X id.
+
+Which accounts a tenant holds is remembered for a minute in the Lambda instance, so that a
+delivery costs about one SQS call instead of a DynamoDB read and an SQS call. Only "held"
+is remembered: a stale "held" queues an event that the processor then drops (it checks the
+account's connection, and when the webhook accepted the event, again), while a stale "not
+held" would lose a delivery, as X does not retry a 200.
 """
 
 import json
+import time
 
-from twittnow import repositories
+from twittnow import clock, repositories
 from twittnow.errors import InvalidInput
 from twittnow.observability import count, logger
 from twittnow.repositories.queues import QueueMessage
@@ -18,6 +25,9 @@ from twittnow.x_events import (
     delivery_account_id,
     normalize,
 )
+
+HELD_FOR_SECONDS = 60
+_held_until: dict[str, float] = {}  # X account id -> time.monotonic() its "held" expires
 
 
 def accept(raw_body: bytes) -> int:
@@ -30,7 +40,7 @@ def accept(raw_body: bytes) -> int:
         raise InvalidInput.for_field("body", "A delivery must be a JSON object.")
     count("DeliveriesReceived")
     account_id = delivery_account_id(delivery)
-    if account_id is not None and not repositories.credentials().holds_account(account_id):
+    if account_id is not None and not _held(account_id):
         # Answered 200 all the same: X would otherwise retry it for days.
         logger.info("Delivery for an X account no tenant holds; dropped.", extra={"account": account_id})
         return 0
@@ -41,10 +51,11 @@ def accept(raw_body: bytes) -> int:
         logger.error("Delivery not shaped like X's; dropped.", extra={"reason": str(error)})
         return 0
     count("EventsQueued", len(events))
+    received_at = clock.now()
     repositories.inbound_queue().send(
         [
             QueueMessage(
-                body=event.model_dump(mode="json"),
+                body=event.model_copy(update={"received_at": received_at}).model_dump(mode="json"),
                 group_id=conversation_key(event),
                 deduplication_id=deduplication_id(event),
             )
@@ -52,3 +63,13 @@ def accept(raw_body: bytes) -> int:
         ]
     )
     return len(events)
+
+
+
+def _held(account_id: str) -> bool:
+    if _held_until.get(account_id, 0.0) > time.monotonic():
+        return True
+    held = repositories.credentials().holds_account(account_id)
+    if held:
+        _held_until[account_id] = time.monotonic() + HELD_FOR_SECONDS
+    return held

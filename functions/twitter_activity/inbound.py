@@ -65,7 +65,7 @@ def handle(event: XEvent) -> None:
         case DirectMessageSent():
             _sent_by_account(event)
         case DirectMessageReceived() | Mention():
-            connection = _connection_of(event.account_id)
+            connection = _connection_of(event)
             if connection is not None:
                 CustomerMessage.received(connection, event).run()
 
@@ -115,15 +115,27 @@ def _sent_by_account(event: DirectMessageSent) -> None:
                 "The service is sending this customer a DM; checking for its echo.",
                 ECHO_RECHECK_SECONDS,
             )
-    connection = _connection_of(event.account_id)
+    connection = _connection_of(event)
     if connection is not None:
         StaffMessage(connection, event).run()
 
 
-def _connection_of(account_id: str) -> XConnection | None:
-    connection = repositories.credentials().x_by_account(account_id)
+def _connection_of(event: DirectMessageReceived | DirectMessageSent | Mention) -> XConnection | None:
+    """The connection the event belongs to: the one that held the account when the webhook
+    accepted the event. None when no tenant holds the account now, and for an event the
+    webhook accepted while the account was disconnected (its cached claim said "held"),
+    even once the account is connected again."""
+    connection = repositories.credentials().x_by_account(event.account_id)
     if connection is None:
-        logger.info("Event for an X account no tenant holds; dropped.", extra={"account": account_id})
+        logger.info("Event for an X account no tenant holds; dropped.", extra={"account": event.account_id})
+        return None
+    released_at, received_at = connection.account_released_at, event.received_at
+    if released_at and received_at and released_at <= received_at < connection.connected_at:
+        logger.info(
+            "Event delivered while the X account was disconnected; dropped.",
+            extra={"account": event.account_id, "received_at": clock.isoformat(received_at)},
+        )
+        return None
     return connection
 
 

@@ -282,9 +282,10 @@ def test_a_delivery_after_the_tenant_disconnected_does_not_reach_its_conversatio
     api, desk, customer
 ):
     """X goes on delivering for a while after an account is disconnected. Such a delivery
-    is answered 200 and queued nothing: the customer's conversation (its FIFO group is held
-    back by a throttled first message meanwhile) gets no message once the account is
-    connected again."""
+    is answered 200, and may be queued (the webhook remembers for a minute that the account
+    was held), but it never reaches the customer's conversation, not even once the account
+    is connected again. The first message, accepted while the account was held and held
+    back meanwhile by ServiceNow's throttling, does."""
     desk.servicenow_fault(endpoint="*", status=429, times=1, retry_after=8)
     desk.customer_dm(customer, "First message")
     # Once its conversation exists, the first message is in the processor's hands, and
@@ -293,7 +294,7 @@ def test_a_delivery_after_the_tenant_disconnected_does_not_reach_its_conversatio
     assert api.delete("/twitter-revoke/", token=desk.token).status == 204
 
     late = account_activity_dm(desk, customer, "Delivered after the disconnect")
-    assert post_delivery(api, late).body == {"queued": 0}
+    assert post_delivery(api, late).status == 200
     connect_x(api, desk.token, desk.account)
     drained(api.stack, timeout=90)
 

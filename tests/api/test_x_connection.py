@@ -125,6 +125,17 @@ def test_one_tenant_per_x_account(api, admin_token, tenant, other_tenant, screen
     assert len(x_details_of(api, admin_token, tenant.id)) == 1
 
 
+def test_an_account_revoked_by_its_tenant_can_be_connected_by_another(api, admin_token, tenant, other_tenant, screen_name, registered_webhook):
+    connect(api, tenant.token, screen_name)
+    assert api.delete("/twitter-revoke/", token=tenant.token).status == 204
+
+    taken = connect(api, other_tenant.token, screen_name)
+
+    assert [details["id"] for details in x_details_of(api, admin_token, other_tenant.id)] == [taken["id"]]
+    assert x_details_of(api, admin_token, tenant.id) == []
+    assert_envelope(api.get(authorize_on_x(api, tenant.token, f"approve={screen_name}") + "&format=json"), 409, "CONFLICT")
+
+
 def test_reconnecting_ones_own_account_keeps_the_record_and_another_account_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
     first = connect(api, tenant.token, screen_name)
     again = connect(api, tenant.token, screen_name)

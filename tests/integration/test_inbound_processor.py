@@ -187,13 +187,17 @@ def open_desk(stack, *, servicenow: bool = True) -> Desk:
     desk = Desk(stack, api, api.login(username, password), f"acme_{uuid.uuid4().hex[:8]}")
     if servicenow:
         desk.add_servicenow_details()
-    started = api.get("/get-auth-url", token=desk.token)
+    connect_account(desk)
+    return desk
+
+
+def connect_account(desk: Desk) -> None:
+    started = desk.api.get("/get-auth-url", token=desk.token)
     approved = requests.get(
         f"{started.body['auth_url']}&approve={desk.account}", allow_redirects=False, timeout=10
     )
-    connected = api.get(approved.headers["Location"] + "&format=json")
+    connected = desk.api.get(approved.headers["Location"] + "&format=json")
     assert connected.status == 200, connected.body
-    return desk
 
 
 def settle(stack, timeout: float = 30) -> None:
@@ -779,6 +783,37 @@ def test_an_event_for_an_account_no_tenant_holds_is_dropped(stack, processor, cu
     assert scheduled == {}
     stored = processor.repositories.conversations().all()
     assert Account.named(customer).id not in {conversation.customer_id for conversation in stored}
+
+
+def test_only_the_events_accepted_while_the_account_was_disconnected_are_dropped(
+    stack, desk, customer, processor
+):
+    """The webhook remembers for a minute that an account is held, so it may accept a
+    delivery just after the account was disconnected. Such an event belongs to no
+    connection, even once the account is connected again; one accepted before the
+    disconnect, and one accepted after the reconnect, reach the conversation."""
+    def received_now(text: str):
+        return processor.customer_dm(desk.account_id, customer, text).model_copy(
+            update={"received_at": datetime.now(UTC)}
+        )
+
+    before = received_now("Accepted while the account was held")
+    unstamped = processor.customer_dm(desk.account_id, customer, "Queued before received_at")
+    assert desk.api.delete("/twitter-revoke/", token=desk.token).status == 204
+    during = received_now("Accepted while the account was disconnected")
+    connect_account(desk)
+    after = received_now("Accepted after the account was connected again")
+
+    connection = processor.repositories.credentials().x_by_account(desk.account_id)
+    assert connection.account_released_at < during.received_at < connection.connected_at
+    for event in (before, unstamped, during, after):
+        with processor.retries() as scheduled:
+            assert processor.run_batch([sqs_record(event)]) == []
+        assert scheduled == {}
+
+    texts = [message["text"] for message in desk.messages_with(customer)
+             if message["author"] == "customer"]
+    assert texts == [before.text, unstamped.text, after.text]
 
 
 # ---------------------------------------------------------------- the queue's view

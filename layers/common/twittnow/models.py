@@ -108,6 +108,9 @@ class XConnection(BaseModel):
     # "connected", or "broken" once X says the account revoked us (or a call answers 401).
     status: str = "connected"
     status_detail: str = ""
+    # When the account was last disconnected before this connection, if ever: events the
+    # webhook accepted between then and connected_at belong to no connection.
+    account_released_at: datetime | None = None
 
 
 class OAuthRequest(BaseModel):

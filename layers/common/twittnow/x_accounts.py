@@ -38,8 +38,8 @@ def mark_broken(connection: XConnection, detail: str) -> None:
 
 
 def disconnect(connection: XConnection) -> None:
-    """Unsubscribes the account from the webhook, then forgets its record, its claim and
-    its tokens. X being down or throttling raises before anything is forgotten."""
+    """Unsubscribes the account from the webhook, then forgets its record and its tokens,
+    and releases its claim. X being down or throttling raises before anything is forgotten."""
     try:
         x_client().unsubscribe(
             WebhookApi(connection.webhook_api),
@@ -49,5 +49,5 @@ def disconnect(connection: XConnection) -> None:
         )
     except (XNotFound, XConnectionBroken):
         pass  # already unsubscribed, or the account revoked us on X's side
-    repositories.credentials().disconnect_x(connection)
+    repositories.credentials().disconnect_x(connection, released_at=clock.now())
     repositories.x_secrets().delete(connection.secret_arn)

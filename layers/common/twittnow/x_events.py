@@ -86,6 +86,8 @@ class XEvent(BaseModel):
     event_id: str
     account_id: str
     kind: str
+    # When the webhook accepted the delivery (None in deliveries queued before it was kept).
+    received_at: datetime | None = None
 
 
 class DirectMessageReceived(XEvent):

@@ -2,8 +2,12 @@
 passwords and tokens live in Secrets Manager and the item keeps the secret's ARN.
 
 Beside an X connection, a claim item keyed by the X account (user_id
-"x-account#<x user id>", kind "x_account") names the tenant that holds the account: one
-tenant per X account, and the webhook's way from an account to its tenant."""
+"x-account#<x user id>", kind "x_account") names the tenant that holds the account
+(tenant_id): one tenant per X account, and the webhook's way from an account to its
+tenant. Disconnecting leaves the claim without a tenant and with released_at, the time a
+new connection of the account keeps as account_released_at."""
+
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
@@ -88,7 +92,7 @@ class CredentialsRepository:
                         "Put": {
                             "TableName": self.table_name,
                             "Item": {**_claim_key(connection.x_user_id), **to_item({"tenant_id": connection.user_id})},
-                            "ConditionExpression": "attribute_not_exists(user_id) OR tenant_id = :tenant",
+                            "ConditionExpression": "attribute_not_exists(tenant_id) OR tenant_id = :tenant",
                             "ExpressionAttributeValues": to_item({":tenant": connection.user_id}),
                         }
                     },
@@ -122,14 +126,17 @@ class CredentialsRepository:
 
     def x_by_account(self, x_user_id: str) -> XConnection | None:
         """The connection of the tenant that holds this X account, if any."""
-        claim = client().get_item(TableName=self.table_name, Key=_claim_key(x_user_id)).get("Item")
-        return self.x_of(from_item(claim)["tenant_id"]) if claim else None
+        tenant_id = self._claim(x_user_id).get("tenant_id")
+        return self.x_of(tenant_id) if tenant_id else None
 
     def holds_account(self, x_user_id: str) -> bool:
         """Whether a tenant holds this X account: one read, for the webhook."""
-        return "Item" in client().get_item(
-            TableName=self.table_name, Key=_claim_key(x_user_id), ProjectionExpression="user_id"
-        )
+        return "tenant_id" in self._claim(x_user_id, "tenant_id")
+
+    def account_released_at(self, x_user_id: str) -> datetime | None:
+        """When the account was last disconnected, if it ever was."""
+        released_at = self._claim(x_user_id, "released_at").get("released_at")
+        return datetime.fromisoformat(released_at) if released_at else None
 
     def all_x(self) -> list[XConnection]:
         return [_to_x(item) for item in self._all_of_kind(X)]
@@ -149,13 +156,27 @@ class CredentialsRepository:
             raise
         return True
 
-    def disconnect_x(self, connection: XConnection) -> None:
+    def disconnect_x(self, connection: XConnection, released_at: datetime) -> None:
         client().transact_write_items(
             TransactItems=[
                 {"Delete": {"TableName": self.table_name, "Key": to_item({"user_id": connection.user_id, "kind": X})}},
-                {"Delete": {"TableName": self.table_name, "Key": _claim_key(connection.x_user_id)}},
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {
+                            **_claim_key(connection.x_user_id),
+                            **to_item({"released_at": released_at.isoformat()}),
+                        },
+                    }
+                },
             ]
         )
+
+    def _claim(self, x_user_id: str, *attributes: str) -> dict:
+        """The account's claim item as plain values ({} if there is none)."""
+        projection = {"ProjectionExpression": ", ".join(attributes)} if attributes else {}
+        claim = client().get_item(TableName=self.table_name, Key=_claim_key(x_user_id), **projection)
+        return from_item(claim["Item"]) if "Item" in claim else {}
 
     def _by_id(self, record_id: str, kind: str) -> dict | None:
         items = client().query(
