@@ -3,16 +3,21 @@ they carry passwords and tokens. Metrics go to CloudWatch in the embedded metric
 (namespace POWERTOOLS_METRICS_NAMESPACE), flushed by the handlers that count."""
 
 import logging
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger()
 metrics = Metrics()
 
 
 def count(name: str, value: int = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    # Disabled metrics (the local stack's default) are not even added: Powertools would
+    # still print a metric's values every hundredth one.
+    if not is_metrics_disabled():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def count_failure(kind: str) -> None:
@@ -25,3 +30,7 @@ def count_failure(kind: str) -> None:
 # AWS SDK's loggers never go below INFO, whatever the root logger says.
 for _sdk_logger in ("botocore", "boto3", "urllib3"):
     logging.getLogger(_sdk_logger).setLevel(logging.INFO)
+
+# An invocation that counts nothing (a refused delivery, or metrics disabled) is normal, and
+# Powertools would warn about it on every such invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
