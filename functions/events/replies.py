@@ -23,6 +23,7 @@ def deliver(job: dict) -> None:
     reply = conversation and repositories.messages().get(conversation.id, job["message_key"])
     if reply is None or reply.handled:
         return  # delivered before, or its tenant deleted since
+    logger.append_keys(tenant_id=conversation.tenant_id)
     try:
         reply = _send(conversation, reply)
     except (Undeliverable, XRequestRejected, XNotFound) as error:

@@ -195,6 +195,10 @@ class _Conversational:
     def run(self) -> None:
         """Processes the message. When the tenant's instance refuses our credentials, or
         is no longer allowed, its ServiceNow details say so (GET /servicenow-details/{id}/)."""
+        logger.append_keys(
+            tenant_id=self.connection.user_id,
+            conversation_id=self.conversation.id if self.conversation else None,
+        )
         try:
             self.process()
         except (ServiceNowBadCredentials, ServiceNowMissingRole, InvalidInstanceUrl) as error:
