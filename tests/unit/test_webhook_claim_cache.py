@@ -1,0 +1,52 @@
+"""The webhook remembers for a minute that an X account is held, and never that it is not:
+a stale "not held" would drop deliveries X does not send again."""
+
+import pytest
+
+from local.runtime import load_module
+from local.template import REPO_ROOT
+
+
+class Claims:
+    """holds_account answered from a set, counting the reads."""
+
+    def __init__(self, held: set[str]):
+        self.held = held
+        self.reads = 0
+
+    def holds_account(self, account_id: str) -> bool:
+        self.reads += 1
+        return account_id in self.held
+
+
+@pytest.fixture
+def deliveries(monkeypatch):
+    module = load_module(REPO_ROOT / "functions" / "twitter_activity", "deliveries")
+    claims = Claims({"1500"})
+    monkeypatch.setattr(module.repositories, "credentials", lambda: claims)
+    now = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    return module, claims, now
+
+
+def test_held_is_remembered_for_a_minute(deliveries):
+    module, claims, now = deliveries
+
+    assert module._held("1500") and module._held("1500")
+    assert claims.reads == 1
+
+    claims.held.clear()  # disconnected: the webhook still says held until the minute is up
+    now[0] += module.HELD_FOR_SECONDS - 1
+    assert module._held("1500") and claims.reads == 1
+    now[0] += 2
+    assert not module._held("1500") and claims.reads == 2
+
+
+def test_not_held_is_asked_again_every_time(deliveries):
+    module, claims, _ = deliveries
+
+    assert not module._held("2600") and not module._held("2600")
+    assert claims.reads == 2
+
+    claims.held.add("2600")  # connected: the next delivery goes through at once
+    assert module._held("2600")
