@@ -6,9 +6,10 @@ processor, in its conversation's message group, deduplicated by its X id.
 
 Which accounts a tenant holds is remembered for a minute in the Lambda instance, so that a
 delivery costs about one SQS call instead of a DynamoDB read and an SQS call. Only "held"
-is remembered: a stale "held" queues an event that the processor then drops (it checks the
-account's connection, and when the webhook accepted the event, again), while a stale "not
-held" would lose a delivery, as X does not retry a 200.
+is remembered: a stale "held" queues an event that the processor then drops (it looks the
+connection up again, and compares the event's received_at with when the account was
+disconnected and reconnected), while a stale "not held" would lose a delivery, as X does
+not retry a 200.
 """
 
 import json
@@ -63,7 +64,6 @@ def accept(raw_body: bytes) -> int:
         ]
     )
     return len(events)
-
 
 
 def _held(account_id: str) -> bool:
