@@ -21,8 +21,7 @@ def handle_record(record: SQSRecord) -> None:
     logger.append_keys(conversation_id=job["conversation_id"])
     with queued_attempt(
         repositories.outbound_queue(),
-        record.receipt_handle,
-        attempt=int(record.attributes.approximate_receive_count),
+        record,
         max_attempts=get_settings().outbound_max_receive_count,
         on_last_failure=lambda reason: replies.give_up(job, reason),
     ):

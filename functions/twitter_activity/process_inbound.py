@@ -20,8 +20,7 @@ def handle_record(record: SQSRecord) -> None:
     logger.append_keys(account_id=event.account_id, event_id=event.event_id)
     with queued_attempt(
         repositories.inbound_queue(),
-        record.receipt_handle,
-        attempt=int(record.attributes.approximate_receive_count),
+        record,
         max_attempts=get_settings().inbound_max_receive_count,
         on_last_failure=lambda reason: inbound.record_failure(event, reason),
     ):

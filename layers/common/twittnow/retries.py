@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from twittnow import clock
 from twittnow.clients.servicenow import (
     ServiceNowBadCredentials,
@@ -70,13 +72,14 @@ def delay_for(error: Exception, attempt: int) -> tuple[int, str]:
 @contextmanager
 def queued_attempt(
     queue: FifoQueue,
-    receipt_handle: str,
-    attempt: int,
+    record: SQSRecord,
     max_attempts: int,
     on_last_failure: Callable[[str], None],
 ) -> Iterator[None]:
-    """Runs one attempt at a queued message. A failure sets when the message comes back,
-    records the reason on the last attempt, and is raised again for the batch to report."""
+    """Runs one attempt at a message `queue` delivered as `record` (SQS counts its receives:
+    the attempt's number). A failure sets when the message comes back, records the reason
+    on the last attempt, and is raised again for the batch to report."""
+    attempt = int(record.attributes.approximate_receive_count)
     try:
         yield
     except Exception as error:
@@ -88,5 +91,5 @@ def queued_attempt(
         if attempt >= max_attempts:
             on_last_failure(reason)
         else:
-            queue.retry_after(receipt_handle, seconds)
+            queue.retry_after(record.receipt_handle, seconds)
         raise
