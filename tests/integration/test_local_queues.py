@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from local.aws import EmbeddedAws
+import local.queues
 from local.queues import QueuePollers
 from local.runtime import Runtime
 from local.template import DEFAULT_TEMPLATE, Deployment, Template, load_template
@@ -227,6 +228,24 @@ def test_drain_times_out_while_messages_keep_failing(stack):
 
     assert stack.pollers.drain(timeout=0.2) is False
     assert stack.pollers.drain(DRAIN_TIMEOUT) is True
+
+
+def test_one_empty_reading_does_not_end_a_drain(stack, monkeypatch):
+    """moto counts visible messages, then invisible ones: a message whose retry delay ends
+    in between is in neither count. Such a reading alone must not end a drain."""
+    real_is_empty = local.queues._is_empty
+    readings = iter([True])  # the first reading says empty, while the message is in flight
+
+    def is_empty(sqs, queue) -> bool:
+        return next(readings, None) or real_is_empty(sqs, queue)
+
+    monkeypatch.setattr(local.queues, "_is_empty", is_empty)
+    stack.send("WorkQueue", {"id": "retried", "fail_on_attempts": 1})
+    stack.pollers.start()
+
+    assert stack.pollers.drain(DRAIN_TIMEOUT)
+
+    assert stack.processed() == ["retried"]
 
 
 def test_stop_ends_every_poller(aws):
