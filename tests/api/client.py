@@ -57,10 +57,7 @@ class ApiClient:
 
     def users_as_admin(self) -> list[dict]:
         """Every user as the admin sees them: what "nothing changed" is checked against."""
-        reply = self.get("/auth/users/?page_size=200", token=self.admin_token)
-        assert reply.status == 200, reply.body
-        return reply.body["results"]
-
+        return all_pages(self, "/auth/users/?page_size=200", self.admin_token)
 
 
 def _target(path: str) -> str:

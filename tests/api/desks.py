@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import requests
 
 from sandboxes.x.payloads import Account, DirectMessage, aaa_direct_message
-from tests.api.client import ApiClient, Reply, Tenant
+from tests.api.client import ApiClient, Reply, Tenant, all_pages
 from twittnow.x_app import delivery_signature
 
 WEBHOOK = "/twitter-activity"
@@ -93,6 +93,12 @@ class Desk:
         found = self.conversations_with(customer)
         assert len(found) == 1, found
         return found[0]
+
+    def x_details(self) -> dict:
+        """The tenant's X details, as the admin lists them (on any page)."""
+        listed = all_pages(self.api, "/twitter-details/?page_size=200", self.api.admin_token)
+        [details] = [item for item in listed if item["user"] == self.tenant_id]
+        return details
 
     def messages_with(self, customer: str) -> list[dict]:
         conversation = self.conversation_with(customer)

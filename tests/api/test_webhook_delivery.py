@@ -166,9 +166,7 @@ def test_a_revoke_for_a_connected_account_is_queued_and_marks_it_broken(api, des
     delivery = aaa_revoke(desk.x_account, datetime.now(UTC))
     assert post_delivery(api, delivery).body == {"queued": 1}
     drained(api.stack)
-    [details] = [item for item in api.get("/twitter-details/?page_size=200",
-                                          token=api.admin_token).body["results"]
-                 if item["user"] == desk.tenant_id]
+    details = desk.x_details()
     assert details["status"] == "broken", details
 
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 import requests
 
-from tests.api.client import assert_envelope
+from tests.api.client import all_pages, assert_envelope
 from twittnow.x_app import crc_response
 
 
@@ -50,7 +50,7 @@ def connect(api, token: str, screen_name: str) -> dict:
 
 
 def x_details_of(api, admin_token: str, user_id: str) -> list[dict]:
-    listed = api.get("/twitter-details/?page_size=200", token=admin_token).body["results"]
+    listed = all_pages(api, "/twitter-details/?page_size=200", admin_token)
     return [details for details in listed if details["user"] == user_id]
 
 

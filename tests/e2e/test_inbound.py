@@ -191,10 +191,6 @@ def test_a_revoke_on_x_marks_the_connection_broken(local_stack, desk):
     assert answer.ok, answer.text
     drained(local_stack)
 
-    [details] = [
-        item
-        for item in desk.api.get("/twitter-details/?page_size=200", token=desk.api.admin_token).body["results"]
-        if item["user"] == desk.tenant_id
-    ]
+    details = desk.x_details()
     assert details["status"] == "broken"
     assert "revoked" in details["status_detail"]

@@ -194,13 +194,7 @@ def test_x_refusing_the_accounts_token_marks_the_connection_broken_and_keeps_the
     agent.act("comment", case["number"], "Are you still there?")
     try:
         assert not local_stack.drain(5), "the reply must wait on the queue for a retry"
-        [details] = [
-            item
-            for item in desk.api.get(
-                "/twitter-details/?page_size=200", token=desk.api.admin_token
-            ).body["results"]
-            if item["user"] == desk.tenant_id
-        ]
+        details = desk.x_details()
         assert details["status"] == "broken"
         assert "connect the account again" in details["status_detail"]
         assert desk.messages_with(customer)[-1]["status"] == "queued"

@@ -77,12 +77,12 @@ def tenant(local_stack, api) -> tuple[str, dict[str, str]]:
         field = api.post(
             "/custom-fields/", token=desk.token, json={"field_name": "City", "message": "Where?"}
         )
-        accounts = api.get("/twitter-details/", token=api.admin_token).body["results"]
+        x_details_id = desk.x_details()["id"]
     ids = {
         "/auth/users/": desk.tenant_id,
         "/servicenow-details/": desk.details_id,
         "/custom-fields/": field.body["id"],
-        "/twitter-details/": next(a["id"] for a in accounts if a["user"] == desk.tenant_id),
+        "/twitter-details/": x_details_id,
     }
     yield desk.token, ids
     close_desk(desk)
