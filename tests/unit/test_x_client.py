@@ -65,7 +65,6 @@ def bearer(api):
 def oauth_parameters(request) -> dict[str, str]:
     """The oauth_* parameters of a request's `Authorization: OAuth ...` header."""
     header = request.headers["Authorization"]
-    header = header.decode() if isinstance(header, bytes) else header  # oauthlib's are bytes
     assert header.startswith("OAuth ")
     pairs = re.findall(r'(\w+)="([^"]*)"', header)
     assert len(pairs) == header.count("=")  # every parameter is key="value"

@@ -51,11 +51,6 @@ def shown(error: XError) -> str:
     return "".join(traceback.format_exception_only(error)) + error.message + error.detail
 
 
-def header(request: requests.PreparedRequest, name: str) -> str:
-    value = request.headers[name]
-    return value.decode() if isinstance(value, bytes) else value  # oauthlib's are bytes
-
-
 class EndlessBody(io.RawIOBase):
     """A body that never ends, counting what is read of it."""
 
@@ -98,7 +93,7 @@ def test_dm_media_are_downloaded_signed_as_the_account(api, client):
 
     assert media == DownloadedMedia("oP5p359h.jpg", "image/jpeg", PHOTO)
     request = api.calls[0].request
-    authorization = header(request, "Authorization")
+    authorization = request.headers["Authorization"]
     signed = oauth1.read_authorization(authorization)
     assert (signed.consumer_key, signed.token) == (APP.consumer_key, USER.access_token)
     assert abs(signed.timestamp - datetime.now(UTC).timestamp()) < 60
@@ -107,7 +102,7 @@ def test_dm_media_are_downloaded_signed_as_the_account(api, client):
     )
     assert request.req_kwargs["timeout"] == (2.5, 2.5)
     assert request.req_kwargs["stream"] is True
-    assert header(request, "Accept-Encoding") == "identity"
+    assert request.headers["Accept-Encoding"] == "identity"
     assert repr(PHOTO) not in repr(media)  # the bytes stay out of logs
 
 
