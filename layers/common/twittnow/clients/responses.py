@@ -1,11 +1,13 @@
 """Reading HTTP answers the same way in every client."""
 
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 
-def json_object(response: requests.Response) -> dict | None:
+def json_object(response: "requests.Response") -> dict | None:
     """The body as a JSON object, or None when it is anything else (an HTML error page)."""
     try:
         body = response.json()
@@ -14,7 +16,7 @@ def json_object(response: requests.Response) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-def status_line(response: requests.Response) -> str:
+def status_line(response: "requests.Response") -> str:
     """"429 Too Many Requests": the status with its standard reason phrase."""
     try:
         phrase = HTTPStatus(response.status_code).phrase

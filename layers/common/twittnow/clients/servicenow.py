@@ -34,10 +34,13 @@ import base64
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
-
-import requests
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from twittnow.clients.responses import json_object, status_line
+
+if TYPE_CHECKING:
+    import requests
 
 CASE_API = "/api/sn_customerservice/case"
 CONSUMER_API = "/api/now/consumer"
@@ -160,6 +163,11 @@ class ServiceNowClient:
     def __init__(self, instance_url: str, username: str, password: str, timeout: float = 10.0):
         self.instance_url = instance_url.rstrip("/")
         self._timeout = (timeout, timeout)
+        # requests loads with the first client, not with this module: about 19 ms of a
+        # cold start (bench/cold_start.py) that a request refused before it needs the
+        # instance skips.
+        import requests
+
         self._session = requests.Session()
         # As UTF-8 bytes: requests would encode str credentials as Latin-1, and fail with
         # an error holding the password on any other character.
@@ -355,7 +363,9 @@ class ServiceNowClient:
             )
         return body
 
-    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+    def _send(self, method: str, url: str, **kwargs) -> "requests.Response":
+        import requests  # loaded by __init__ already
+
         try:
             # No redirects: following one would carry the credentials to another URL.
             return self._session.request(
@@ -374,7 +384,7 @@ class ServiceNowClient:
         # holds the Authorization header, is not chained to it as __context__.
         raise ServiceNowUnavailable(self._scrub(message), detail=self._scrub(detail))
 
-    def _error_for(self, response: requests.Response) -> ServiceNowError:
+    def _error_for(self, response: "requests.Response") -> ServiceNowError:
         status = response.status_code
         if 300 <= status < 400:
             location = response.headers.get("Location") or "no location"
@@ -401,7 +411,7 @@ class ServiceNowClient:
         return text
 
 
-def _instance_error(response: requests.Response) -> tuple[str, str]:
+def _instance_error(response: "requests.Response") -> tuple[str, str]:
     """ServiceNow's own (message, detail) from `{"error": {"message", "detail"}}`, or a
     generic message when the body is something else, such as a proxy's HTML page."""
     error = (json_object(response) or {}).get("error")
@@ -414,7 +424,7 @@ def _instance_error(response: requests.Response) -> tuple[str, str]:
 
 
 
-def _retry_after_seconds(response: requests.Response) -> int:
+def _retry_after_seconds(response: "requests.Response") -> int:
     # ServiceNow sends a number of seconds; an HTTP date or anything else gets the default.
     value = response.headers.get("Retry-After", "").strip()
     return int(value) if value.isascii() and value.isdigit() else DEFAULT_RETRY_AFTER_SECONDS
@@ -431,7 +441,7 @@ def _encoded_query(*conditions: tuple[str, str]) -> str:
 
 def _path_segment(value: str) -> str:
     """`value` as one URL path segment, so that it cannot name another resource."""
-    return requests.utils.quote(value, safe="")
+    return quote(value, safe="")
 
 
 def _text(value) -> str:

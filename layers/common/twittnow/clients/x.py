@@ -62,14 +62,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-import requests
 from oauthlib.oauth1 import Client as OAuth1Client
-from requests.auth import AuthBase
 
 from twittnow.clients.responses import json_object, status_line
 from twittnow.x_app import AppCredentials
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 # The XAA events a connected account is subscribed to: what customers send it, and the
@@ -199,8 +201,9 @@ class XMediaRefused(XError):
 # ---------------------------------------------------------------- the client
 
 
-class OAuth1(AuthBase):
-    """Signs a request with OAuth 1.0a (HMAC-SHA1) in its Authorization header, by oauthlib.
+class OAuth1:
+    """Signs a request with OAuth 1.0a (HMAC-SHA1) in its Authorization header, by oauthlib
+    (requests takes any callable as `auth`).
     requests-oauthlib's OAuth1 does the same, but importing that package loads oauthlib's
     OAuth 2 as well: about 26 ms more on the cold start of every function that calls X
     (bench/cold_start.py). The calls signed here carry JSON or no body, and OAuth 1.0a signs
@@ -209,7 +212,7 @@ class OAuth1(AuthBase):
     def __init__(self, consumer_key: str, consumer_secret: str, **token: str):
         self._client = OAuth1Client(consumer_key, consumer_secret, **token)
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def __call__(self, request: "requests.PreparedRequest") -> "requests.PreparedRequest":
         request.url, headers, _ = self._client.sign(
             request.url, request.method, headers=dict(request.headers)
         )
@@ -229,6 +232,10 @@ class XClient:
         self.base_url = base_url.rstrip("/")
         self._app = app
         self._timeout = (timeout, timeout)
+        # requests loads with the first client, not with this module: about 19 ms of a
+        # cold start (bench/cold_start.py) that a request refused before it needs X skips.
+        import requests
+
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
         self._bearer_token: str | None = None
@@ -537,7 +544,7 @@ class XClient:
             self._bearer_token = token
         return self._bearer_token
 
-    def _send(self, method: str, path: str, action: str, **kwargs) -> requests.Response:
+    def _send(self, method: str, path: str, action: str, **kwargs) -> "requests.Response":
         """X's 2xx answer to `method path` on the base URL: see _send_to."""
         return self._send_to(method, self.base_url + path, action, **kwargs)
 
@@ -550,9 +557,11 @@ class XClient:
         as_user: bool = False,
         secrets: tuple[str, ...] = (),
         **kwargs,
-    ) -> requests.Response:
+    ) -> "requests.Response":
         """X's 2xx answer to `method url`, or the XError its answer means. `action` names
         the call in messages ("send a DM"); `secrets` are scrubbed from them."""
+        import requests  # loaded by __init__ already
+
         secrets = (self._app.consumer_secret, *secrets)
         try:
             # No redirects: following one would carry the Authorization header elsewhere.
@@ -599,9 +608,11 @@ class XClient:
         )
 
     def _media_body(
-        self, response: requests.Response, action: str, max_bytes: int, secrets: tuple[str, ...]
+        self, response: "requests.Response", action: str, max_bytes: int, secrets: tuple[str, ...]
     ) -> bytes:
         """The streamed body, read up to `max_bytes`; `secrets` as for _send_to."""
+        import requests  # loaded by __init__ already
+
         too_large = XMediaRefused(
             f"The media is larger than {max_bytes / 2**20:.3g} MB ({action})."
         )
@@ -626,7 +637,7 @@ class XClient:
         return bytes(body)
 
     @staticmethod
-    def _data(response: requests.Response, action: str, answer: type) -> dict | list:
+    def _data(response: "requests.Response", action: str, answer: type) -> dict | list:
         body = json_object(response)
         if body is None or not isinstance(body.get("data"), answer):
             raise XUnavailable(
@@ -636,7 +647,7 @@ class XClient:
         return body["data"]
 
     @staticmethod
-    def _form(response: requests.Response) -> dict[str, str]:
+    def _form(response: "requests.Response") -> dict[str, str]:
         return dict(parse_qsl(response.text, keep_blank_values=True))
 
     @staticmethod
@@ -659,7 +670,7 @@ def _webhook(data: dict) -> Webhook:
 
 
 def _error_for(
-    response: requests.Response, action: str, as_user: bool, secrets: tuple[str, ...]
+    response: "requests.Response", action: str, as_user: bool, secrets: tuple[str, ...]
 ) -> XError:
     status = response.status_code
     said, problem_type = _x_error(response)
@@ -704,7 +715,7 @@ def _says(error: XError, reason: str) -> bool:
     return reason.lower() in f"{error.detail} {error.message}".lower()
 
 
-def _x_error(response: requests.Response) -> tuple[str, str]:
+def _x_error(response: "requests.Response") -> tuple[str, str]:
     """X's own (message, type-or-reason) from a problem-details or {"errors": [...]} body."""
     body = json_object(response)
     if body is None:
@@ -719,7 +730,7 @@ def _x_error(response: requests.Response) -> tuple[str, str]:
 
 
 
-def _reset_at(response: requests.Response) -> datetime:
+def _reset_at(response: "requests.Response") -> datetime:
     value = response.headers.get("x-rate-limit-reset", "").strip()
     if value.isascii() and value.isdigit():
         return datetime.fromtimestamp(int(value), tz=UTC)
