@@ -5,7 +5,6 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -14,6 +13,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from twittnow.api import Body
 from twittnow.models import AuditEntry, User
 
 
@@ -35,7 +35,7 @@ CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Password = Annotated[SecretStr, Field(min_length=8, max_length=1024)]
 
 
-class _Request(BaseModel):
+class _Request(Body):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -77,7 +77,7 @@ class LoginRequest(_Request):
     password: Annotated[SecretStr, Field(min_length=1, max_length=1024)]
 
 
-class UserView(BaseModel):
+class UserView(Body):
     """A user as the API shows it: never the password or its hash."""
 
     id: str
@@ -94,18 +94,18 @@ class UserView(BaseModel):
         return cls.model_validate(user.model_dump(exclude={"password_hash"}))
 
 
-class LoginResponse(BaseModel):
+class LoginResponse(Body):
     token: str
     expiry: datetime
     user: UserView
 
 
-class ApiKeyResponse(BaseModel):
+class ApiKeyResponse(Body):
     token: str
     created_at: datetime
 
 
-class AuditEntryView(BaseModel):
+class AuditEntryView(Body):
     """An audit entry in the style of the peers' audit logs (seeds/004)."""
 
     id: str

@@ -2,12 +2,11 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
+from twittnow.api import Body
 from twittnow.models import Conversation, ConversationMessage, MessageStatus
 
 
-class ConversationView(BaseModel):
+class ConversationView(Body):
     id: str
     user: str  # the tenant
     x_account_id: str
@@ -39,7 +38,7 @@ class ConversationView(BaseModel):
         )
 
 
-class MessageView(BaseModel):
+class MessageView(Body):
     id: str  # sorts as the messages were sent
     direction: str  # "inbound" (to the company) or "outbound" (to the customer)
     author: str  # "customer", "staff" (the company on X), "agent" (ServiceNow), "bot"

@@ -2,7 +2,9 @@
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from twittnow.api import Body
 
 
 class CaseEventType(StrEnum):
@@ -11,7 +13,7 @@ class CaseEventType(StrEnum):
     CLOSED = "closed"
 
 
-class CaseEventRequest(BaseModel):
+class CaseEventRequest(Body):
     """What the update set's business rule sends (JSON), or the original API's form
     fields. Fields ServiceNow may add are ignored."""
 
@@ -40,7 +42,7 @@ class CaseEventRequest(BaseModel):
         return event_id
 
 
-class CaseEventAccepted(BaseModel):
+class CaseEventAccepted(Body):
     id: str  # the event id (ServiceNow's, or one derived from the event)
     conversation: str
     status: str  # the reply's status: "queued", or what became of an event sent before

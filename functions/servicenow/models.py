@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import ConfigDict, Field, SecretStr, StringConstraints
 
+from twittnow.api import Body
 from twittnow.models import CustomField, ServiceNowDetails
 
 UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -16,7 +17,7 @@ FieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 
-class _Request(BaseModel):
+class _Request(Body):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -38,7 +39,7 @@ class ServiceNowDetailsChanges(_Request):
     user: UserId = None
 
 
-class ServiceNowDetailsView(BaseModel):
+class ServiceNowDetailsView(Body):
     """A record as the API shows it: never the password."""
 
     id: str
@@ -57,7 +58,7 @@ class ServiceNowDetailsView(BaseModel):
         return cls(user=details.user_id, **values)
 
 
-class VerificationView(BaseModel):
+class VerificationView(Body):
     status: str
     detail: str
     checked_at: datetime
@@ -74,7 +75,7 @@ class CustomFieldChanges(_Request):
     message: Question = None
 
 
-class CustomFieldView(BaseModel):
+class CustomFieldView(Body):
     id: str
     user: str
     field_name: str

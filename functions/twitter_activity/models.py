@@ -2,17 +2,16 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
+from twittnow.api import Body
 from twittnow.models import XConnection
 
 
-class AuthUrlResponse(BaseModel):
+class AuthUrlResponse(Body):
     auth_url: str
     expires_at: datetime
 
 
-class XConnectionView(BaseModel):
+class XConnectionView(Body):
     """A connected X account as the API shows it: never a token or secret."""
 
     id: str
@@ -33,9 +32,9 @@ class XConnectionView(BaseModel):
         return cls(user=connection.user_id, **values)
 
 
-class CrcResponse(BaseModel):
+class CrcResponse(Body):
     response_token: str  # sha256=<base64 HMAC-SHA256 of crc_token with the consumer secret>
 
 
-class DeliveryAccepted(BaseModel):
+class DeliveryAccepted(Body):
     queued: int  # the events put on the inbound queue; 0 for kinds the service ignores

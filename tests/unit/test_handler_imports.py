@@ -12,9 +12,9 @@ from local.runtime import LAYER_DIRS
 from local.template import Deployment, load_template
 
 FUNCTIONS = load_template(Deployment(aws_endpoint_url="http://127.0.0.1:9")).functions
-# Loaded by the call that needs them: requests by the first X or ServiceNow client,
-# email-validator (with dnspython) by the first e-mail address checked.
-LOADED_ON_FIRST_USE = ("requests", "charset_normalizer", "email_validator", "dns")
+# Loaded by the call that needs them: requests and oauthlib by the first X or ServiceNow
+# client, email-validator (with dnspython) by the first e-mail address checked.
+LOADED_ON_FIRST_USE = ("requests", "charset_normalizer", "oauthlib", "email_validator", "dns")
 # Never needed: requests-oauthlib would also load oauthlib's OAuth 2.
 NEVER_LOADED = ("requests_oauthlib", "oauthlib.oauth2")
 # Run in a fresh, isolated process, as Lambda's would be: prints the heavy modules loaded.

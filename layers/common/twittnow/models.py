@@ -8,10 +8,16 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 
-class User(BaseModel):
-    """A tenant (a company using Twittnow) or an admin of the service."""
+class Record(BaseModel):
+    """What the repositories store; immutable."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built on first use, not at import: a function uses a few of these records, and
+    # building each at every cold start would cost them all (bench/cold_start.py).
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+
+class User(Record):
+    """A tenant (a company using Twittnow) or an admin of the service."""
 
     id: str
     username: str
@@ -29,9 +35,7 @@ class TokenKind(StrEnum):
     API_KEY = "api_key"  # the developer key from POST /api-key/, for the ServiceNow instance
 
 
-class Token(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Token(Record):
     digest: str
     user_id: str
     kind: TokenKind
@@ -39,11 +43,9 @@ class Token(BaseModel):
     expires_at: datetime | None = None
 
 
-class ServiceNowDetails(BaseModel):
+class ServiceNowDetails(Record):
     """A tenant's ServiceNow instance and integration user. The password is in Secrets
     Manager, at `secret_arn`; it never enters this record."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     user_id: str
@@ -58,10 +60,8 @@ class ServiceNowDetails(BaseModel):
     status_checked_at: datetime | None = None
 
 
-class CustomField(BaseModel):
+class CustomField(Record):
     """A question the bot asks a customer before opening a case."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     user_id: str
@@ -71,11 +71,9 @@ class CustomField(BaseModel):
     updated_at: datetime
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Record):
     """One change: who made it, to what, when, from where. Field names only, no values,
     so no secret can ever be recorded."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     at: datetime
@@ -89,11 +87,9 @@ class AuditEntry(BaseModel):
     changed_fields: list[str] = []
 
 
-class XConnection(BaseModel):
+class XConnection(Record):
     """A tenant's connected X account. Its access token and secret are in Secrets
     Manager, at `secret_arn`."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     user_id: str
@@ -113,10 +109,8 @@ class XConnection(BaseModel):
     account_released_at: datetime | None = None
 
 
-class OAuthRequest(BaseModel):
+class OAuthRequest(Record):
     """A request token between GET /get-auth-url and X's redirect to the callback."""
-
-    model_config = ConfigDict(frozen=True)
 
     oauth_token: str
     oauth_token_secret: str
@@ -131,11 +125,9 @@ class Channel(StrEnum):
     MENTION = "mention"  # public posts mentioning the account: replies go as reply posts
 
 
-class Customer(BaseModel):
+class Customer(Record):
     """A person on X who wrote to a tenant's account, and what the tenant knows of them:
     their CSM consumer (on the instance it was found on) and their custom-field answers."""
-
-    model_config = ConfigDict(frozen=True)
 
     tenant_id: str
     x_user_id: str
@@ -154,10 +146,8 @@ class ConversationStatus(StrEnum):
     OPEN = "open"  # a case is open: messages become comments on it
 
 
-class Conversation(BaseModel):
+class Conversation(Record):
     """One customer's thread with a tenant's account on one channel, and its current case."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     tenant_id: str
@@ -209,10 +199,8 @@ class MessageStatus(StrEnum):
     FAILED = "failed"  # outbound, refused by X: status_detail says why
 
 
-class ConversationMessage(BaseModel):
+class ConversationMessage(Record):
     """One message of a conversation, either way, with what became of it."""
-
-    model_config = ConfigDict(frozen=True)
 
     conversation_id: str
     key: str  # sorts as the messages were sent: "<sortable time>#<id>"

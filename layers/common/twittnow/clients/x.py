@@ -65,8 +65,6 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from oauthlib.oauth1 import Client as OAuth1Client
-
 from twittnow.clients.responses import json_object, status_line
 from twittnow.x_app import AppCredentials
 
@@ -202,15 +200,16 @@ class XMediaRefused(XError):
 
 
 class OAuth1:
-    """Signs a request with OAuth 1.0a (HMAC-SHA1) in its Authorization header, by oauthlib
-    (requests takes any callable as `auth`).
-    requests-oauthlib's OAuth1 does the same, but importing that package loads oauthlib's
-    OAuth 2 as well: about 26 ms more on the cold start of every function that calls X
-    (bench/cold_start.py). The calls signed here carry JSON or no body, and OAuth 1.0a signs
-    only form-encoded bodies, so the body is left out as requests-oauthlib leaves it out."""
+    """OAuth 1.0a (HMAC-SHA1) in the Authorization header, signed by oauthlib; requests
+    takes any callable as `auth`. requests-oauthlib's OAuth1 does the same, but its package
+    also loads oauthlib's OAuth 2: about 26 ms of every X function's cold start
+    (bench/cold_start.py). OAuth 1.0a signs form-encoded bodies only, and these calls carry
+    JSON or none."""
 
     def __init__(self, consumer_key: str, consumer_secret: str, **token: str):
-        self._client = OAuth1Client(consumer_key, consumer_secret, **token)
+        from oauthlib.oauth1 import Client  # loaded, like requests, when first needed
+
+        self._client = Client(consumer_key, consumer_secret, **token)
 
     def __call__(self, request: "requests.PreparedRequest") -> "requests.PreparedRequest":
         request.url, headers, _ = self._client.sign(
