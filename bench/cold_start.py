@@ -2,7 +2,7 @@
 import and initialize its handler module, next to a fresh process that only imports boto3;
 which packages that time goes to; and the size of the built layer.
 
-    .venv/bin/python -m bench.cold_start [--runs 5]
+    .venv/bin/python -m bench.cold_start [--runs 11]
 
 Each process starts isolated (python -I: no current folder, no PYTHONPATH) with Lambda's
 path, the function's folder and then the layer, and the template's environment variables
@@ -12,12 +12,14 @@ interpreter's own start, the same for every function, is left out. Figures are m
 `--runs` processes, in wall time and in the process's CPU time (which other work on the
 machine disturbs less). Goal: no function above 2x the boto3 baseline.
 
-The clients of X and ServiceNow import requests (and the X client oauthlib) when the first
-client is made, not with their modules. For the functions that load those clients, the
-last column shows what that adds to their first call to X or ServiceNow, once per instance.
+Some packages load on first use, not with the modules that use them (FIRST_USE): requests
+and oauthlib with the first client of X or ServiceNow, argon2 with the first password
+hashed or checked. The last column shows what they add, once per instance, to the first
+call that uses them, for each function that loads a module that can.
 """
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -34,13 +36,19 @@ from local.template import REPO_ROOT, Deployment, Function, load_template
 
 GOAL = 2.0
 LAYER_DIR = LAYER_DIRS[0]
+# A module a handler may load -> the packages that module imports on its first use.
+FIRST_USE = {
+    "twittnow.clients.x": ["requests", "oauthlib.oauth1"],
+    "twittnow.clients.servicenow": ["requests"],
+    "twittnow.passwords": ["argon2"],
+}
 # Run in each fresh process: argv is the function's folder and handler ("" for boto3 alone),
-# and whether to time what the first call to X or ServiceNow imports. Prints wall and CPU
-# milliseconds, then those of that import where the handler loaded a client (else -1).
+# and FIRST_USE as JSON ("{}": leave it out). Prints wall and CPU milliseconds, then those
+# of importing what the handler's modules import on first use (-1: nothing).
 PROGRAM = """
-import importlib, sys, time
+import importlib, json, sys, time
 started, started_cpu = time.perf_counter(), time.process_time()
-code_dir, handler, first_call = sys.argv[1:]
+code_dir, handler, first_use = sys.argv[1:]
 if handler:
     sys.path[:0] = [code_dir, LAYER_DIR]
     module_name, _, function_name = handler.rpartition(".")
@@ -49,14 +57,11 @@ else:
     import boto3
 loaded = time.perf_counter()
 print((loaded - started) * 1000, (time.process_time() - started_cpu) * 1000, end=" ")
-clients = {"twittnow.clients.x", "twittnow.clients.servicenow"} & set(sys.modules)
-if first_call and clients:
-    import requests
-    if "twittnow.clients.x" in clients:
-        import oauthlib.oauth1
-    print((time.perf_counter() - loaded) * 1000)
-else:
-    print(-1)
+later = [package for module, packages in json.loads(first_use).items()
+         if module in sys.modules for package in packages]
+for package in later:
+    importlib.import_module(package)
+print((time.perf_counter() - loaded) * 1000 if later else -1)
 """.replace("LAYER_DIR", repr(str(LAYER_DIR)))
 BASELINE = "boto3 alone"
 HEAVY_SHOWN = 12
@@ -64,7 +69,7 @@ HEAVY_SHOWN = 12
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh processes per function")
+    parser.add_argument("--runs", type=int, default=11, help="fresh processes per function")
     runs = parser.parse_args().runs
 
     # Resolved for a local deployment: names and URLs, nothing a handler connects to at import.
@@ -72,27 +77,27 @@ def main() -> None:
     kinds = [(BASELINE, None), *((function.logical_id, function) for function in functions)]
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
-    first_call: dict[str, list[float]] = defaultdict(list)
+    first_use_ms: dict[str, list[float]] = defaultdict(list)
     for _ in range(runs):  # round after round, so that any drift touches every function alike
         for name, function in kinds:
-            elapsed, used, first_call_import = map(float, run(function).split())
+            elapsed, used, first_use_import = map(float, run(function).split())
             wall[name].append(elapsed)
             cpu[name].append(used)
-            if first_call_import >= 0:
-                first_call[name].append(first_call_import)
+            if first_use_import >= 0:
+                first_use_ms[name].append(first_use_import)
     wall_ms = {name: statistics.median(samples) for name, samples in wall.items()}
     cpu_ms = {name: statistics.median(samples) for name, samples in cpu.items()}
 
     print(f"cold start, median of {runs} fresh processes each, {machine()}")
     print(f"  {'':40} {'wall':>9} {'ratio':>7}   {'CPU':>9} {'ratio':>7}"
-          f"          first call to X or ServiceNow")
+          f"          first use adds")
     above = []
     for name, _ in kinds:
         ratio, cpu_ratio = wall_ms[name] / wall_ms[BASELINE], cpu_ms[name] / cpu_ms[BASELINE]
         if ratio > GOAL:
             above.append(name)
-        later = (f"  +{statistics.median(first_call[name]):4.1f} ms"
-                 if name in first_call else "")
+        later = (f"  +{statistics.median(first_use_ms[name]):4.1f} ms"
+                 if name in first_use_ms else "")
         print(f"  {name:40} {wall_ms[name]:6.1f} ms {ratio:5.2f} x   "
               f"{cpu_ms[name]:6.1f} ms {cpu_ratio:5.2f} x{'  above' if ratio > GOAL else '       '}"
               f"{later}")
@@ -106,7 +111,7 @@ def run(function: Function | None, *options: str) -> str:
     """One fresh process importing the function's handler (None: boto3 alone). Answers
     what it prints (see PROGRAM), or with `options` (-X importtime) its stderr."""
     arguments = [str(function.code_uri), function.handler] if function else ["", ""]
-    arguments.append("" if options else "first call")
+    arguments.append("{}" if options else json.dumps(FIRST_USE))
     environment = {
         "PATH": os.environ["PATH"],
         "AWS_REGION": "us-east-1",
