@@ -9,8 +9,8 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -179,7 +179,8 @@ class Webhooks:
 
     def _crc_check(self, url: str) -> bool:
         """X's challenge: GET url?crc_token=... must answer the token's HMAC-SHA256."""
-        crc_token = secrets.token_urlsafe(24)
+        # Shaped as X's are: base64 of a UUID (and as twittnow.x_app.CRC_TOKEN_SHAPE expects).
+        crc_token = base64.urlsafe_b64encode(str(uuid.uuid4()).encode()).decode()
         expected = self._signature(crc_token.encode())
         separator = "&" if urlsplit(url).query else "?"
         try:

@@ -7,10 +7,12 @@ always empty when looked at): a DM from a customer to a connected account become
 customer's conversation, GET /conversations/ as the tenant. Each refusal is followed by
 the same body, well signed, to show that it would have made one."""
 
+import base64
 import json
 import time
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 
@@ -168,6 +170,47 @@ def test_a_revoke_for_a_connected_account_is_queued_and_marks_it_broken(api, des
     drained(api.stack)
     details = desk.x_details()
     assert details["status"] == "broken", details
+
+
+# ---------------------------------------------------------------- the CRC is no signing oracle
+
+
+def forged_deliveries(desk, customer) -> dict[str, str]:
+    """What an attacker would like signed: a DM "from" a customer, through each X API,
+    and a revoke of the tenant's connection."""
+    dm = dm_from(customer, desk.x_account, "Forged: refund me")
+    subscription = ActivitySubscription("sub-1", "dm.received", desk.x_account.id, None, None)
+    return {
+        "account activity dm": json.dumps(aaa_direct_message(desk.x_account, dm)),
+        "x activity dm": json.dumps(
+            xaa_event(str(uuid.uuid4()), subscription, xaa_direct_message_payload(dm))),
+        "revoke": json.dumps(aaa_revoke(desk.x_account, datetime.now(UTC))),
+    }
+
+
+def crc_path(path: str, token: str) -> str:
+    return f"{path}?{urlencode({'crc_token': token})}"
+
+
+@pytest.mark.parametrize("path", ALIASES)
+def test_the_crc_challenge_signs_no_forged_delivery(api, desk, customer, path):
+    """The CRC answer is the HMAC a delivery's signature is, so a CRC that answered any
+    crc_token would sign an attacker's delivery. It answers only X-shaped tokens."""
+    for kind, body in forged_deliveries(desk, customer).items():
+        reply = api.get(crc_path(path, body))
+        assert_envelope(reply, 400, "VALIDATION_ERROR", "crc_token")
+        assert "response_token" not in reply.body, kind
+        assert "sha256=" not in json.dumps(reply.body), kind
+    # Nor anything else that is not shaped like X's tokens.
+    for token in ['{"a":1}', 'a b', 'tok"en', "x" * 129, "a=b", "ab/cd", "ab+cd", "é"]:
+        assert_envelope(api.get(crc_path(path, token)), 400, "VALIDATION_ERROR",
+                        "crc_token")
+    drained(api.stack)
+    assert customer not in customers_of(desk)
+    assert desk.x_details()["status"] == "connected"
+    # X's own tokens (base64 of a UUID) are still answered.
+    token = base64.urlsafe_b64encode(str(uuid.uuid4()).encode()).decode()
+    assert api.get(crc_path(path, token)).status == 200
 
 
 # ---------------------------------------------------------------- not signed by X

@@ -40,6 +40,21 @@ def test_the_crc_response_is_the_base64_hmac_sha256_of_the_token():
     }
 
 
+@pytest.mark.parametrize("token", [
+    json.dumps({"for_user_id": "1500", "direct_message_events": []}),
+    "", "two words", 'quo"te', "a" * 129, "abc===", "a+b", "a/b", "\u00e9",
+])
+def test_the_crc_response_signs_no_token_that_is_not_shaped_like_xs(token):
+    with pytest.raises(x_app.UnsafeCrcToken):
+        crc_response("consumer-secret", token)
+
+
+def test_the_crc_response_signs_xs_tokens():
+    # base64 of a UUID, as X sends, with and without padding
+    for token in ["M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0", "YWJj", "YWI=", "a" * 128]:
+        assert crc_response("s", token)["response_token"] == independent_hmac("s", token.encode())
+
+
 def test_a_delivery_signature_signs_the_raw_body():
     body = json.dumps({"for_user_id": "1500", "direct_message_events": []}).encode()
 

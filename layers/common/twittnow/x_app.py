@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -25,9 +26,30 @@ class AppCredentials:
 
 # ---------------------------------------------------------------- webhook security
 
+# The CRC answer and a delivery's signature are the same HMAC with the same key, so an
+# endpoint that answered any crc_token would sign any body an attacker chose: a forged
+# delivery (a DM "from" a customer, a mention, an oauth.revoke) would then pass the
+# webhook's check. X's tokens are short URL-safe base64 strings (base64 of a UUID, 48
+# characters, in the deliveries third parties log); a delivery is a JSON object, which
+# needs `{` and `"`, so no token of this shape is also a body the webhook accepts.
+CRC_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}={0,2}")
+
+
+class UnsafeCrcToken(ValueError):
+    """A crc_token that is not shaped like X's: signing it could sign a forged delivery."""
+
+
+def is_crc_token_shaped(crc_token: str) -> bool:
+    return CRC_TOKEN_SHAPE.fullmatch(crc_token) is not None
+
 
 def crc_response(consumer_secret: str, crc_token: str) -> dict:
-    """The answer to X's challenge-response check: GET <webhook>?crc_token=..."""
+    """The answer to X's challenge-response check: GET <webhook>?crc_token=...
+
+    Refuses (UnsafeCrcToken) a token not shaped like X's, whoever the caller is: the
+    signer itself never becomes an oracle for caller-chosen bodies."""
+    if not is_crc_token_shaped(crc_token):
+        raise UnsafeCrcToken("crc_token is not shaped like X's challenge tokens")
     return {"response_token": _sha256_signature(consumer_secret, crc_token.encode())}
 
 
