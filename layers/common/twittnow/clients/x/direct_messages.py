@@ -1,0 +1,19 @@
+"""Legacy DMs sent as a connected account."""
+
+from urllib.parse import quote
+
+from twittnow.clients.x.models import UserCredentials
+from twittnow.clients.x.transport import XTransport
+
+
+class DirectMessageCalls(XTransport):
+    def send_dm(self, user: UserCredentials, participant_id: str, text: str) -> str:
+        """Sends `text` to `participant_id` as `user`; returns the DM event id."""
+        data = self._user_call(
+            user,
+            "POST",
+            f"/2/dm_conversations/with/{quote(participant_id, safe='')}/messages",
+            "send a DM",
+            json={"text": text},
+        )
+        return self._field(data, "dm_event_id", "send a DM")

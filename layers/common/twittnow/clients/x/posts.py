@@ -1,0 +1,17 @@
+"""Posts made as a connected account: replies in a customer's thread."""
+
+from twittnow.clients.x.models import UserCredentials
+from twittnow.clients.x.transport import XTransport
+
+
+class PostCalls(XTransport):
+    def reply(self, user: UserCredentials, in_reply_to_post_id: str, text: str) -> str:
+        """Posts `text` as `user` in reply to a post; returns the new post's id."""
+        data = self._user_call(
+            user,
+            "POST",
+            "/2/tweets",
+            "post a reply",
+            json={"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to_post_id}},
+        )
+        return self._field(data, "id", "post a reply")

@@ -1,0 +1,187 @@
+"""How every call reaches X: the session, OAuth 1.0a signatures as a connected account,
+the app-only bearer token, and X's answers checked and turned into data or an XError.
+The calls themselves live beside this module, one module per concern."""
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from twittnow.clients.responses import json_object, status_line
+from twittnow.clients.x.errors import (
+    XRequestRejected,
+    XUnavailable,
+    error_for,
+    scrub,
+)
+from twittnow.clients.x.models import UserCredentials
+from twittnow.x_app import AppCredentials
+
+if TYPE_CHECKING:
+    import requests
+
+
+class OAuth1:
+    """OAuth 1.0a (HMAC-SHA1) in the Authorization header, signed by oauthlib; requests
+    takes any callable as `auth`. requests-oauthlib's OAuth1 does the same, but its package
+    also loads oauthlib's OAuth 2: about 26 ms of every X function's cold start
+    (bench/cold_start.py). OAuth 1.0a signs form-encoded bodies only, and these calls carry
+    JSON or none."""
+
+    def __init__(self, consumer_key: str, consumer_secret: str, **token: str):
+        from oauthlib.oauth1 import Client  # loaded, like requests, when first needed
+
+        self._client = Client(consumer_key, consumer_secret, **token)
+
+    def __call__(self, request: "requests.PreparedRequest") -> "requests.PreparedRequest":
+        request.url, headers, _ = self._client.sign(
+            request.url, request.method, headers=dict(request.headers)
+        )
+        request.prepare_headers(headers)
+        return request
+
+
+class XTransport:
+    """Sends calls to X on `base_url` as the app `app` or as a connected account, and
+    checks X's answers. Never retries, never sleeps: the caller decides what a failure
+    means. `timeout` in seconds, for connecting and for each read."""
+
+    def __init__(self, base_url: str, app: AppCredentials, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self._app = app
+        self._timeout = (timeout, timeout)
+        # requests loads with the first client, not with this module: about 19 ms of a
+        # cold start (bench/cold_start.py) that a request refused before it needs X skips.
+        import requests
+
+        self._session = requests.Session()
+        self._session.headers["Accept"] = "application/json"
+        self._bearer_token: str | None = None
+
+    def _user_call(
+        self, user: UserCredentials, method: str, path: str, action: str, **kwargs
+    ) -> dict:
+        """`data` of X's JSON answer to a call made as the connected account."""
+        response = self._send(
+            method,
+            path,
+            action,
+            auth=self._user_auth(user),
+            as_user=True,
+            secrets=(user.access_token, user.access_token_secret),
+            **kwargs,
+        )
+        return self._data(response, action, dict)
+
+    def _user_auth(self, user: UserCredentials) -> OAuth1:
+        """Signs requests as the connected account (OAuth 1.0a user context)."""
+        return OAuth1(
+            self._app.consumer_key,
+            self._app.consumer_secret,
+            resource_owner_key=user.access_token,
+            resource_owner_secret=user.access_token_secret,
+        )
+
+    def _app_call(
+        self, method: str, path: str, action: str, *, answer: type = dict, **kwargs
+    ) -> dict | list:
+        """`data` of X's JSON answer, a dict or a list, to a call made as the app."""
+        token = self._app_bearer_token()
+        try:
+            response = self._send(
+                method,
+                path,
+                action,
+                headers={"Authorization": f"Bearer {token}"},
+                secrets=(token,),
+                **kwargs,
+            )
+        except XRequestRejected as error:
+            if error.status_code == HTTPStatus.UNAUTHORIZED:
+                self._bearer_token = None  # invalidated: the next call fetches a new one
+            raise
+        return self._data(response, action, answer)
+
+    def _app_bearer_token(self) -> str:
+        if self._bearer_token is None:
+            # RFC 1738-encoded, then Basic auth, as X's application-only guide says.
+            key, secret = (
+                quote(value, safe="")
+                for value in (self._app.consumer_key, self._app.consumer_secret)
+            )
+            response = self._send(
+                "POST",
+                "/oauth2/token",
+                "get the app's bearer token",
+                auth=(key, secret),
+                data={"grant_type": "client_credentials"},
+                headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
+            )
+            answer = json_object(response) or {}
+            token = answer.get("access_token")
+            if str(answer.get("token_type", "")).lower() != "bearer" or not token:
+                raise XUnavailable(
+                    "X's bearer token answer is not a bearer token.",
+                    status_code=response.status_code,
+                )
+            self._bearer_token = token
+        return self._bearer_token
+
+    def _send(self, method: str, path: str, action: str, **kwargs) -> "requests.Response":
+        """X's 2xx answer to `method path` on the base URL: see _send_to."""
+        return self._send_to(method, self.base_url + path, action, **kwargs)
+
+    def _send_to(
+        self,
+        method: str,
+        url: str,
+        action: str,
+        *,
+        as_user: bool = False,
+        secrets: tuple[str, ...] = (),
+        **kwargs,
+    ) -> "requests.Response":
+        """X's 2xx answer to `method url`, or the XError its answer means. `action` names
+        the call in messages ("send a DM"); `secrets` are scrubbed from them."""
+        import requests  # loaded by __init__ already
+
+        secrets = (self._app.consumer_secret, *secrets)
+        try:
+            # No redirects: following one would carry the Authorization header elsewhere.
+            response = self._session.request(
+                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
+            )
+        except requests.Timeout as exc:
+            message = f"X did not answer within {self._timeout[1]:g} seconds ({action})."
+            detail = str(exc)
+        except requests.RequestException as exc:
+            parts = urlsplit(url)
+            message = f"Could not connect to X at {parts.scheme}://{parts.netloc} ({action})."
+            detail = str(exc)
+        else:
+            if 200 <= response.status_code < 300:
+                return response
+            raise error_for(response, action, as_user, secrets)
+        # Raised outside the except clauses so that the requests exception, whose request
+        # holds the Authorization header, is not chained to it as __context__.
+        raise XUnavailable(scrub(message, secrets), detail=scrub(detail, secrets))
+
+    @staticmethod
+    def _data(response: "requests.Response", action: str, answer: type) -> dict | list:
+        body = json_object(response)
+        if body is None or not isinstance(body.get("data"), answer):
+            raise XUnavailable(
+                f"X answered {status_line(response)} without data ({action}).",
+                status_code=response.status_code,
+            )
+        return body["data"]
+
+    @staticmethod
+    def _form(response: "requests.Response") -> dict[str, str]:
+        return dict(parse_qsl(response.text, keep_blank_values=True))
+
+    @staticmethod
+    def _field(data: dict, name: str, action: str) -> str:
+        value = data.get(name) if isinstance(data, dict) else None
+        if not value:
+            raise XUnavailable(f"X's answer lacks {name} ({action}).")
+        return str(value)

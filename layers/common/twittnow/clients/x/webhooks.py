@@ -1,0 +1,160 @@
+"""The app's webhooks (app-only bearer token) and the subscriptions that have X deliver a
+connected account's events to them, through the Account Activity API v2 (AAA) or the X
+Activity API (XAA)."""
+
+from contextlib import suppress
+from urllib.parse import quote
+
+from twittnow.clients.x.errors import XError, XNotFound, XRequestRejected, XUnavailable, says
+from twittnow.clients.x.models import UserCredentials, Webhook, WebhookApi
+from twittnow.clients.x.transport import XTransport
+
+# The XAA events a connected account is subscribed to: what customers send it, and the
+# DMs it sends (so the webhook sees replies typed in X's own app too).
+ACTIVITY_EVENT_TYPES = ("dm.received", "dm.sent", "post.mention.create")
+ACTIVITY_TAG = "twittnow"
+
+
+class WebhookCalls(XTransport):
+    def register_webhook(self, url: str) -> Webhook:
+        """Registers `url`; X runs the CRC check against it first and refuses a failing
+        one (XRequestRejected). One webhook serves AAA and XAA subscriptions alike."""
+        data = self._app_call("POST", "/2/webhooks", "register the webhook", json={"url": url})
+        return _webhook(data)
+
+    def list_webhooks(self) -> list[Webhook]:
+        data = self._app_call("GET", "/2/webhooks", "list the webhooks", answer=list)
+        return [_webhook(item) for item in data]
+
+    def validate_webhook(self, webhook_id: str) -> None:
+        """Has X run the CRC check again, which re-enables a webhook that passes it.
+        Raises XRequestRejected when the check fails."""
+        data = self._app_call(
+            "PUT", f"/2/webhooks/{quote(webhook_id, safe='')}", "validate the webhook"
+        )
+        if not data.get("valid"):
+            raise XRequestRejected(
+                "The webhook failed X's CRC check: it must answer GET ?crc_token= with the "
+                "response_token made with the app's consumer secret."
+            )
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._app_call("DELETE", f"/2/webhooks/{quote(webhook_id, safe='')}", "delete the webhook")
+
+    # ------------------------------------------------------------ subscriptions
+
+    def subscribe(
+        self, api: WebhookApi, webhook_id: str, user_id: str, user: UserCredentials
+    ) -> str:
+        """Has X deliver the account's events to the webhook, with the account's own
+        authorization; an account subscribed already is fine. Returns what unsubscribe
+        needs: for AAA the user id; for XAA the ids of its subscriptions (one per event
+        type), comma-separated."""
+        if api is WebhookApi.ACCOUNT_ACTIVITY:
+            try:
+                data = self._user_call(
+                    user,
+                    "POST",
+                    f"/2/account_activity/webhooks/{quote(webhook_id, safe='')}/subscriptions/all",
+                    "subscribe the account",
+                )
+            except XRequestRejected as error:
+                if not says(error, "DuplicateSubscription"):
+                    raise
+            else:
+                if data.get("subscribed") is not True:
+                    raise XRequestRejected("X did not subscribe the account to the webhook.")
+            return user_id
+        subscribed: list[str] = []
+        try:
+            for event_type in ACTIVITY_EVENT_TYPES:
+                subscribed.append(self._subscribe_activity(user, webhook_id, user_id, event_type))
+        except XError:
+            # All or nothing: a retry must not meet half a subscription.
+            for id_ in subscribed:
+                with suppress(XError):  # best effort: the caller gets the first error
+                    self._delete_activity_subscription(id_)
+            raise
+        return ",".join(subscribed)
+
+    def unsubscribe(
+        self, api: WebhookApi, webhook_id: str, user_id: str, subscription_id: str
+    ) -> None:
+        """Stops the deliveries subscribe started; a subscription already gone is fine."""
+        if api is WebhookApi.ACCOUNT_ACTIVITY:
+            path = (
+                f"/2/account_activity/webhooks/{quote(webhook_id, safe='')}"
+                f"/subscriptions/{quote(user_id, safe='')}/all"
+            )
+            try:
+                self._app_call("DELETE", path, "unsubscribe the account")
+            except XRequestRejected as error:
+                # AAA answers 400 SubscriptionNotFound for a subscription already gone.
+                if not says(error, "SubscriptionNotFound"):
+                    raise
+            except XNotFound:
+                pass
+        else:
+            for id_ in filter(None, subscription_id.split(",")):
+                self._delete_activity_subscription(id_)
+
+    def _subscribe_activity(
+        self, user: UserCredentials, webhook_id: str, user_id: str, event_type: str
+    ) -> str:
+        """The id of the account's XAA subscription to `event_type` on the webhook: a new
+        one, or the one X already has (it refuses a duplicate)."""
+        action = f"subscribe the account to {event_type}"
+        try:
+            data = self._user_call(
+                user,
+                "POST",
+                "/2/activity/subscriptions",
+                action,
+                json={
+                    "event_type": event_type,
+                    "filter": {"user_id": user_id},
+                    "tag": ACTIVITY_TAG,
+                    "webhook_id": webhook_id,
+                },
+            )
+        except XRequestRejected as error:
+            if not says(error, "Duplicate"):
+                raise
+            existing = self._app_call(
+                "GET", "/2/activity/subscriptions", "list the subscriptions", answer=list
+            )
+            data = next(
+                (
+                    subscription
+                    for subscription in existing
+                    if isinstance(subscription, dict)
+                    and subscription.get("event_type") == event_type
+                    and (subscription.get("filter") or {}).get("user_id") == user_id
+                    and str(subscription.get("webhook_id")) == webhook_id
+                ),
+                None,
+            )
+            if data is None:
+                raise
+        return self._field(data.get("subscription", data), "subscription_id", action)
+
+    def _delete_activity_subscription(self, subscription_id: str) -> None:
+        try:
+            self._app_call(
+                "DELETE",
+                f"/2/activity/subscriptions/{quote(subscription_id, safe='')}",
+                "unsubscribe the account",
+            )
+        except XNotFound:
+            pass  # already gone
+
+
+def _webhook(data: dict) -> Webhook:
+    if not isinstance(data, dict) or not data.get("id"):
+        raise XUnavailable("X's webhook answer lacks the webhook's id.")
+    return Webhook(
+        id=str(data["id"]),
+        url=str(data.get("url", "")),
+        valid=bool(data.get("valid")),
+        created_at=data.get("created_at"),
+    )
