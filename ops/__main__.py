@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     webhooks.add_argument("--url", help="register: the webhook URL, e.g. https://<api>/twitter-activity")
     webhooks.add_argument("--id", dest="webhook_id", help="validate, delete: the webhook's id (see list)")
 
+    _command(
+        commands, "rekey-claims",
+        "once, after deploying NFKC + casefold uniqueness: move username and custom field "
+        "name claims to their new keys",
+    )
+
     dead_letter_command = _command(commands, "dead-letters", "list and redrive dead-letter queues")
     dead_letters.add_arguments(dead_letter_command)
 
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             return _create_admin(arguments.username)
         if arguments.command == "dead-letters":
             return dead_letters.run(arguments)
+        if arguments.command == "rekey-claims":
+            return _rekey_claims()
         return _webhooks(arguments.action, arguments.url, arguments.webhook_id)
     except TargetError as error:
         print(error, file=sys.stderr)
@@ -100,11 +108,37 @@ def _create_admin(username: str) -> int:
         for problem in error.errors():
             print(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
         return 2
-    except logic.Conflict as error:  # the function folder's own copy of the layer's error
+    # The function folder's own copies of the layer's errors: a taken username, a weak password.
+    except (logic.Conflict, logic.InvalidInput) as error:
         print(error.message, file=sys.stderr)
         return 2
     print(f"Admin {user.username} created (id {user.id}). Log in with POST /auth/login/.")
     return 0
+
+
+def _rekey_claims() -> int:
+    """Usernames and custom field names were unique in lowercase; they are unique in
+    twittnow.names.matching_key form now. Claims whose key changed (non-ASCII names such
+    as `straße`, fullwidth letters) move; look-alikes stored before (`straße` and
+    `STRASSE`) are listed, for an admin or the tenant to rename one. Safe to run again."""
+    repositories = load_module(LAYER_DIR, "twittnow.repositories")
+    outcomes: dict[str, int] = {}
+    for user in repositories.users().list_all():
+        outcome = repositories.users().rekey_claim(user)
+        outcomes[f"username {outcome}"] = outcomes.get(f"username {outcome}", 0) + 1
+        if outcome in ("taken", "unclaimed"):
+            print(f"Username {user.username} (user {user.id}): {outcome}; rename the user.", file=sys.stderr)
+        for field in repositories.custom_fields().of_tenant(user.id):
+            outcome = repositories.custom_fields().rekey_claim(field)
+            outcomes[f"field name {outcome}"] = outcomes.get(f"field name {outcome}", 0) + 1
+            if outcome in ("taken", "unclaimed"):
+                print(
+                    f"Custom field {field.field_name!r} (field {field.id} of user {user.id}): "
+                    f"{outcome}; rename the field.",
+                    file=sys.stderr,
+                )
+    print(", ".join(f"{count} {what}" for what, count in sorted(outcomes.items())) or "No users.")
+    return 1 if any(what.endswith(("taken", "unclaimed")) for what in outcomes) else 0
 
 
 def _new_password() -> str:

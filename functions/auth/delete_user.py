@@ -11,7 +11,8 @@ app = create_app()
     responses=answers(
         204,
         {
-            409: "An admin deleting their own account.",
+            409: "An admin deleting their own account, or another request changed the user "
+            "meanwhile (nothing was deleted: retry).",
             503: "X did not answer, so the user's X account could not be disconnected; "
             "nothing was deleted.",
         },

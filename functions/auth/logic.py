@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from models import CreateUserRequest, PartialUpdateUserRequest
 from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
-from twittnow.errors import (
+from twittnow.errors import (  # InvalidInput: for ops createadmin, which catches it here
     Conflict,
+    InvalidInput,  # noqa: F401
     NotAuthenticated,
     NotFound,
     PermissionDenied,
@@ -17,8 +18,11 @@ from twittnow.errors import (
     UpstreamUnavailable,
 )
 from twittnow.models import AuditEntry, Token, TokenKind, User
-from twittnow.passwords import hash_password, needs_rehash, verify_password
-from twittnow.repositories.users import UserGone, UsernameTaken
+from twittnow.names import matching_key
+from twittnow.passwords import ensure_acceptable, hash_password, verify_password
+from twittnow.repositories.login_attempts import TooManyAttempts
+from twittnow.repositories.tokens import ConditionNotMet
+from twittnow.repositories.users import UserChanged, UserGone, UsernameTaken
 from twittnow.tokens import digest, new_token
 
 LOGIN_TOKEN_LIFETIME = timedelta(days=30)
@@ -34,6 +38,8 @@ class Login:
 
 
 def create_user(caller: Caller | None, request: CreateUserRequest) -> User:
+    password = request.password.get_secret_value()
+    ensure_acceptable(password, request.username)
     now = clock.now()
     user = User(
         id=str(uuid.uuid4()),
@@ -42,7 +48,7 @@ def create_user(caller: Caller | None, request: CreateUserRequest) -> User:
         last_name=request.last_name,
         company_name=request.company_name,
         is_admin=request.is_admin,
-        password_hash=hash_password(request.password.get_secret_value()),
+        password_hash=hash_password(password),
         created_at=now,
         updated_at=now,
     )
@@ -92,9 +98,11 @@ def update_user(caller: Caller, user_id: str, changes: PartialUpdateUserRequest)
         return user
     updated = user.model_copy(update={**changed, "updated_at": clock.now()})
     try:
-        repositories.users().replace(updated, previous_username=user.username)
+        repositories.users().replace(updated, previous=user)
     except UsernameTaken:
         raise _username_taken() from None
+    except UserChanged:
+        raise _changed_meanwhile() from None
     except UserGone:
         raise NotFound(f"No user with id {user_id}.") from None
     audit.record(caller, "user.updated", resource_id=user.id, tenant_id=user.id, changed_fields=changed)
@@ -119,7 +127,12 @@ def delete_user(caller: Caller, user_id: str) -> None:
                 "X did not answer, so the user's X account could not be disconnected; nothing "
                 "was deleted. Try again shortly."
             ) from None
-    repositories.users().delete(user)
+    try:
+        repositories.users().delete(user)
+    except UserChanged:
+        raise _changed_meanwhile() from None
+    except UserGone:
+        raise NotFound(f"No user with id {user_id}.") from None
     # Tokens of a deleted user stop working at once anyway (authentication looks the
     # user up); what follows removes what the tenant left behind, its secrets above all.
     repositories.tokens().delete_for_user(user.id)
@@ -138,11 +151,14 @@ def set_password(caller: Caller, user_id: str, password: str) -> None:
     """Sets a new password and ends the user's other sessions: every login token but the
     one making this call. The developer API key is not a session and keeps working."""
     user = get_user(caller, user_id)
+    ensure_acceptable(password, user.username)
     updated = user.model_copy(
         update={"password_hash": hash_password(password), "updated_at": clock.now()}
     )
     try:
-        repositories.users().replace(updated, previous_username=user.username)
+        repositories.users().replace(updated, previous=user)
+    except UserChanged:
+        raise _changed_meanwhile() from None
     except UserGone:
         raise NotFound(f"No user with id {user_id}.") from None
     keep = caller.token.digest if caller.user.id == user.id else None
@@ -153,29 +169,46 @@ def set_password(caller: Caller, user_id: str, password: str) -> None:
 
 
 def login(username: str, password: str) -> Login:
+    """The attempt is counted before the password is checked, so that concurrent guesses
+    cannot all pass the limit; a success takes it back. Known and unknown usernames make
+    the same reads and the same password work (repositories.users, passwords)."""
     now = clock.now()
-    attempts = repositories.login_attempts()
-    failures, window_ends = attempts.failures(username, now)
-    if failures >= MAX_FAILED_LOGINS:
-        wait = int((window_ends - now).total_seconds()) + 1
+    attempts, username_key = repositories.login_attempts(), matching_key(username)
+    try:
+        window_ends = attempts.count_attempt(username_key, now, FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS)
+    except TooManyAttempts as locked:
+        wait = int((locked.window_ends - now).total_seconds()) + 1
         raise Throttled(
             f"Too many failed logins for this username. Try again in {wait} seconds.", wait
-        )
+        ) from None
     user = repositories.users().get_by_username(username)
-    if not verify_password(user.password_hash if user else None, password):
-        attempts.record_failure(username, now, FAILED_LOGIN_WINDOW)
-        raise NotAuthenticated("Unable to log in with the given username and password.")
-    if failures:
-        attempts.clear(username)
-    if needs_rehash(user.password_hash):
-        user = user.model_copy(update={"password_hash": hash_password(password)})
-        repositories.users().replace(user, previous_username=user.username)
+    verification = verify_password(user.password_hash if user else None, password)
+    if not verification.valid:
+        raise _wrong_credentials()
     token = new_token()
     expiry = now + LOGIN_TOKEN_LIFETIME
-    repositories.tokens().add(
-        Token(digest=digest(token), user_id=user.id, kind=TokenKind.LOGIN, created_at=now, expires_at=expiry)
-    )
+    try:
+        # Only if the password checked is still the user's: a login racing a password
+        # change must not leave a session the change did not end.
+        repositories.tokens().add_if(
+            Token(digest=digest(token), user_id=user.id, kind=TokenKind.LOGIN, created_at=now, expires_at=expiry),
+            repositories.users().password_check(user),
+        )
+    except ConditionNotMet:
+        raise _wrong_credentials() from None
+    attempts.take_back(username_key, window_ends)
+    if verification.needs_rehash:
+        user = _upgrade_password_hash(user, password)
     return Login(token=token, expiry=expiry, user=user)
+
+
+def _upgrade_password_hash(user: User, password: str) -> User:
+    upgraded = user.model_copy(update={"password_hash": hash_password(password)})
+    try:
+        repositories.users().replace(upgraded, previous=user)
+    except (UserChanged, UserGone):
+        return user  # changed meanwhile (a new password, say): that change stands
+    return upgraded
 
 
 def logout(caller: Caller) -> None:
@@ -209,6 +242,17 @@ def audit_entries(
         if (user_id is None or user_id in (entry.actor_id, entry.tenant_id))
         and (action is None or entry.action == action)
     ]
+
+
+def _wrong_credentials() -> NotAuthenticated:
+    return NotAuthenticated("Unable to log in with the given username and password.")
+
+
+def _changed_meanwhile() -> Conflict:
+    return Conflict(
+        "This user was changed by another request while yours was being handled, so "
+        "nothing was saved. Read the user again and retry."
+    )
 
 
 def _username_taken() -> Conflict:

@@ -1,5 +1,6 @@
 """Request and response shapes of the auth API."""
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
@@ -19,10 +20,12 @@ from twittnow.models import AuditEntry, User
 
 def _email_address(value: str) -> str:
     """pydantic's EmailStr check, imported on first use: email-validator (and with it
-    dnspython) would otherwise load in every auth function's cold start, logins included."""
+    dnspython) would otherwise load in every auth function's cold start, logins included.
+    NFKC first: fullwidth `ａｄｍｉｎ@example.com` is stored as the `admin@example.com` it
+    shows (usernames are unique in twittnow.names.matching_key form anyway)."""
     from pydantic.networks import validate_email
 
-    return validate_email(value)[1]
+    return validate_email(unicodedata.normalize("NFKC", value))[1]
 
 
 EmailAddress = Annotated[
@@ -30,7 +33,8 @@ EmailAddress = Annotated[
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)]
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
-# Long enough to resist guessing, short enough that hashing it is no denial of service.
+# Long enough to resist guessing, short enough that hashing it is no denial of service;
+# twittnow.passwords.ensure_acceptable refuses common ones and the username.
 # SecretStr keeps passwords out of every repr, and so out of debug logs.
 Password = Annotated[SecretStr, Field(min_length=8, max_length=1024)]
 

@@ -12,8 +12,9 @@ app = create_app()
     responses=answers(
         200,
         {
-            409: "Another user has this username (in any case), or an admin would "
-            "lose their own admin rights.",
+            409: "Another user has this username (ignoring case and character width), an "
+            "admin would lose their own admin rights, or another request changed the user "
+            "meanwhile (nothing was saved: read it again and retry).",
         },
     ),
 )

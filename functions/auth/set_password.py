@@ -7,7 +7,17 @@ from twittnow.api import Access, answers, create_app, current_caller, lambda_ent
 app = create_app()
 
 
-@app.patch("/auth/users/<user_id>/set-password", responses=answers(204))
+@app.patch(
+    "/auth/users/<user_id>/set-password",
+    responses=answers(
+        204,
+        {
+            400: "Bad input, or a password that is common or breached, is the username, or "
+            "is only spaces or one character repeated (`details.password` says which).",
+            409: "Another request changed the user meanwhile; nothing was saved: retry.",
+        },
+    ),
+)
 def set_password(user_id: str, request: SetPasswordRequest):
     logic.set_password(current_caller(app), user_id, request.password.get_secret_value())
     return no_content()

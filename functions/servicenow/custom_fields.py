@@ -8,7 +8,7 @@ from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, NotFound, PermissionDenied
 from twittnow.models import CustomField
-from twittnow.repositories.custom_fields import FieldGone, FieldNameTaken
+from twittnow.repositories.custom_fields import FieldChanged, FieldGone, FieldNameTaken
 
 
 def create(caller: Caller, request: CustomFieldRequest) -> CustomField:
@@ -51,9 +51,11 @@ def update(caller: Caller, field_id: str, changes: CustomFieldChanges) -> Custom
         return field
     updated = field.model_copy(update={**changed, "updated_at": clock.now()})
     try:
-        repositories.custom_fields().replace(updated, previous_name=field.field_name)
+        repositories.custom_fields().replace(updated, previous=field)
     except FieldNameTaken:
         raise _name_taken() from None
+    except FieldChanged:
+        raise _changed_meanwhile() from None
     except FieldGone:
         raise NotFound(f"No custom field with id {field_id}.") from None
     audit.record(
@@ -64,7 +66,12 @@ def update(caller: Caller, field_id: str, changes: CustomFieldChanges) -> Custom
 
 def delete(caller: Caller, field_id: str) -> None:
     field = _get(caller, field_id)
-    repositories.custom_fields().delete(field)
+    try:
+        repositories.custom_fields().delete(field)
+    except FieldChanged:
+        raise _changed_meanwhile() from None
+    except FieldGone:
+        raise NotFound(f"No custom field with id {field_id}.") from None
     audit.record(caller, "custom_field.deleted", resource_id=field.id, tenant_id=field.user_id)
 
 
@@ -76,5 +83,16 @@ def _get(caller: Caller, field_id: str) -> CustomField:
     return field
 
 
+def _changed_meanwhile() -> Conflict:
+    return Conflict(
+        "This custom field was changed by another request while yours was being handled, "
+        "so nothing was saved. Read it again and retry."
+    )
+
+
 def _name_taken() -> Conflict:
-    return Conflict.not_unique("field_name", "This tenant already has a custom field with this name.")
+    return Conflict.not_unique(
+        "field_name",
+        "This tenant already has a custom field with this name (names are compared ignoring "
+        "case and character width).",
+    )

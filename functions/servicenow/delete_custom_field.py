@@ -6,7 +6,9 @@ from twittnow.api import Access, answers, create_app, current_caller, lambda_ent
 app = create_app()
 
 
-@app.delete("/custom-fields/<field_id>", responses=answers(204))
+@app.delete("/custom-fields/<field_id>", responses=answers(
+        204, {409: "Another request changed the field meanwhile; nothing was deleted: retry."}
+    ))
 def delete_custom_field(field_id: str):
     custom_fields.delete(current_caller(app), field_id)
     return no_content()

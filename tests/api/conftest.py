@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from local.runtime import load_module
+from local.template import REPO_ROOT
 from tests.api.client import ApiClient, Tenant
 
 
@@ -76,3 +78,11 @@ def in_process_api(stack_environment) -> ApiClient:
     client = ApiClient(stack_environment, over_http=False)
     client.admin_token = client.login(stack_environment.admin_username, stack_environment.admin_password)
     return client
+
+
+@pytest.fixture
+def auth_logic(stack_environment):
+    """The auth functions' domain module, as a function loads it (its own copy of the
+    layer, its own DynamoDB client) on the local stack: for tests that watch or
+    interleave what it does."""
+    return load_module(REPO_ROOT / "functions" / "auth", "logic")

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-VALID = {"username": "new@example.com", "password": "password", "company_name": "Acme"}
+VALID = {"username": "new@example.com", "password": "Acme's own passphrase", "company_name": "Acme"}
 
 
 def assert_envelope(reply, status, code, *fields):
@@ -52,6 +52,30 @@ def test_usernames_are_unique_whatever_their_case(api, admin_token, tenant):
     )
     assert_envelope(reply, 409, "CONFLICT", "username")
     assert reply.body["details"]["username"] == ["This field must be unique."]
+
+
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(character) + 0xFEE0) if "!" <= character <= "~" else character for character in text)
+
+
+def test_a_fullwidth_look_alike_of_a_username_is_the_same_username(api, admin_token, tenant):
+    local_part, domain = tenant.username.split("@")
+    for look_alike in (f"{fullwidth(local_part)}@{domain}", f"{fullwidth(local_part.upper())}@{domain}"):
+        reply = api.post("/auth/users/", token=admin_token, json={**VALID, "username": look_alike})
+        assert_envelope(reply, 409, "CONFLICT", "username")
+    assert_envelope(api.post("/auth/users/", token=admin_token, json={**VALID, "username": "ａｄｍｉｎ@example.com"}),
+                    409, "CONFLICT", "username")  # the stack's admin
+
+
+def test_usernames_are_stored_nfkc_and_compared_case_folded(api, admin_token, unique_email):
+    local_part = unique_email("strasse").split("@")[0].replace("strasse", "straße")
+    created = api.post("/auth/users/", token=admin_token, json={**VALID, "username": f"{fullwidth(local_part)}@example.com"})
+    assert created.status == 201, created.body
+    assert created.body["username"] == f"{local_part}@example.com"  # shown as it looks
+
+    again = api.post("/auth/users/", token=admin_token, json={**VALID, "username": f"{local_part.upper()}@example.com"})
+    assert_envelope(again, 409, "CONFLICT", "username")  # STRASSE: ß casefolds to ss
+    assert api.login(f"{local_part.replace('ß', 'SS')}@example.com", VALID["password"])
 
 
 def test_of_concurrent_creates_of_one_username_exactly_one_succeeds(api, admin_token, unique_email):

@@ -91,6 +91,66 @@ def test_names_are_unique_per_tenant_whatever_their_case(api, tenant, name):
     assert fields_of(api, tenant.token) == [first]
 
 
+@pytest.mark.parametrize(
+    "first,look_alike",
+    [("City", "Ｃｉｔｙ"), ("Straße", "STRASSE"), ("Office", "Oﬃce"), ("Floor 2", "Floor ²")],
+)
+def test_look_alike_names_are_the_same_name(api, tenant, first, look_alike):
+    """Fullwidth letters, ligatures and superscripts (NFKC), and full case folding."""
+    field = create(api, tenant.token, field_name=first, message="Which one?")
+    reply = api.post("/custom-fields/", token=tenant.token, json={"field_name": look_alike, "message": "Again?"})
+    assert_envelope(reply, 409, "CONFLICT", "field_name")
+    assert fields_of(api, tenant.token) == [field]
+
+
+def test_a_dotless_i_makes_another_name(api, tenant):
+    """Turkish ı is a letter of its own, not a look-alike NFKC or case folding maps to i;
+    mapping it would merge distinct Turkish words. Only confusable skeletons (UTS #39)
+    would catch it, and a tenant can only confuse itself with its own field names."""
+    create(api, tenant.token)
+    assert create(api, tenant.token, field_name="Cıty", message="Which cıty?")["field_name"] == "Cıty"
+
+
+def test_concurrent_renames_of_one_field_leave_one_name_claimed(api, tenant):
+    """Of renames read from the same field, the later ones must not write over the first,
+    which would leave the first new name claimed by a field that no longer has it."""
+    field = create(api, tenant.token)
+    names = [f"Town {index}" for index in range(6)]
+    statuses, start = [], threading.Barrier(len(names))
+
+    def rename(name):
+        start.wait()
+        statuses.append(api.patch(f"/custom-fields/{field['id']}/", token=tenant.token, json={"field_name": name}).status)
+
+    threads = [threading.Thread(target=rename, args=(name,)) for name in names]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+
+    assert set(statuses) <= {200, 409} and 200 in statuses
+    [final] = [listed["field_name"] for listed in fields_of(api, tenant.token)]
+    for name in names + ["City"]:  # every name but the final one is free again
+        reply = api.post("/custom-fields/", token=tenant.token, json={"field_name": name, "message": "Free?"})
+        assert reply.status == (409 if name == final else 201), (name, final, reply.body)
+
+
+def test_a_rename_racing_a_delete_leaves_no_name_claimed(api, tenant):
+    field = create(api, tenant.token)
+    start, statuses = threading.Barrier(2), {}
+
+    def call(method, body):
+        start.wait()
+        statuses[method] = api.request(method, f"/custom-fields/{field['id']}/", token=tenant.token, json=body).status
+
+    threads = [threading.Thread(target=call, args=("PATCH", {"field_name": "Town"})), threading.Thread(target=call, args=("DELETE", None))]
+    [thread.start() for thread in threads]
+    [thread.join() for thread in threads]
+
+    assert statuses["DELETE"] in (204, 409) and statuses["PATCH"] in (200, 404, 409), statuses
+    if statuses["DELETE"] == 204:
+        for name in ("City", "Town"):
+            assert create(api, tenant.token, field_name=name, message="Free?")["field_name"] == name
+
+
 def test_another_tenant_may_use_the_same_name(api, tenant, other_tenant):
     create(api, tenant.token)
     assert create(api, other_tenant.token)["user"] == other_tenant.id

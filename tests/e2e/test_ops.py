@@ -1,8 +1,9 @@
-"""The createadmin operator command, against the local stack and a (stubbed) deployed one."""
+"""The operator commands, against the local stack and a (stubbed) deployed one."""
 
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import boto3
@@ -41,6 +42,8 @@ def test_createadmin_adds_an_admin_to_the_local_stack_who_can_log_in(local_stack
 def test_createadmin_refuses_bad_input_and_a_missing_stack(local_stack, tmp_path):
     weak = run_createadmin(local_stack.state_file, "weak@example.com", "short")
     assert weak.returncode == 2 and "password" in weak.stderr
+    common = run_createadmin(local_stack.state_file, "common@example.com", "12345678")
+    assert common.returncode == 2 and "common" in common.stderr and "12345678" not in common.stderr
 
     nowhere = run_createadmin(tmp_path / "missing.json", "x@example.com", "long enough password")
     assert nowhere.returncode == 2 and "make run" in nowhere.stderr
@@ -95,3 +98,51 @@ def test_webhooks_register_list_validate_and_delete_against_the_sandbox(local_st
     unknown = run_webhooks(local_stack.state_file, "validate", "--id", "123")
     assert unknown.returncode == 1 and "X refused" in unknown.stderr
     assert run_webhooks(local_stack.state_file, "register").returncode == 2  # --url missing
+
+
+def run_rekey_claims(state_file: Path) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ops", "rekey-claims", "--local", "--state-file", str(state_file)],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack):
+    """Claims stored as before (lowercased, not case folded) move to their keys now; a
+    pair that is one name now is reported, not merged."""
+    api, marker = local_stack.base_url, uuid.uuid4().hex[:8]
+    admin = requests.post(f"{api}/auth/login/", json={"username": local_stack.admin_username, "password": local_stack.admin_password}, timeout=10).json()["token"]
+    headers = {"Authorization": f"Token {admin}"}
+
+    def create_user(username):
+        body = {"username": username, "password": "rekeying passphrase", "company_name": "Rekey"}
+        reply = requests.post(f"{api}/auth/users/", headers=headers, json=body, timeout=10)
+        assert reply.status_code == 201, reply.text
+        return reply.json()["id"]
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=local_stack.aws.endpoint_url, region_name=local_stack.aws.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    users_table = local_stack.template.physical_names()["UsersTable"]
+
+    def as_before(user_id, username):  # the claim as the service wrote it before
+        dynamodb.delete_item(TableName=users_table, Key={"pk": {"S": f"USERNAME#{username.replace('ß', 'ss').lower()}"}})
+        dynamodb.put_item(TableName=users_table, Item={"pk": {"S": f"USERNAME#{username.lower()}"}, "user_id": {"S": user_id}})
+
+    old = f"straße-{marker}@example.com"
+    old_id = create_user(old)
+    as_before(old_id, old)
+    taken = f"straße-taken-{marker}@example.com"
+    taken_id = create_user(taken)
+    as_before(taken_id, taken)
+    look_alike_id = create_user(taken.replace("ß", "SS"))  # possible while the claim was the old one
+
+    done = run_rekey_claims(local_stack.state_file)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 username moved" in done.stdout and "1 username taken" in done.stdout
+    assert taken in done.stderr and taken_id in done.stderr and look_alike_id not in done.stderr
+    login = requests.post(f"{api}/auth/login/", json={"username": old.replace("ß", "SS"), "password": "rekeying passphrase"}, timeout=10)
+    assert login.status_code == 200 and login.json()["user"]["id"] == old_id
+    again = run_rekey_claims(local_stack.state_file)
+    assert "username moved" not in again.stdout and "1 username taken" in again.stdout

@@ -4,10 +4,16 @@ deletes expired items lazily, so reads check the expiry themselves."""
 
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from twittnow.models import Token, TokenKind
-from twittnow.repositories.dynamo import client, from_item, to_item
+from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
 _BATCH_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
+
+
+class ConditionNotMet(Exception):
+    """A token's condition failed: the token was not added."""
 
 
 class TokensRepository:
@@ -16,6 +22,21 @@ class TokensRepository:
 
     def add(self, token: Token) -> None:
         client().put_item(TableName=self.table_name, Item=_to_item(token))
+
+    def add_if(self, token: Token, condition_check: dict) -> None:
+        """Adds the token in one transaction with a ConditionCheck of another item (e.g.
+        UsersRepository.password_check); ConditionNotMet when that check fails."""
+        try:
+            client().transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table_name, "Item": _to_item(token)}},
+                    {"ConditionCheck": condition_check},
+                ]
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            raise ConditionNotMet() from None
 
     def replace_api_key(self, api_key: Token) -> None:
         """Adds a tenant's new API key and revokes the one it replaces. A slot item per
