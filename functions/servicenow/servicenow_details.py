@@ -70,7 +70,9 @@ def get(caller: Caller, details_id: str) -> ServiceNowDetails:
 
 
 def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -> ServiceNowDetails:
-    """PATCH and PUT alike. New credentials or a new instance need verifying again."""
+    """PATCH and PUT alike. A new instance_url or admin_user comes with its password;
+    new credentials or a new instance need verifying again. Nothing is stored before
+    every check has passed."""
     details = get(caller, details_id)
     values = changes.model_dump(exclude_unset=True)
     if values.pop("user", details.user_id) != details.user_id:
@@ -81,7 +83,11 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
         values["instance_url"] = _valid_instance_url(values["instance_url"])
     password = values.pop("admin_password", None)
     changed = [name for name, value in values.items() if getattr(details, name) != value]
+    if changed and password is None:
+        raise _password_needed_for(changed)
     if password is not None:
+        # The secret before the record: between the two writes, the old instance may get
+        # the new password, but the new instance never gets the old one.
         repositories.servicenow_secrets().put(details.secret_arn, password.get_secret_value())
         changed.append("admin_password")
     if not changed:
@@ -121,6 +127,17 @@ def _valid_instance_url(url: str) -> str:
         return normalize_instance_url(url, get_settings().servicenow_allowed_hosts)
     except InvalidInstanceUrl as error:
         raise InvalidInput.for_field("instance_url", str(error)) from None
+
+
+def _password_needed_for(changed: list[str]) -> InvalidInput:
+    # The stored password was given for one instance and user: sent with another URL it
+    # would reach whoever runs that instance (anyone can get one), and with another user
+    # it would be tried as that user's password.
+    return InvalidInput.for_field(
+        "admin_password",
+        f"Send the admin password with the new {' and '.join(changed)}: the stored one is "
+        "only ever sent to the instance and user it was given for.",
+    )
 
 
 def _one_per_user() -> Conflict:

@@ -236,6 +236,8 @@ def test_create_rejects_malformed_or_missing_json(api, tenant, data):
         ("PATCH", {"admin_user": 7}, "admin_user"),
         ("PATCH", {"status": "ok"}, "status"),
         ("PATCH", {"favourite_colour": "red"}, "favourite_colour"),
+        ("PATCH", {"instance_url": "https://dev2.service-now.com"}, "admin_password"),
+        ("PATCH", {"admin_user": "Twitter"}, "admin_password"),
         ("PUT", {"admin_user": "Twitter"}, "instance_url"),
         ("PUT", {"admin_user": "Twitter"}, "admin_password"),
         ("PUT", {"instance_url": "https://dev2.service-now.com", "admin_user": "Twitter"}, "admin_password"),
@@ -267,7 +269,9 @@ def test_an_update_cannot_move_a_record_to_another_user(api, admin_token, tenant
 def test_an_update_naming_the_owner_is_accepted(api, tenant, method):
     record = create(api, tenant.token)
     path = f"/servicenow-details/{record['id']}/"
-    body = {**SEED, "admin_user": "renamed", "user": tenant.id} if method == "PUT" else {"admin_user": "renamed", "user": tenant.id}
+    body = {**SEED, "admin_user": "renamed", "user": tenant.id}
+    if method == "PATCH":
+        del body["instance_url"]
     reply = api.request(method, path, token=tenant.token, json=body)
     assert reply.status == 200, reply.body
     assert reply.body["user"] == tenant.id and reply.body["admin_user"] == "renamed"
@@ -289,10 +293,44 @@ def test_put_replaces_every_field(api, tenant):
 def test_patch_normalizes_the_instance_url(api, tenant):
     record = create(api, tenant.token)
     reply = api.patch(f"/servicenow-details/{record['id']}/", token=tenant.token,
-                      json={"instance_url": "HTTPS://Dev3.Service-Now.com/"})
+                      json={"instance_url": "HTTPS://Dev3.Service-Now.com/", "admin_password": "n3w-Secret"})
     assert reply.status == 200, reply.body
     assert reply.body["instance_url"] == "https://dev3.service-now.com"
     assert reply.body["admin_user"] == record["admin_user"]
+
+
+@pytest.mark.parametrize(
+    "method,body",
+    [
+        ("PATCH", {"instance_url": "https://dev2.service-now.com"}),
+        ("PATCH", {"instance_url": "https://dev2.service-now.com", "admin_user": SEED["admin_user"]}),
+        ("PATCH", {"admin_user": "Twitter"}),
+        ("PATCH", {"instance_url": "https://dev2.service-now.com", "admin_user": "Twitter"}),
+        ("PUT", {"instance_url": "https://dev2.service-now.com", "admin_user": SEED["admin_user"]}),
+    ],
+)
+def test_new_credentials_without_their_password_are_refused(api, tenant, method, body):
+    record = create(api, tenant.token)
+    path = f"/servicenow-details/{record['id']}/"
+    reply = api.request(method, path, token=tenant.token, json=body)
+
+    assert_envelope(reply, 400, "VALIDATION_ERROR", "admin_password")
+    assert api.get(path, token=tenant.token).body == record
+    if method == "PATCH":
+        # Says which change needs the password.
+        message = reply.body["details"]["admin_password"][0]
+        for field in ("instance_url", "admin_user"):
+            assert (field in message) == (body.get(field, record[field]) != record[field]), message
+
+
+@pytest.mark.parametrize("spelling", ["HTTPS://DEV119258.Service-Now.com/", "https://dev119258.service-now.com."])
+def test_the_same_instance_url_spelled_otherwise_needs_no_password(api, tenant, spelling):
+    record = create(api, tenant.token)
+    path = f"/servicenow-details/{record['id']}/"
+    reply = api.patch(path, token=tenant.token, json={"instance_url": spelling, "admin_user": SEED["admin_user"]})
+
+    assert reply.status == 200, reply.body
+    assert reply.body == record  # nothing changed: still verified as it was
 
 
 # ---------------------------------------------------------------- who sees what
@@ -488,6 +526,62 @@ def test_verify_goes_only_to_the_stored_instance(in_process_api, tenant_of):
     assert reply.status in (200, 400), reply.body
     if reply.status == 200:
         assert case_api.call_count >= 1
+
+
+@pytest.mark.parametrize(
+    "method,body",
+    [
+        ("PATCH", {"instance_url": "https://{attacker}"}),
+        ("PATCH", {"instance_url": "https://{attacker}", "admin_user": SEED["admin_user"]}),
+        ("PUT", {"instance_url": "https://{attacker}", "admin_user": SEED["admin_user"]}),
+        ("PATCH", {"admin_user": "someone.else"}),
+    ],
+)
+def test_the_stored_password_cannot_be_sent_to_another_instance_or_user(in_process_api, tenant_of, method, body):
+    """The attack: with the tenant's token (no password known), point the record at an
+    instance of one's own on the allow-list, then make the service call it."""
+    api = in_process_api
+    tenant = tenant_of(api)
+    host, attacker = (f"dev{uuid.uuid4().hex[:8]}.service-now.com" for _ in range(2))
+    secret = f"sn-secret-{uuid.uuid4().hex}"
+    record = create(api, tenant.token, instance_url=f"https://{host}", admin_password=secret)
+    path = f"/servicenow-details/{record['id']}/"
+    body = {name: value.format(attacker=attacker) for name, value in body.items()}
+
+    with mocked_instance() as instance:
+        theirs = instance.get(f"https://{attacker}{CASE_API}", json={"result": []})
+        ours = instance.get(f"https://{host}{CASE_API}", json={"result": []})
+        refused = api.request(method, path, token=tenant.token, json=body)
+        verified = api.post(path + "verify/", token=tenant.token)
+
+    assert_envelope(refused, 400, "VALIDATION_ERROR", "admin_password")
+    assert verified.status == 200, verified.body
+    assert theirs.call_count == 0
+    assert [call.request.url for call in instance.calls if attacker in call.request.url] == []
+    # Still the stored instance, as the stored user, with the stored password.
+    assert [call.request.headers["Authorization"] for call in ours.calls] == [basic(SEED["admin_user"], secret)]
+    after = api.get(path, token=tenant.token).body
+    assert (after["instance_url"], after["admin_user"]) == (record["instance_url"], record["admin_user"])
+
+
+def test_a_new_instance_gets_only_the_password_sent_with_it(in_process_api, tenant_of):
+    api = in_process_api
+    tenant = tenant_of(api)
+    old_host, new_host = (f"dev{uuid.uuid4().hex[:8]}.service-now.com" for _ in range(2))
+    old_secret, new_secret = (f"sn-secret-{uuid.uuid4().hex}" for _ in range(2))
+    record = create(api, tenant.token, instance_url=f"https://{old_host}", admin_password=old_secret)
+    path = f"/servicenow-details/{record['id']}/"
+
+    moved = api.patch(path, token=tenant.token, json={"instance_url": f"https://{new_host}", "admin_password": new_secret})
+    assert moved.status == 200, moved.body
+    assert (moved.body["instance_url"], moved.body["status"]) == (f"https://{new_host}", "unverified")
+    with mocked_instance() as instance:
+        old_api = instance.get(f"https://{old_host}{CASE_API}", json={"result": []})
+        new_api = instance.get(f"https://{new_host}{CASE_API}", json={"result": []})
+        assert api.post(path + "verify/", token=tenant.token).body["status"] == "ok"
+
+    assert old_api.call_count == 0
+    assert [call.request.headers["Authorization"] for call in new_api.calls] == [basic(SEED["admin_user"], new_secret)]
 
 
 # ---------------------------------------------------------------- the password stays secret
