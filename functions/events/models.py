@@ -1,10 +1,23 @@
 """Request and response shapes of POST /events/."""
 
+import re
 from enum import StrEnum
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from twittnow.api import Body
+
+
+# Sys_ids are hex digits and case numbers a prefix and digits (CS0001005). A case may be
+# looked up in a ServiceNow encoded query, where "^" would add conditions of the caller's
+# choosing and "javascript:" would run a script: such values are refused here, before any
+# lookup.
+_RECORD_REFERENCE = re.compile(r"[A-Za-z0-9_-]+")
+_REFERENCE_HINTS = {
+    "case": "the case's sys_id or its number, like CS0001005",
+    "number": "the case number, like CS0001005",
+    "target": "the customer's consumer sys_id",
+}
 
 
 class CaseEventType(StrEnum):
@@ -32,6 +45,15 @@ class CaseEventRequest(Body):
         max_length=100,
         description="ServiceNow's id of the change, so that a retried event is delivered once.",
     )
+
+    @field_validator("case", "number", "target")
+    @classmethod
+    def _record_reference(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not _RECORD_REFERENCE.fullmatch(value):
+            raise ValueError(
+                f"Send {_REFERENCE_HINTS[info.field_name]}: letters, digits, '-' and '_' only."
+            )
+        return value
 
     @field_validator("event_id")
     @classmethod

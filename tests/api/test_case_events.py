@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
+import requests
 
 from tests.api.client import ApiClient, assert_envelope
 from tests.api.desks import Desk, close_desk, drained, open_desk
@@ -465,6 +466,45 @@ def test_a_body_that_is_not_a_json_object_is_refused_with_400(api, talk, api_key
     reply = api.post("/events/", token=api_key, data=raw)
 
     assert_envelope(reply, 400, "VALIDATION_ERROR", "body")
+    assert_unchanged(talk, before)
+
+
+def servicenow_requests(desk: Desk) -> int:
+    """How many API calls the sandbox ServiceNow has received."""
+    overview = requests.get(f"{desk.servicenow_url}/sandbox", timeout=30).json()
+    return overview["requests"]["total"]
+
+
+def injected_references(talk: Talk) -> list[str]:
+    """Case and customer references that, put in a ServiceNow encoded query or URL path,
+    would ask the instance something else."""
+    return [
+        f"{talk.case_number}^ORnumber=CS0010002",  # another condition
+        f"{talk.case_number}^NQactive=true",  # another query
+        "^ORDERBYnumber",
+        "javascript:gs.getUserID()",  # run by the instance
+        "../../now/table/sys_user",
+        f"{talk.case_number}/activities",
+        f"{talk.case_number} OR 1",
+        f"{talk.case_number}\x00",
+        "CS001%5E0001",
+    ]
+
+
+@pytest.mark.parametrize("field", ["case", "number", "target"])
+@pytest.mark.parametrize("as_form", [False, True])
+def test_a_reference_that_would_change_a_servicenow_query_is_a_400_without_a_call(
+    api, talk, api_key, field, as_form
+):
+    before = snapshot(talk)
+    calls_before = servicenow_requests(talk.desk)
+    for reference in injected_references(talk):
+        body = {field: reference, "message": "Hello"}
+        reply = post_form(api, api_key, body) if as_form else post_event(api, api_key, body)
+        assert reply.status == 400, (reference, reply.body)
+        assert_envelope(reply, 400, "VALIDATION_ERROR", field)
+        assert "letters, digits" in reply.body["details"][field][0]
+    assert servicenow_requests(talk.desk) == calls_before
     assert_unchanged(talk, before)
 
 

@@ -20,6 +20,7 @@ from twittnow.clients.servicenow import (
     ServiceNowNotFound,
     ServiceNowThrottled,
     ServiceNowUnavailable,
+    ServiceNowUnsafeValue,
 )
 
 INSTANCE = "https://dev12345.service-now.com"
@@ -109,10 +110,61 @@ def test_find_consumer_answers_none_when_no_profile_matches(instance, client):
     assert client.find_consumer("Twitter", "nobody") is None
 
 
-def test_a_query_value_cannot_smuggle_another_condition(instance, client):
-    with pytest.raises(ValueError):
-        client.find_consumer("Twitter", "jane^ORconsumerISNOTEMPTY")
+UNSAFE_QUERY_VALUES = [
+    "jane^ORconsumerISNOTEMPTY",  # another condition
+    "CS0010001^ORnumber=CS0010002",
+    "x^NQactive=true",  # another query
+    "^",
+    "javascript:gs.getUserID()",  # run by the instance
+    "JavaScript:gs.getUserID",
+    "",  # "number=" would match the records without one
+    "jane doe",
+    "jane\n",
+    "jane\x00",
+    "ja%5Ene",
+    "jane,joe",
+    "jané",
+]
+QUERY_CALLS = {
+    "find_consumer by handle": lambda c, value: c.find_consumer("Twitter", value),
+    "find_consumer by channel": lambda c, value: c.find_consumer(value, "jane"),
+    "find_case_by_correlation_id": lambda c, value: c.find_case_by_correlation_id(value),
+}
+
+
+@pytest.mark.parametrize("value", UNSAFE_QUERY_VALUES)
+@pytest.mark.parametrize("call_name", QUERY_CALLS)
+def test_a_query_value_cannot_change_the_query(instance, client, call_name, value):
+    with pytest.raises(ServiceNowUnsafeValue) as failure:
+        QUERY_CALLS[call_name](client, value)
     assert not instance.calls
+    assert not failure.value.retryable
+    assert failure.value.status_code is None
+
+
+@pytest.mark.parametrize("value", UNSAFE_QUERY_VALUES)
+def test_a_case_number_that_would_change_the_query_is_not_found_without_a_call(
+    instance, client, value
+):
+    with pytest.raises(ServiceNowNotFound) as failure:
+        client.get_case(value)
+    assert not instance.calls
+    assert failure.value.status_code is None
+
+
+@pytest.mark.parametrize(
+    "value", ["jane_doe", "twittnow:0f3a:1790", "x:dm:1790", "CS0001005", "a.b@c-d"]
+)
+def test_the_values_looked_up_are_sent_as_they_are(instance, client, value):
+    instance.get(
+        CASE_URL,
+        json={"result": []},
+        match=[matchers.query_param_matcher(
+            {"sysparm_query": f"correlation_id={value}^ORDERBYDESCsys_created_on", "sysparm_limit": "1"}
+        )],
+    )
+
+    assert client.find_case_by_correlation_id(value) is None
 
 
 # ---------------------------------------------------------------- cases
@@ -306,12 +358,26 @@ def test_attach_file_posts_the_raw_bytes_with_their_type(instance, client):
     assert instance.calls[0].request.body == b"\xff\xd8\xff"
 
 
-def test_ids_stay_one_path_segment(instance, client):
-    instance.get(f"{CONSUMER_URL}/..%2Fcase", json={"result": {"sys_id": "x"}})
+PATH_CALLS = {
+    "get_consumer": lambda c, value: c.get_consumer(value),
+    "add_comment": lambda c, value: c.add_comment(value, "t"),
+    "add_work_note": lambda c, value: c.add_work_note(value, "t"),
+    "case_activities": lambda c, value: c.case_activities(value),
+}
 
-    client.get_consumer("../case")
 
-    assert instance.calls[0].request.url == f"{CONSUMER_URL}/..%2Fcase"
+@pytest.mark.parametrize(
+    "value",
+    # requests resolves "." and ".." ("/case/.." is the case API's parent); a proxy or the
+    # instance may decode "%2F".
+    ["..", ".", "../case", "a/b", "%2e%2e", "..%2Fcase", "", CASE_ID.upper(), CASE_ID + "0",
+     CASE_ID[:-1] + "?"],
+)
+@pytest.mark.parametrize("call_name", PATH_CALLS)
+def test_only_a_sys_id_goes_in_a_path(instance, client, call_name, value):
+    with pytest.raises(ServiceNowNotFound):
+        PATH_CALLS[call_name](client, value)
+    assert not instance.calls
 
 
 # ---------------------------------------------------------------- errors on every call

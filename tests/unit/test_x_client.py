@@ -237,6 +237,31 @@ def test_a_dm_is_sent_as_the_account(api, client):
     )
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c, x_id: c.send_dm(USER, x_id, "Hello"),
+        lambda c, x_id: c.validate_webhook(x_id),
+        lambda c, x_id: c.delete_webhook(x_id),
+        lambda c, x_id: c.subscribe(WebhookApi.ACCOUNT_ACTIVITY, x_id, "2244994945", USER),
+    ],
+    ids=["send_dm", "validate_webhook", "delete_webhook", "subscribe"],
+)
+@pytest.mark.parametrize("x_id", ["..", ".", ""])
+def test_an_id_that_would_resolve_to_another_path_is_not_sent(api, client, call, x_id):
+    # requests turns ".../with/../messages" into ".../messages".
+    with pytest.raises(XNotFound):
+        call(client, x_id)
+    assert not api.calls
+
+
+def test_an_id_with_a_slash_stays_one_path_segment(api, client):
+    api.post(f"{API}/2/dm_conversations/with/..%2Fx/messages", status=201,
+             json={"data": {"dm_event_id": "1"}})
+
+    assert client.send_dm(USER, "../x", "Hello") == "1"
+
+
 def test_a_reply_is_posted_as_the_account(api, client):
     api.post(
         f"{API}/2/tweets",

@@ -35,7 +35,6 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from twittnow.clients.responses import json_object, status_line
 
@@ -49,6 +48,12 @@ SOCIAL_PROFILE_TABLE_API = "/api/now/table/sn_app_cs_social_social_profile"
 CASE_TABLE = "sn_customerservice_case"
 DEFAULT_RETRY_AFTER_SECONDS = 60
 SYS_ID = re.compile(r"[0-9a-f]{32}")
+# What the values this client looks records up by are made of: case numbers (CS0001005),
+# X handles, correlation ids ("twittnow:<conversation>:<X id>"). Nothing else may reach an
+# encoded query: "^" would start another condition and cannot be escaped, and a value
+# starting "javascript:" is run as a script by the instance (ServiceNow docs, "Encoded
+# query strings" and "Operators available for filters and queries").
+_QUERY_VALUE = re.compile(r"[A-Za-z0-9_.:@-]+")
 
 
 class CaseState:
@@ -129,6 +134,11 @@ class ServiceNowMissingRole(ServiceNowError):
 
 class ServiceNowNotFound(ServiceNowError):
     """404: no such record, or no such API on the instance (e.g. CSM is not installed)."""
+
+
+class ServiceNowUnsafeValue(ServiceNowError):
+    """A value this client will not put in an encoded query, since it would change what
+    the query asks for (see _QUERY_VALUE). Nothing was sent; retrying cannot help."""
 
 
 class ServiceNowThrottled(ServiceNowError):
@@ -213,7 +223,7 @@ class ServiceNowClient:
         return Consumer(sys_id, first_name, last_name)
 
     def get_consumer(self, sys_id: str) -> Consumer:
-        path = f"{CONSUMER_API}/{_path_segment(sys_id)}"
+        path = f"{CONSUMER_API}/{_sys_id_segment(sys_id)}"
         return _consumer(self._result_object("GET", path), "")
 
     def find_consumer(self, social_channel: str, social_handle: str) -> Consumer | None:
@@ -265,8 +275,11 @@ class ServiceNowClient:
         """The case with this sys_id or number (CS0001005); ServiceNowNotFound if none."""
         if SYS_ID.fullmatch(sys_id_or_number):
             return _case(
-                self._result_object("GET", f"{CASE_API}/{_path_segment(sys_id_or_number)}")
+                self._result_object("GET", f"{CASE_API}/{_sys_id_segment(sys_id_or_number)}")
             )
+        if not _queryable(sys_id_or_number):
+            # No case number looks like this, and as a query it would ask something else.
+            raise ServiceNowNotFound(f"No case {sys_id_or_number!r}.")
         found = self._find_case(_encoded_query(("number", sys_id_or_number)))
         if found is None:
             # What GET .../case/{number} would answer, without its unpredictable results
@@ -289,7 +302,7 @@ class ServiceNowClient:
 
     def case_activities(self, case_sys_id: str) -> list[Activity]:
         """The case's activity stream: comments, work notes and attachments, newest first."""
-        path = f"{CASE_API}/{_path_segment(case_sys_id)}/activities"
+        path = f"{CASE_API}/{_sys_id_segment(case_sys_id)}/activities"
         entries = self._result_object("GET", path).get("entries")
         if not isinstance(entries, list):
             raise self._unexpected("GET", path)
@@ -319,7 +332,7 @@ class ServiceNowClient:
 
     def _update_case(self, case_sys_id: str, fields: dict) -> Case:
         # get_case_details: the answer holds the whole case, not only sys_id and number.
-        path = f"{CASE_API}/{_path_segment(case_sys_id)}"
+        path = f"{CASE_API}/{_sys_id_segment(case_sys_id)}"
         return _case(
             self._result_object("PUT", path, params={"get_case_details": "true"}, json=fields)
         )
@@ -420,10 +433,6 @@ def _instance_error(response: "requests.Response") -> tuple[str, str]:
     return f"ServiceNow answered {status_line(response)}.", ""
 
 
-
-
-
-
 def _retry_after_seconds(response: "requests.Response") -> int:
     # ServiceNow sends a number of seconds; an HTTP date or anything else gets the default.
     value = response.headers.get("Retry-After", "").strip()
@@ -431,17 +440,28 @@ def _retry_after_seconds(response: "requests.Response") -> int:
 
 
 def _encoded_query(*conditions: tuple[str, str]) -> str:
-    """`field=value` conditions ANDed in ServiceNow's encoded query syntax."""
-    for _, value in conditions:
-        # "^" separates conditions and cannot be escaped: it would change the query.
-        if "^" in value:
-            raise ValueError("A ServiceNow query value cannot contain '^'.")
+    """`field=value` conditions ANDed in ServiceNow's encoded query syntax; raises
+    ServiceNowUnsafeValue for a value that would change the query."""
+    for field, value in conditions:
+        if not _queryable(value):
+            raise ServiceNowUnsafeValue(
+                f"Cannot look a ServiceNow record up by {field} {value!r}: only letters, "
+                "digits and _ . : @ - are sent in a query."
+            )
     return "^".join(f"{field}={value}" for field, value in conditions)
 
 
-def _path_segment(value: str) -> str:
-    """`value` as one URL path segment, so that it cannot name another resource."""
-    return quote(value, safe="")
+def _queryable(value: str) -> bool:
+    return bool(_QUERY_VALUE.fullmatch(value)) and not value.lower().startswith("javascript:")
+
+
+def _sys_id_segment(sys_id: str) -> str:
+    """`sys_id` as a URL path segment. Anything else names no record, and could name
+    another resource: requests resolves "." and ".." segments, and an instance or a proxy
+    may decode "%2F"."""
+    if not SYS_ID.fullmatch(sys_id):
+        raise ServiceNowNotFound(f"No record with sys_id {sys_id!r}: a sys_id is 32 hex digits.")
+    return sys_id
 
 
 def _text(value) -> str:

@@ -1,9 +1,7 @@
 """Legacy DMs sent as a connected account."""
 
-from urllib.parse import quote
-
 from twittnow.clients.x.models import UserCredentials
-from twittnow.clients.x.transport import XTransport
+from twittnow.clients.x.transport import XTransport, id_segment
 
 
 class DirectMessageCalls(XTransport):
@@ -12,7 +10,7 @@ class DirectMessageCalls(XTransport):
         data = self._user_call(
             user,
             "POST",
-            f"/2/dm_conversations/with/{quote(participant_id, safe='')}/messages",
+            f"/2/dm_conversations/with/{id_segment(participant_id)}/messages",
             "send a DM",
             json={"text": text},
         )

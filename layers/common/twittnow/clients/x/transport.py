@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from twittnow.clients.responses import json_object, status_line
 from twittnow.clients.x.errors import (
+    XNotFound,
     XRequestRejected,
     XUnavailable,
     error_for,
@@ -18,6 +19,14 @@ from twittnow.x_app import AppCredentials
 
 if TYPE_CHECKING:
     import requests
+
+
+def id_segment(x_id: str) -> str:
+    """An X id as one URL path segment. Quoting keeps "/" in; "", "." and ".." are refused
+    as ids of nothing, since requests resolves the last two into another path."""
+    if x_id in ("", ".", ".."):
+        raise XNotFound(f"No X resource has the id {x_id!r}.")
+    return quote(x_id, safe="")
 
 
 class OAuth1:

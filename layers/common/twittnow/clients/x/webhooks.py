@@ -3,11 +3,10 @@ connected account's events to them, through the Account Activity API v2 (AAA) or
 Activity API (XAA)."""
 
 from contextlib import suppress
-from urllib.parse import quote
 
 from twittnow.clients.x.errors import XError, XNotFound, XRequestRejected, XUnavailable, says
 from twittnow.clients.x.models import UserCredentials, Webhook, WebhookApi
-from twittnow.clients.x.transport import XTransport
+from twittnow.clients.x.transport import XTransport, id_segment
 
 # The XAA events a connected account is subscribed to: what customers send it, and the
 # DMs it sends (so the webhook sees replies typed in X's own app too).
@@ -30,7 +29,7 @@ class WebhookCalls(XTransport):
         """Has X run the CRC check again, which re-enables a webhook that passes it.
         Raises XRequestRejected when the check fails."""
         data = self._app_call(
-            "PUT", f"/2/webhooks/{quote(webhook_id, safe='')}", "validate the webhook"
+            "PUT", f"/2/webhooks/{id_segment(webhook_id)}", "validate the webhook"
         )
         if not data.get("valid"):
             raise XRequestRejected(
@@ -39,7 +38,7 @@ class WebhookCalls(XTransport):
             )
 
     def delete_webhook(self, webhook_id: str) -> None:
-        self._app_call("DELETE", f"/2/webhooks/{quote(webhook_id, safe='')}", "delete the webhook")
+        self._app_call("DELETE", f"/2/webhooks/{id_segment(webhook_id)}", "delete the webhook")
 
     # ------------------------------------------------------------ subscriptions
 
@@ -55,7 +54,7 @@ class WebhookCalls(XTransport):
                 data = self._user_call(
                     user,
                     "POST",
-                    f"/2/account_activity/webhooks/{quote(webhook_id, safe='')}/subscriptions/all",
+                    f"/2/account_activity/webhooks/{id_segment(webhook_id)}/subscriptions/all",
                     "subscribe the account",
                 )
             except XRequestRejected as error:
@@ -83,8 +82,8 @@ class WebhookCalls(XTransport):
         """Stops the deliveries subscribe started; a subscription already gone is fine."""
         if api is WebhookApi.ACCOUNT_ACTIVITY:
             path = (
-                f"/2/account_activity/webhooks/{quote(webhook_id, safe='')}"
-                f"/subscriptions/{quote(user_id, safe='')}/all"
+                f"/2/account_activity/webhooks/{id_segment(webhook_id)}"
+                f"/subscriptions/{id_segment(user_id)}/all"
             )
             try:
                 self._app_call("DELETE", path, "unsubscribe the account")
@@ -142,7 +141,7 @@ class WebhookCalls(XTransport):
         try:
             self._app_call(
                 "DELETE",
-                f"/2/activity/subscriptions/{quote(subscription_id, safe='')}",
+                f"/2/activity/subscriptions/{id_segment(subscription_id)}",
                 "unsubscribe the account",
             )
         except XNotFound:
