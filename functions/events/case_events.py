@@ -5,7 +5,7 @@ import hashlib
 from datetime import timedelta
 
 from models import CaseEventAccepted, CaseEventRequest, CaseEventType
-from twittnow import clock, repositories
+from twittnow import clock, repositories, x_text
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable
 from twittnow.models import (
@@ -33,7 +33,8 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
             "Name the case (its sys_id or number), or the customer (target: their consumer "
             "sys_id).",
         )
-    if request.type == CaseEventType.COMMENT and not request.message:
+    if request.type == CaseEventType.COMMENT and not x_text.clean(request.message).strip():
+        # Only control characters would be a blank reply on X.
         raise InvalidInput.for_field("message", "This field may not be blank.")
     tenant_id = caller.user.id
     connection = repositories.credentials().x_of(tenant_id)

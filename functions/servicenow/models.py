@@ -3,10 +3,19 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr, StringConstraints
 
+from twittnow import x_text
 from twittnow.api import Body
 from twittnow.models import CustomField, ServiceNowDetails
+
+
+def _shows_on_x(question: str) -> str:
+    # The bot asks it on X, which gets it without its control characters.
+    if not x_text.clean(question).strip():
+        raise ValueError("This field may not be blank.")
+    return question
+
 
 UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 InstanceUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -14,7 +23,11 @@ AdminUser = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 # SecretStr keeps the password out of every repr, and so out of debug logs.
 AdminPassword = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
 FieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Question = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+    AfterValidator(_shows_on_x),
+]
 
 
 class _Request(Body):

@@ -305,6 +305,27 @@ def test_a_message_of_exactly_ten_thousand_characters_is_accepted(api, talk, api
     assert_delivered_once(talk, text)
 
 
+CONTROLS = "\x00\x07\x1b\x7f\x85\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.mark.parametrize("as_form", [False, True])
+def test_controls_and_bidi_overrides_are_taken_out_of_the_reply_on_x(api, talk, api_key, as_form):
+    # U+202E would show the rest reversed; NUL and ESC would reach the customer's app.
+    written = ("Your refund\x00 is \x1b[1mready\x1b[0m\u202e: see invoice\u2066 fdp.exe\u2069\x7f"
+               "\r\nThanks,\tAnna \u05e9\u05dc\u05d5\u05dd\u200f")
+    sent = "Your refund is [1mready[0m: see invoice fdp.exe\nThanks,\tAnna \u05e9\u05dc\u05d5\u05dd\u200f"
+    body = {"case": talk.case_sys_id, "message": written}
+    reply = post_form(api, api_key, body) if as_form else post_event(api, api_key, body)
+
+    assert_accepted(reply, talk)
+    drained(api.stack)
+    texts = sent_texts(talk)
+    assert texts.count(sent) == 1, texts
+    assert not any(char in text for text in texts for char in CONTROLS), texts
+    [stored] = agent_messages(talk)
+    assert stored["status"] == "delivered"
+
+
 # ---------------------------------------------------------------- who may send events
 
 
@@ -420,6 +441,8 @@ def bad_json_bodies(talk: Talk) -> list[tuple[str, object, str]]:
         ("no message for a comment", {"case": case}, "message"),
         ("empty message for a comment", {"case": case, "message": ""}, "message"),
         ("blank message for a comment", {"case": case, "message": "  \n "}, "message"),
+        ("only controls for a comment", {"case": case, "message": "\x00\x1b \u202e\u2066"},
+         "message"),
         ("empty message, explicit comment", {"case": case, "message": "", "type": "comment"},
          "message"),
         ("message too long", {"case": case, "message": "x" * 10_001}, "message"),

@@ -233,3 +233,47 @@ def test_an_agents_comment_on_a_case_not_linked_yet_still_reaches_the_customer(
     drained(local_stack)
 
     assert desk.sent_to(customer)[-1]["text"] == "We found it."
+
+
+CONTROLS = "\x00\x07\x1b\x7f\x85\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_the_bots_questions_and_agents_replies_reach_x_without_controls_or_bidi_overrides(
+    local_stack, desk, agent, customer
+):
+    question = desk.api.post(
+        "/custom-fields/", token=desk.token,
+        json={"field_name": "city", "message": "Which\x1b[5m city\u202e do you live in?\x00"},
+    )
+    assert question.status == 201, question.body
+    desk.customer_dm(customer, "My parcel is lost.")
+    drained(local_stack)
+    desk.customer_dm(customer, "Berlin")
+    drained(local_stack)
+    case = case_of(desk, customer)
+
+    # What an agent types in ServiceNow reaches /events/ through the business rule.
+    agent.act("comment", case["number"], "Found it\u2067\x07 in\r\nthe depot\u202d.\u200f")
+    drained(local_stack)
+
+    sent = [item["text"] for item in desk.sent_to(customer)]
+    assert sent[0] == "Which[5m city do you live in?"
+    assert case["number"] in sent[1]  # the acknowledgement
+    assert sent[2] == "Found it in\nthe depot.\u200f"
+    assert not any(char in text for text in sent for char in CONTROLS), sent
+
+
+def test_a_reply_post_reaches_x_without_controls_or_bidi_overrides(
+    local_stack, desk, agent, customer
+):
+    desk.customer_mention(customer, "my order never came")
+    drained(local_stack)
+    case = case_of(desk, customer)
+
+    agent.act("comment", case["number"], "Refund\u202e issued\x1b[0m\u2069 today\x00")
+    drained(local_stack)
+
+    replies = [item["text"] for item in desk.x("GET", "/sandbox/sent")
+               if item["text"].startswith(f"@{customer} ")]
+    assert replies[-1] == f"@{customer} Refund issued[0m today"
+    assert not any(char in text for text in replies for char in CONTROLS), replies

@@ -5,7 +5,7 @@ questions and acknowledgements, and for agents' replies."""
 import re
 from collections.abc import Callable
 
-from twittnow import repositories, x_accounts
+from twittnow import repositories, x_accounts, x_text
 from twittnow.clients.x import XConnectionBroken
 from twittnow.models import Channel, Conversation, XConnection
 
@@ -28,10 +28,16 @@ def send(
     answers X's ids of them. A retry passes the ids a failed attempt got (`already_sent`)
     and only the rest is sent; `on_sent` hears the ids after each part, to record them.
 
+    Every text the service sends on X goes through here, and is sent as x_text.clean
+    leaves it; nothing is sent when that is blank.
+
     Raises the X client's errors; XConnectionBroken marks the connection broken first."""
+    text = x_text.clean(text)
+    sent = list(already_sent or [])
+    if not text.strip():
+        return sent
     credentials = x_accounts.credentials_of(connection)
     client = x_accounts.x_client()
-    sent = list(already_sent or [])
     if conversation.channel == Channel.DM:
         parts = split_dm(text)
     else:
