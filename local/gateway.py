@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -242,7 +243,33 @@ def internal_error(request_id: str) -> HttpResponse:
     return error_response(502, "Internal server error", "INTERNAL_ERROR", request_id)
 
 
+# What a client can do about the requests http.server refuses before the gateway sees them.
+_UNREADABLE_REQUESTS = {
+    400: "The request is not valid HTTP: check its request line (method, path, HTTP/1.1) "
+    "and its headers.",
+    414: "The request line is longer than 65536 bytes: shorten the URL, and send long "
+    "values in the request body.",
+    431: "The request headers are too large (a header line over 65536 bytes, or over 100 "
+    "headers): send fewer or shorter headers.",
+    505: "This HTTP version is not supported: use HTTP/1.1.",
+}
+
+
+def unreadable_request(status: int, request_id: str) -> HttpResponse:
+    """The answer to a request http.server could not read (too long a request line, too
+    large headers, bad syntax), in the envelope of API Gateway's other 4xx answers (the
+    template's DEFAULT_4XX)."""
+    message = _UNREADABLE_REQUESTS.get(status) or f"{HTTPStatus(status).phrase}."
+    return error_response(status, message, "BAD_REQUEST", request_id)
+
+
 # ---------------------------------------------------------------- HTTP server
+
+
+class _Server(ThreadingHTTPServer):
+    # listen()'s backlog: connections the kernel holds while the server thread is busy
+    # accepting. http.server's 5 drops a burst of clients (a test run, a load test).
+    request_queue_size = 128
 
 
 class Gateway:
@@ -258,7 +285,7 @@ class Gateway:
         self.invoke = invoke
         self.router = Router(())
         self.pages: Mapping[str, Page] = {}
-        self._server = ThreadingHTTPServer((host, port), _RequestHandler)
+        self._server = _Server((host, port), _RequestHandler)
         self._server.gateway = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
 
@@ -298,6 +325,14 @@ class Gateway:
         )
         return response
 
+    def refuse_unreadable(self, status: int) -> HttpResponse:
+        """The answer to a request http.server refused to read, logged as handle() logs."""
+        request_id = str(uuid.uuid4())
+        response = unreadable_request(status, request_id)
+        response.headers.append(("x-amzn-RequestId", request_id))
+        logger.info("%d: a request http.server could not read", status)
+        return response
+
     def _answer(self, request: HttpRequest, request_id: str) -> HttpResponse:
         matched = self.router.match(request.method, request.path)
         if matched is None:
@@ -330,15 +365,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
             client_ip=self.client_address[0],
             protocol=self.request_version,
         )
-        response = self.server.gateway.handle(request)  # type: ignore[attr-defined]
+        self._send(self.server.gateway.handle(request))  # type: ignore[attr-defined]
+
+    def _send(self, response: HttpResponse, close: bool = False) -> None:
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")  # and http.server closes it
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        # http.server calls this for the requests it cannot read (414, 431, 400, 505) and
+        # would answer with an HTML page; the gateway answers in its JSON envelope. What
+        # follows on the connection cannot be told apart from the request: it is closed.
+        response = self.server.gateway.refuse_unreadable(code)  # type: ignore[attr-defined]
+        self._send(response, close=True)
 
     def __getattr__(self, name: str) -> Any:
         # http.server answers a method without a do_<METHOD> with its own 501 page. Every

@@ -2,6 +2,8 @@
 
 import base64
 import json
+import socket
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -309,3 +311,71 @@ def test_the_access_log_leaves_out_headers_query_and_body(gateway_url, caplog):
     (line,) = [record.getMessage() for record in caplog.records if record.name == "local.gateway"]
     assert line.startswith("PUT /things/t-7/owner 200 ")
     assert "s3cret" not in caplog.text
+
+
+def assert_gateway_envelope(response, status: int, message_start: str) -> None:
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Connection"] == "close"
+    body = response.json()
+    assert body == {
+        "error": body["error"],
+        "code": "BAD_REQUEST",
+        "details": {},
+        "request_id": response.headers["x-amzn-RequestId"],
+    }
+    assert body["error"].startswith(message_start)
+
+
+def test_too_long_a_request_line_is_a_414_in_the_envelope(gateway_url):
+    response = requests.get(f"{gateway_url}/things/t-7?q={'a' * 70_000}")
+
+    assert_gateway_envelope(response, 414, "The request line is longer than 65536 bytes")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Long": "a" * 70_000}, {f"X-Header-{number}": "a" for number in range(101)}],
+    ids=["a header line too long", "too many headers"],
+)
+def test_too_large_headers_are_a_431_in_the_envelope(gateway_url, headers):
+    response = requests.get(f"{gateway_url}/things/t-7", headers=headers)
+
+    assert_gateway_envelope(response, 431, "The request headers are too large")
+
+
+def test_a_request_line_that_is_not_http_is_a_400_in_the_envelope(gateway_url):
+    host, port = gateway_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        # A space in the path, not percent-encoded: four words in the request line.
+        connection.sendall(b"GET /things/t 7 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    body = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert body["code"] == "BAD_REQUEST"
+    assert body["error"].startswith("The request is not valid HTTP")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="how a full backlog refuses is Linux's")
+def test_a_burst_of_connections_waits_in_the_listen_backlog_until_served(router):
+    # Linux drops the handshake of a connection beyond the listen backlog: the client's
+    # connect() waits for its retransmission, a second or more, and then times out here.
+    gateway = Gateway(Runtime().invoke, port=0, stage="dev")  # listening, not yet accepting
+    connections = []
+    try:
+        for _ in range(100):
+            connections.append(socket.create_connection(("127.0.0.1", gateway.port), 0.5))
+        gateway.start(router)
+        for connection in connections:
+            connection.settimeout(10)
+            connection.sendall(b"GET /no/route HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        answers = [connection.recv(64) for connection in connections]
+    finally:
+        for connection in connections:
+            connection.close()
+        gateway.stop()
+
+    assert all(answer.startswith(b"HTTP/1.1 404 ") for answer in answers)
