@@ -31,6 +31,23 @@ DEFAULT_ADMIN_USERNAME = "admin@example.com"
 DEFAULT_X_API_BASE_URL = "https://api.x.com"
 SERVICENOW_SANDBOX_ADMIN_USER = "twittnow.integration"
 DEFAULT_STATE_FILE = REPO_ROOT / ".local" / "stack.json"
+# The variables of DESIGN.md's table ("Running it without AWS") that the functions read.
+# The operator's value of each wins over the template's default and over the stack's own
+# (its URL, the sandboxes' URLs and credentials). PORT and ADMIN_* configure the stack.
+FUNCTION_VARIABLES = (
+    "PUBLIC_BASE_URL",
+    "X_API_BASE_URL",
+    "X_CONSUMER_KEY",
+    "X_CONSUMER_SECRET",
+    "X_CLIENT_ID",
+    "X_CLIENT_SECRET",
+    "X_OAUTH2_AUTHORIZE_URL",
+    "SERVICENOW_ALLOWED_HOSTS",
+)
+# The operator's values of these stay in their environment, out of the state file; the
+# sandbox credentials the stack generates go in it, for operator commands to reach the
+# sandbox X with.
+OPERATOR_SECRETS = ("X_CONSUMER_SECRET", "X_CLIENT_SECRET")
 # The folder whose logic module creates users (create_admin).
 AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
 # The API's OpenAPI document (python -m ops openapi writes it), served with Swagger UI.
@@ -70,6 +87,8 @@ class Settings:
     # The X app's credentials; in sandbox mode None means generated at each start.
     x_consumer_key: str | None = None
     x_consumer_secret: str | None = field(default=None, repr=False)
+    # The operator's values of FUNCTION_VARIABLES, passed to the functions as they are.
+    function_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -95,6 +114,10 @@ class Settings:
             x_api_base_url=environ.get("X_API_BASE_URL") or DEFAULT_X_API_BASE_URL,
             x_consumer_key=x_consumer_key,
             x_consumer_secret=x_consumer_secret,
+            # Empty counts as unset, as for the settings above.
+            function_variables={
+                name: environ[name] for name in FUNCTION_VARIABLES if environ.get(name)
+            },
         )
 
 
@@ -196,10 +219,12 @@ class LocalStack:
         }
 
     def _set_function_environment(self, template: Template) -> None:
-        """Every function's variables, in this process the functions share.
+        """Every function's variables, in this process the functions share: the template's,
+        then the stack's own, then the operator's (Settings.function_variables), which win.
 
-        The operator's settings win over the template's values: the template's
-        PUBLIC_BASE_URL is the deployed one (empty), the local one is this stack's URL.
+        The template's PUBLIC_BASE_URL is the deployed one (empty): the stack's own is its
+        URL. In sandbox mode the stack's own X_* are the sandbox X's, and the sandbox
+        ServiceNow's host is added to the SERVICENOW_ALLOWED_HOSTS in force.
         """
         values: dict[str, str] = {}
         for function in template.functions:
@@ -214,13 +239,21 @@ class LocalStack:
         values["POWERTOOLS_METRICS_DISABLED"] = os.environ.get(
             "POWERTOOLS_METRICS_DISABLED", "true"
         )
+        operator = self.settings.function_variables
         if self.x_sandbox is None:
-            # The X app's credentials stay in the operator's environment, out of the state file.
             values["X_API_BASE_URL"] = self.settings.x_api_base_url
         else:
             values["X_API_BASE_URL"] = self.x_sandbox.base_url
             values["X_CONSUMER_KEY"] = self.x_sandbox.consumer_key
             values["X_CONSUMER_SECRET"] = self.x_sandbox.consumer_secret
+            if "X_API_BASE_URL" in operator:
+                logger.warning(
+                    "X_API_BASE_URL is set: the functions call X at %s, not the sandbox X "
+                    "at %s (unset it to use the sandbox).",
+                    operator["X_API_BASE_URL"],
+                    self.x_sandbox.base_url,
+                )
+        values.update(operator)
         if self.servicenow_sandbox is not None:
             # Tenants may then name the sandbox as their instance (http: it is loopback).
             sandbox_host = self.servicenow_sandbox.base_url.removeprefix("http://")
@@ -262,6 +295,7 @@ class LocalStack:
         logic.create_admin(self.admin_username, self.admin_password)
 
     def _write_state_file(self, path: Path) -> None:
+        operator = self.settings.function_variables
         state = {
             "api_url": self.base_url,
             "public_base_url": self.public_base_url,
@@ -271,7 +305,11 @@ class LocalStack:
             "physical_names": self.template.physical_names(),
             # What the functions run with (AWS endpoint, table names...): an operator
             # command sets these to act as a function of this stack would.
-            "environment": self.environment.values,
+            "environment": {
+                name: value
+                for name, value in self.environment.values.items()
+                if not (name in OPERATOR_SECRETS and name in operator)
+            },
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         written = path.with_suffix(".tmp")
