@@ -311,9 +311,14 @@ class LocalStack:
                 if not (name in OPERATOR_SECRETS and name in operator)
             },
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         written = path.with_suffix(".tmp")
-        written.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        written.unlink(missing_ok=True)  # left by a stack that died: it keeps its own mode
+        # The file holds the sandbox X app's secret: it is the owner's alone from its
+        # creation (O_EXCL: no file or link someone else put there is written through).
+        descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as file:
+            file.write(json.dumps(state, indent=2) + "\n")
         written.replace(path)  # readers never see half a file
         self._state_written = True
 

@@ -3,6 +3,8 @@ them, its state file, and its banner."""
 
 import json
 import os
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -195,6 +197,42 @@ def test_the_stack_sets_the_operators_values_in_the_functions_process(monkeypatc
 
 
 # ---------------------------------------------------------------- the state file
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_the_state_file_is_the_owners_alone_from_its_creation(tmp_path, monkeypatch, umask):
+    state_file = tmp_path / ".local" / "stack.json"
+    state_file.parent.mkdir()
+    state_file.write_text("{}")  # a previous stack's, readable by all
+    state_file.chmod(0o644)
+    stale = state_file.with_suffix(".tmp")  # left by a stack that died mid-write
+    stale.write_text("")
+    stale.chmod(0o666)
+    # The temporary file's mode when it takes the state file's name: what it had since
+    # it was created, as nothing changes modes in between.
+    modes_when_renamed = []
+    rename = Path.replace
+
+    def spying_rename(self, target):
+        modes_when_renamed.append(mode(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "replace", spying_rename)
+    stack = started_stack(Settings())
+    previous_umask = os.umask(umask)
+    try:
+        stack._write_state_file(state_file)
+    finally:
+        os.umask(previous_umask)
+
+    assert modes_when_renamed == [0o600]
+    assert mode(state_file) == 0o600
+    assert not stale.exists()
+    assert json.loads(state_file.read_text())["api_url"] == "http://localhost:3000"
 
 
 def test_the_state_file_keeps_the_operators_secrets_out_and_the_sandboxs_in(tmp_path, sandboxes):
