@@ -104,8 +104,14 @@ class Demo:
         approved = self.call("GET", auth_url, f"&approve={COMPANY_ACCOUNT}", expect=302, label="X")
         callback = urlsplit(approved.headers["Location"])
         self.show(f"X redirects to {callback.path}")
-        connected = self.call(
+        pending = self.call(
             "GET", self.api, f"{callback.path}?{callback.query}&format=json"
+        ).json()
+        self.show(pending["message"])
+        self.show("the tenant confirms with the one-time code the page showed:")
+        body = {"confirmation": pending["confirmation"]}
+        connected = self.call(
+            "POST", self.api, "/twitter-callback/confirm/", token=token, json=body
         ).json()
         self.show(f"@{connected['screen_name']} connected (X user {connected['x_user_id']})")
 

@@ -1,17 +1,36 @@
-"""Connecting a tenant's X account: 3-legged OAuth 1.0a, the webhook subscription, and
-revoking it. Access tokens go to Secrets Manager, one secret per connection."""
+"""Connecting a tenant's X account, and revoking it.
+
+Connecting takes three steps, so that only the tenant who started it can end it:
+
+1. `start` (GET /get-auth-url, the tenant's token): a request token bound to the tenant
+   for 15 minutes, and the URL where the account's owner authorizes Twittnow on X.
+2. `finish` (GET /twitter-callback, X's redirect of whichever browser approved): the
+   verifier is exchanged for the account's tokens at once (OAuth 2.0 codes expire within
+   seconds), and the account is held as a *pending* connection of the tenant that
+   started, for 15 minutes, with its tokens sealed under a one-time confirmation code
+   that only this redirect's page shows. Nothing is subscribed or processed for it yet.
+3. `confirm` (POST /twitter-callback/confirm/, the tenant's token and the code): the
+   one-account rules are checked again, the account is subscribed to the webhook, its
+   tokens go to Secrets Manager (one secret per connection) and the connection is stored.
+
+So a tenant who sends its authorize URL to another company's staff gets nothing unless
+they hand back the code, on a page that names the tenant's company. Steps 2 and 3 are
+protocol-neutral: an OAuth 2.0 callback (code, state and PKCE) makes an ApprovedAccount
+and calls `_hold_for_confirmation` as the OAuth 1.0a one does.
+"""
 
 import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from twittnow import audit, clock, repositories
+from twittnow import audit, clock, confirmation_codes, repositories
 from twittnow.auth import Caller
 from twittnow.clients.x import (
-    AccessToken,
     RequestToken,
+    UserCredentials,
     WebhookApi,
     XConnectionBroken,
     XError,
@@ -20,13 +39,36 @@ from twittnow.clients.x import (
     XUnavailable,
 )
 from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
-from twittnow.models import OAuthRequest, XConnection
-from twittnow.repositories.credentials import AccountHeldByAnotherTenant, AlreadyConnected
+from twittnow.models import OAuthRequest, PendingXConnection, User, XConnection
+from twittnow.repositories.credentials import AccountHeldByAnotherTenant, AlreadyConnected, PendingConnectionGone
 from twittnow.settings import get_settings
 from twittnow.x_accounts import disconnect, x_client
 
 AUTHORIZATION_LIFETIME = timedelta(minutes=15)
+CONFIRMATION_LIFETIME = timedelta(minutes=15)
+# Verifiers X may refuse for one authorization before it is spent: enough for a person's
+# retries, too few to guess one (each guess is a call to X).
+MAX_VERIFIER_FAILURES = 5
 WEBHOOK_PATH = "/twitter-activity"
+CONFIRM_PATH = "/twitter-callback/confirm/"
+
+
+@dataclass(frozen=True)
+class ApprovedAccount:
+    """What a successful exchange with X gives, whatever the OAuth version."""
+
+    x_user_id: str
+    screen_name: str
+    tokens: dict[str, str] = field(repr=False)  # as the connection's secret holds them
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A pending connection as the callback's page shows it: the code appears only here."""
+
+    pending: PendingXConnection
+    company_name: str
+    confirmation: str = field(repr=False)
 
 
 def start(caller: Caller, callback_url: str) -> tuple[str, datetime]:
@@ -45,37 +87,54 @@ def start(caller: Caller, callback_url: str) -> tuple[str, datetime]:
     return x_client().authorize_url(request_token.oauth_token), expires_at
 
 
-def finish(
-    oauth_token: str | None, verifier: str | None, denied: str | None, webhook_url: str, source_ip: str
-) -> XConnection:
-    """X's redirect back: exchange the verifier, store the account and its tokens, and
-    subscribe it to the webhook. Any refusal stores nothing."""
+def finish(oauth_token: str | None, verifier: str | None, denied: str | None) -> Approval:
+    """X's OAuth 1.0a redirect back: exchanges the verifier and holds the account for the
+    tenant's confirmation. Only a successful exchange spends the authorization."""
     if denied:
-        repositories.oauth_requests().take(denied)  # the request is spent either way
+        # X sends this when the person declines, but anyone who knows the request token
+        # can forge it: it spends nothing, and the request expires on its own.
         raise PermissionDenied("The X account was not connected: authorization was declined on X.")
     if not oauth_token or not verifier:
         raise InvalidInput("X's redirect must carry oauth_token and oauth_verifier. Start again with GET /get-auth-url.")
-    request = repositories.oauth_requests().take(oauth_token)
+    authorizations = repositories.oauth_requests()
+    request = authorizations.get(oauth_token)
     if request is None:
-        raise InvalidInput.for_field(
-            "oauth_token",
-            "This authorization is unknown, expired or already used. Start again with GET /get-auth-url.",
-        )
+        raise _unknown_authorization()
     tenant = repositories.users().get(request.user_id)
     if tenant is None:
         raise NotFound("The user who started this authorization no longer exists.")
     with _x_answers("finish connecting the X account"):
-        access = x_client().access_token(RequestToken(request.oauth_token, request.oauth_token_secret), verifier)
-    previous = repositories.credentials().x_of(request.user_id)
-    if previous is not None and previous.x_user_id != access.user_id:
-        raise Conflict(
-            f"This tenant is already connected to @{previous.screen_name}. "
-            "Disconnect it with DELETE /twitter-revoke/ first."
+        try:
+            access = x_client().access_token(RequestToken(request.oauth_token, request.oauth_token_secret), verifier)
+        except (XRequestRejected, XConnectionBroken):
+            # Perhaps a forged redirect: the request stays for the real one, up to
+            # MAX_VERIFIER_FAILURES. (X down or throttling leaves it as it was.)
+            authorizations.verifier_refused(request, MAX_VERIFIER_FAILURES)
+            raise
+    if not authorizations.spend(oauth_token):
+        raise _unknown_authorization()
+    tokens = {
+        "access_token": access.credentials.access_token,
+        "access_token_secret": access.credentials.access_token_secret,
+    }
+    return _hold_for_confirmation(tenant, ApprovedAccount(access.user_id, access.screen_name, tokens))
+
+
+def confirm(caller: Caller, confirmation: str, webhook_url: str) -> XConnection:
+    """The tenant that started the authorization completes it with the code the approving
+    browser was shown. Anyone else's call finds nothing, and changes nothing."""
+    pending = repositories.credentials().x_pending(confirmation_codes.digest(confirmation))
+    # Another tenant's code answers like an unknown one: codes reveal nothing.
+    if pending is None or pending.user_id != caller.user.id:
+        raise _no_pending_connection()
+    try:
+        tokens = confirmation_codes.unseal(
+            confirmation, pending.sealed_tokens, _seal_context(pending.user_id, pending.x_user_id)
         )
-    holder = repositories.credentials().x_by_account(access.user_id)
-    if holder is not None and holder.user_id != request.user_id:
-        raise _held_by_another(access)
-    return _connect(audit.Actor(tenant, source_ip), access, previous, webhook_url)
+    except confirmation_codes.SealBroken:
+        raise _no_pending_connection() from None
+    previous = _check_one_account_rules(caller.user.id, pending.x_user_id, pending.screen_name)
+    return _connect(caller, pending, tokens, previous, webhook_url)
 
 
 def revoke(caller: Caller) -> None:
@@ -88,27 +147,60 @@ def revoke(caller: Caller) -> None:
     audit.record(caller, "x_connection.revoked", resource_id=connection.id, tenant_id=connection.user_id)
 
 
+def _hold_for_confirmation(tenant: User, account: ApprovedAccount) -> Approval:
+    """Stores the approved account as the tenant's pending connection, its tokens sealed
+    under a new confirmation code."""
+    _check_one_account_rules(tenant.id, account.x_user_id, account.screen_name)
+    code = confirmation_codes.new_code()
+    pending = PendingXConnection(
+        code_digest=confirmation_codes.digest(code),
+        user_id=tenant.id,
+        x_user_id=account.x_user_id,
+        screen_name=account.screen_name,
+        sealed_tokens=confirmation_codes.seal(code, account.tokens, _seal_context(tenant.id, account.x_user_id)),
+        expires_at=clock.now() + CONFIRMATION_LIFETIME,
+    )
+    repositories.credentials().add_x_pending(pending)
+    return Approval(pending, tenant.company_name or tenant.username, code)
+
+
+def _seal_context(tenant_id: str, x_user_id: str) -> str:
+    """What sealed tokens are bound to: they open only for this tenant and account."""
+    return f"{tenant_id}:{x_user_id}"
+
+
+def _check_one_account_rules(tenant_id: str, x_user_id: str, screen_name: str) -> XConnection | None:
+    """One X account per tenant and one tenant per X account. Answers the tenant's
+    connection of this same account, if any (reconnecting replaces its tokens)."""
+    previous = repositories.credentials().x_of(tenant_id)
+    if previous is not None and previous.x_user_id != x_user_id:
+        raise Conflict(
+            f"This tenant is already connected to @{previous.screen_name}. "
+            "Disconnect it with DELETE /twitter-revoke/ first."
+        )
+    holder = repositories.credentials().x_by_account(x_user_id)
+    if holder is not None and holder.user_id != tenant_id:
+        raise _held_by_another(screen_name)
+    return previous
+
+
 def _connect(
-    tenant: audit.Actor, access: AccessToken, previous: XConnection | None, webhook_url: str
+    tenant: Caller, pending: PendingXConnection, tokens: dict[str, str], previous: XConnection | None, webhook_url: str
 ) -> XConnection:
     api = WebhookApi(get_settings().x_webhook_api)
     # Taken before subscribing, so that every event X delivers for the new subscription is
     # accepted after connected_at (see XConnection.account_released_at).
     now = clock.now()
+    credentials = UserCredentials(tokens["access_token"], tokens["access_token_secret"])
     with _x_answers("subscribe the X account to the webhook"):
         webhook_id = _registered_webhook(webhook_url)
-        subscription_id = x_client().subscribe(api, webhook_id, access.user_id, access.credentials)
-    tokens = json.dumps(
-        {
-            "access_token": access.credentials.access_token,
-            "access_token_secret": access.credentials.access_token_secret,
-        }
-    )
+        subscription_id = x_client().subscribe(api, webhook_id, pending.x_user_id, credentials)
+    secret = json.dumps(tokens)
     if previous is not None:  # the same account again: new tokens, same record
-        repositories.x_secrets().put(previous.secret_arn, tokens)
+        repositories.x_secrets().put(previous.secret_arn, secret)
         connection = previous.model_copy(
             update={
-                "screen_name": access.screen_name,
+                "screen_name": pending.screen_name,
                 "webhook_api": api.value,
                 "webhook_id": webhook_id,
                 "subscription_id": subscription_id,
@@ -122,23 +214,25 @@ def _connect(
         connection = XConnection(
             id=connection_id,
             user_id=tenant.user.id,
-            x_user_id=access.user_id,
-            screen_name=access.screen_name,
-            secret_arn=repositories.x_secrets().create(connection_id, tokens),
+            x_user_id=pending.x_user_id,
+            screen_name=pending.screen_name,
+            secret_arn=repositories.x_secrets().create(connection_id, secret),
             webhook_api=api.value,
             webhook_id=webhook_id,
             subscription_id=subscription_id,
             connected_at=now,
             updated_at=now,
-            account_released_at=repositories.credentials().account_released_at(access.user_id),
+            account_released_at=repositories.credentials().account_released_at(pending.x_user_id),
         )
     try:
-        repositories.credentials().connect_x(connection)
-    except (AccountHeldByAnotherTenant, AlreadyConnected) as error:
+        repositories.credentials().confirm_x(connection, pending)
+    except (PendingConnectionGone, AccountHeldByAnotherTenant, AlreadyConnected) as error:
         if previous is None:
             repositories.x_secrets().delete(connection.secret_arn)  # a secret nothing names is a leak
+        if isinstance(error, PendingConnectionGone):
+            raise _no_pending_connection() from None
         if isinstance(error, AccountHeldByAnotherTenant):
-            raise _held_by_another(access) from None
+            raise _held_by_another(pending.screen_name) from None
         raise Conflict("This tenant connected another X account meanwhile; revoke it first.") from None
     audit.record(
         tenant,
@@ -162,8 +256,22 @@ def _registered_webhook(webhook_url: str) -> str:
     return next((webhook.id for webhook in ours if webhook.url == webhook_url), ours[0].id)
 
 
-def _held_by_another(access: AccessToken) -> Conflict:
-    return Conflict(f"The X account @{access.screen_name} is already connected to another tenant.")
+def _unknown_authorization() -> InvalidInput:
+    return InvalidInput.for_field(
+        "oauth_token",
+        "This authorization is unknown, expired or already used. Start again with GET /get-auth-url.",
+    )
+
+
+def _no_pending_connection() -> NotFound:
+    return NotFound(
+        "No X connection waits for this confirmation code: it is wrong, expired (after 15 "
+        "minutes) or already used, or another tenant started it. Start again with GET /get-auth-url."
+    )
+
+
+def _held_by_another(screen_name: str) -> Conflict:
+    return Conflict(f"The X account @{screen_name} is already connected to another tenant.")
 
 
 @contextmanager

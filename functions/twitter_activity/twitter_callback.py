@@ -1,5 +1,10 @@
-"""GET /twitter-callback: where X sends the tenant's browser after authorization. Answers
-a small page for the person (JSON with ?format=json)."""
+"""GET /twitter-callback: where X sends the browser that approved Twittnow on X. The
+account is not connected yet: the page names the company it is about to be connected to,
+and shows the one-time code with which that company confirms (JSON with ?format=json).
+
+The console will make this seamless: it will pass GET /get-auth-url where to come back
+(`return_to`, one of its own URLs), and this page will send the browser there with the
+code in the URL's fragment, for the console to confirm with the tenant's session."""
 
 import html
 from typing import Annotated
@@ -8,12 +13,14 @@ import connections
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from models import XConnectionView
+from models import PendingXConnectionView
 from pydantic import BaseModel
 from twittnow.api import Access, ErrorEnvelope, create_app, lambda_entry, public_url
 from twittnow.errors import ApiError
 
 app = create_app()
+# The answer shows a one-time code: no cache keeps it, no referrer carries the URL on.
+NOT_KEPT = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def _page_or_json(when: str, model: type[BaseModel]) -> OpenAPIResponse:
@@ -23,12 +30,17 @@ def _page_or_json(when: str, model: type[BaseModel]) -> OpenAPIResponse:
 
 
 ANSWERS = {
-    200: _page_or_json("The X account is connected.", XConnectionView),
+    200: _page_or_json(
+        "X approved: the account waits 15 minutes for the tenant that started to confirm it "
+        "with the code shown (POST /twitter-callback/confirm/). Nothing is connected yet.",
+        PendingXConnectionView,
+    ),
     **{
         status: _page_or_json(when, ErrorEnvelope)
         for status, when in {
             400: "No oauth_token or oauth_verifier; an unknown, expired or used oauth_token; "
-            "or X refused the verifier. (A malformed query is a 400 in JSON either way.)",
+            "or X refused the verifier (the authorization stays usable for a few more tries). "
+            "(A malformed query is a 400 in JSON either way.)",
             403: "The authorization was declined on X.",
             404: "The user who started the authorization no longer exists.",
             409: "The tenant holds another X account, or another tenant holds this one.",
@@ -46,29 +58,62 @@ def twitter_callback(
     format: Annotated[str | None, Query(pattern="^(json|html)$")] = None,  # noqa: A002 - the query's name
 ):
     try:
-        connection = connections.finish(
-            oauth_token,
-            oauth_verifier,
-            denied,
-            webhook_url=public_url(app.current_event, connections.WEBHOOK_PATH),
-            source_ip=app.current_event.request_context.identity.source_ip or "",
-        )
+        approval = connections.finish(oauth_token, oauth_verifier, denied)
     except ApiError as error:
         if format == "json":
             raise
-        return _page(error.status, "X account not connected", error.message)
+        return _error_page(error)
+    pending = approval.pending
+    confirm_url = public_url(app.current_event, connections.CONFIRM_PATH)
+    view = PendingXConnectionView(
+        x_user_id=pending.x_user_id,
+        screen_name=pending.screen_name,
+        company_name=approval.company_name,
+        message=(
+            f"@{pending.screen_name} will be connected to {approval.company_name} in Twittnow. "
+            "If you did not start this, close this page: nothing is connected."
+        ),
+        confirmation=approval.confirmation,
+        confirm_url=confirm_url,
+        confirm_command=(
+            f"curl -X POST {confirm_url} --header 'Authorization: Token <your token>' "
+            "--header 'Content-Type: application/json' "
+            f"""--data '{{"confirmation": "{approval.confirmation}"}}'"""
+        ),
+        expires_at=pending.expires_at,
+    )
     if format == "json":
-        return XConnectionView.of(connection)
-    return _page(200, "X account connected", f"@{connection.screen_name} now reaches your ServiceNow instance through Twittnow. You can close this window.")
+        return Response(200, "application/json", view.model_dump_json(), headers=NOT_KEPT)
+    return _confirmation_page(view)
 
 
-def _page(status: int, title: str, message: str) -> Response:
+def _confirmation_page(view: PendingXConnectionView) -> Response:
+    company = html.escape(view.company_name)
+    return _page(
+        200,
+        "Confirm the X connection",
+        f"<p><strong>{html.escape(view.message)}</strong></p>"
+        f"<p>To finish, {company} confirms within 15 minutes (until {view.expires_at:%H:%M} UTC) "
+        "with this one-time code:</p>"
+        f"<p><code style='font-size:1.2em'>{html.escape(view.confirmation)}</code></p>"
+        "<p>With the API, as that company's user (your login token in place of "
+        "<code>&lt;your token&gt;</code>):</p>"
+        f"<pre style='white-space:pre-wrap'>{html.escape(view.confirm_command)}</pre>",
+    )
+
+
+def _error_page(error: ApiError) -> Response:
+    return _page(error.status, "X account not connected", f"<p>{html.escape(error.message)}</p>")
+
+
+def _page(status: int, title: str, body_html: str) -> Response:
     body = (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>"
+        "<meta name=referrer content=no-referrer>"
         f"<body style='font-family:sans-serif;max-width:40em;margin:4em auto'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+        f"<h1>{html.escape(title)}</h1>{body_html}</body></html>"
     )
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body)
+    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=NOT_KEPT)
 
 
 lambda_handler = lambda_entry(app, Access.PUBLIC)

@@ -412,8 +412,10 @@ class XSandbox(LoopbackSandbox):
         signed = self._verify(call, request_token_secret, oauth=True)
         verifier = signed.parameters.get("oauth_verifier") or call.form().get("oauth_verifier")
         with self._lock:
-            # One exchange per request token, right or wrong: verifiers cannot be guessed at.
-            request = self._request_tokens.pop(signed.token, None)
+            # One successful exchange per request token. A wrong verifier is refused and
+            # leaves the token for the right one (X's documentation does not say whether X
+            # spends it; callers must cope with either, and the callback bounds retries).
+            request = self._request_tokens.get(signed.token or "")
             if (
                 request is None
                 or request.account is None
@@ -421,6 +423,7 @@ class XSandbox(LoopbackSandbox):
                 or not same_secret(verifier, request.verifier)
             ):
                 return oauth_error(401, 32, "Invalid oauth_verifier parameter")
+            del self._request_tokens[signed.token]
             account = request.account
             # An account that approves the app again gets its token again, as on X.
             token = next(

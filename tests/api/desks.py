@@ -140,16 +140,22 @@ def open_desk(api: ApiClient, tenant: Tenant | None = None, account: str | None 
 
 def connect_x(api: ApiClient, token: str, account: str) -> dict:
     """Connects the sandbox X account `account` as the tenant does: GET /get-auth-url, the
-    approval on X's page, and X's redirect to our callback. Answers the X details."""
+    approval on X's page, X's redirect to our callback, and the tenant's confirmation with
+    the code the callback showed. Answers the X details."""
     started = api.get("/get-auth-url", token=token)
     assert started.status == 200, started.body
     approved = requests.get(
         f"{started.body['auth_url']}&approve={account}", allow_redirects=False, timeout=10
     )
     assert approved.status_code == 302, approved.text
-    connected = api.get(approved.headers["Location"] + "&format=json")
-    assert connected.status == 200, connected.body
-    return connected.body
+    pending = api.get(approved.headers["Location"] + "&format=json")
+    assert pending.status == 200, pending.body
+    confirmed = api.post(
+        "/twitter-callback/confirm/", token=token,
+        json={"confirmation": pending.body["confirmation"]},
+    )
+    assert confirmed.status == 200, confirmed.body
+    return confirmed.body
 
 
 def close_desk(desk: Desk) -> None:

@@ -1,8 +1,14 @@
 """Connecting a tenant's X account (seeds/000: get-auth-url, twitter-details, twitter-revoke)
-against the X sandbox: 3-legged OAuth, the webhook subscription, and every refusal."""
+against the X sandbox: 3-legged OAuth, the confirmation by the tenant that started it, the
+webhook subscription, and every refusal, including the attacks on the flow."""
 
+import hashlib
+import json
 import os
+import re
+import time
 import uuid
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -11,6 +17,8 @@ import requests
 
 from tests.api.client import all_pages, assert_envelope
 from twittnow.x_app import crc_response
+
+MAX_VERIFIER_FAILURES = 5  # connections.MAX_VERIFIER_FAILURES
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +42,7 @@ def screen_name() -> str:
 
 
 def authorize_on_x(api, token: str, answer: str) -> str:
-    """GET /get-auth-url, then the tenant's answer on X's page; returns X's redirect."""
+    """GET /get-auth-url, then the answer on X's page; returns X's redirect."""
     reply = api.get("/get-auth-url", token=token)
     assert reply.status == 200, reply.body
     authorize = requests.get(f"{reply.body['auth_url']}&{answer}", allow_redirects=False, timeout=10)
@@ -42,11 +50,26 @@ def authorize_on_x(api, token: str, answer: str) -> str:
     return authorize.headers["Location"]
 
 
-def connect(api, token: str, screen_name: str) -> dict:
-    callback = authorize_on_x(api, token, f"approve={screen_name}")
-    reply = api.get(callback + "&format=json")
+def approve(api, token: str, screen_name: str) -> dict:
+    """The tenant starts, `screen_name` approves on X, and X's redirect lands on the
+    callback: answers the pending connection it shows (with its confirmation code)."""
+    reply = api.get(authorize_on_x(api, token, f"approve={screen_name}") + "&format=json")
     assert reply.status == 200, reply.body
     return reply.body
+
+
+def confirm(api, token: str | None, confirmation: str):
+    return api.post("/twitter-callback/confirm/", token=token, json={"confirmation": confirmation})
+
+
+def connect(api, token: str, screen_name: str) -> dict:
+    reply = confirm(api, token, approve(api, token, screen_name)["confirmation"])
+    assert reply.status == 200, reply.body
+    return reply.body
+
+
+def oauth_token_of(callback: str) -> str:
+    return parse_qs(urlsplit(callback).query)["oauth_token"][0]
 
 
 def x_details_of(api, admin_token: str, user_id: str) -> list[dict]:
@@ -78,24 +101,192 @@ def test_the_seed_walkthrough(api, admin_token, tenant, screen_name, registered_
     assert api.delete("/twitter-revoke/", token=tenant.token).status == 204  # idempotent
 
 
+def test_the_callback_names_the_company_and_connects_nothing_until_confirmed(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
+    pending = approve(api, tenant.token, screen_name)
+
+    assert pending["status"] == "pending_confirmation"
+    assert pending["screen_name"] == screen_name and pending["company_name"] == "tenant Ltd"
+    assert pending["message"] == (
+        f"@{screen_name} will be connected to tenant Ltd in Twittnow. "
+        "If you did not start this, close this page: nothing is connected."
+    )
+    assert len(pending["confirmation"]) >= 43  # 256 random bits, URL-safe base64
+    assert pending["confirm_url"].endswith("/twitter-callback/confirm/")
+    assert pending["confirmation"] in pending["confirm_command"]
+    assert x_details_of(api, admin_token, tenant.id) == []
+    assert not sandbox_subscriptions(x_sandbox_url, screen_name)
+
+    connected = confirm(api, tenant.token, pending["confirmation"])
+    assert connected.status == 200, connected.body
+    assert x_details_of(api, admin_token, tenant.id) == [connected.body]
+    assert sandbox_subscriptions(x_sandbox_url, screen_name)
+
+
 def test_the_callback_answers_a_page_for_the_person(api, tenant, screen_name, registered_webhook):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
     page = api.get(callback)
     assert page.status == 200
     assert page.headers["Content-Type"].startswith("text/html")
-    assert f"@{screen_name}" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert f"@{screen_name} will be connected to tenant Ltd in Twittnow." in page.text
+    assert "If you did not start this, close this page: nothing is connected." in page.text
+    code = re.search(r"<code style='font-size:1.2em'>([\w-]+)</code>", page.text).group(1)
+    assert f"curl -X POST {api.stack.public_base_url}/twitter-callback/confirm/" in page.text
+    assert confirm(api, tenant.token, code).status == 200
+
+
+def test_the_page_escapes_the_company_name(api, admin_token, unique_email, screen_name, registered_webhook):
+    username, password = unique_email("markup"), f"pw-{uuid.uuid4().hex}"
+    created = api.post("/auth/users/", token=admin_token, json={
+        "username": username, "password": password, "company_name": "<script>alert(1)</script>"})
+    assert created.status == 201, created.body
+    page = api.get(authorize_on_x(api, api.login(username, password), f"approve={screen_name}"))
+    assert page.status == 200
+    assert "<script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+# ---------------------------------------------------------------- phishing (issue item 4)
+
+
+def test_a_tenant_that_sends_its_authorize_url_to_another_company_gets_nothing_without_the_code(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
+    """Tenant D starts, sends the URL to @victimco's owner, who approves on X: the code is
+    on the victim's page only. D cannot connect the account without it."""
+    victims_page = approve(api, tenant.token, screen_name)
+    assert victims_page["company_name"] == "tenant Ltd"  # the victim sees who asks
+
+    for guess in ("", "x", uuid.uuid4().hex, victims_page["confirmation"][:-1] + "A"):
+        refused = confirm(api, tenant.token, guess)
+        assert refused.status in (400, 404), refused.body
+        assert_envelope(refused, refused.status, refused.body["code"])
+    assert x_details_of(api, admin_token, tenant.id) == []
+    assert not sandbox_subscriptions(x_sandbox_url, screen_name)  # no delivery reaches D
+
+
+def test_only_the_tenant_that_started_can_confirm(
+    api, admin_token, tenant, other_tenant, screen_name, registered_webhook, x_sandbox_url
+):
+    code = approve(api, tenant.token, screen_name)["confirmation"]
+    users_before = api.users_as_admin()
+
+    assert_envelope(confirm(api, other_tenant.token, code), 404, "NOT_FOUND")
+    assert_envelope(confirm(api, admin_token, code), 404, "NOT_FOUND")
+    assert_envelope(confirm(api, None, code), 401, "NOT_AUTHENTICATED")
+    api_key = api.post("/api-key/", token=tenant.token).body["token"]
+    assert_envelope(confirm(api, api_key, code), 403, "PERMISSION_DENIED")
+
+    assert x_details_of(api, admin_token, other_tenant.id) == []
+    assert x_details_of(api, admin_token, tenant.id) == []
+    assert not sandbox_subscriptions(x_sandbox_url, screen_name)
+    assert api.users_as_admin() == users_before
+    # Nothing was used up: the tenant that started still confirms with it.
+    assert confirm(api, tenant.token, code).status == 200
+    assert x_details_of(api, admin_token, other_tenant.id) == []
+
+
+def test_a_used_code_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
+    code = approve(api, tenant.token, screen_name)["confirmation"]
+    first = confirm(api, tenant.token, code)
+    assert first.status == 200, first.body
+    assert_envelope(confirm(api, tenant.token, code), 404, "NOT_FOUND")
+    assert x_details_of(api, admin_token, tenant.id) == [first.body]
+
+
+def test_an_expired_code_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
+    code = approve(api, tenant.token, screen_name)["confirmation"]
+    boto3.client("dynamodb").update_item(
+        TableName=os.environ["CREDENTIALS_TABLE"],
+        Key={"user_id": {"S": f"x-pending#{hashlib.sha256(code.encode()).hexdigest()}"}, "kind": {"S": "x_pending"}},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    assert_envelope(confirm(api, tenant.token, code), 404, "NOT_FOUND")
+    assert x_details_of(api, admin_token, tenant.id) == []
+
+
+@pytest.mark.parametrize("body", [
+    None, {}, {"confirmation": ""}, {"confirmation": 7}, {"confirmation": "x" * 201},
+    {"confirmation": "abc", "user": "someone"}, [],
+])
+def test_confirming_with_bad_input_is_a_400_and_changes_nothing(api, admin_token, tenant, screen_name, registered_webhook, body):
+    code = approve(api, tenant.token, screen_name)["confirmation"]
+    reply = api.post("/twitter-callback/confirm/", token=tenant.token, json=body)
+    assert_envelope(reply, 400, "VALIDATION_ERROR")
+    assert x_details_of(api, admin_token, tenant.id) == []
+    assert confirm(api, tenant.token, code).status == 200
+
+
+def test_a_pending_connection_keeps_no_usable_token(api, tenant, screen_name, registered_webhook):
+    secrets_before = _x_secrets()
+    code = approve(api, tenant.token, screen_name)["confirmation"]
+
+    assert _x_secrets() == secrets_before  # nothing in Secrets Manager before confirmation
+    [pending] = [item for item in _credentials_items()
+                 if item["kind"]["S"] == "x_pending" and item["tenant_id"]["S"] == tenant.id]
+    assert set(pending) == {"user_id", "kind", "tenant_id", "x_user_id", "screen_name", "sealed_tokens", "expires_at"}
+    assert code not in str(pending)
+
+    assert confirm(api, tenant.token, code).status == 200
+    [connection] = [item for item in _credentials_items() if item["kind"]["S"] == "x" and item["user_id"]["S"] == tenant.id]
+    tokens = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=connection["secret_arn"]["S"])["SecretString"])
+    assert tokens["access_token"] not in str(pending) and tokens["access_token_secret"] not in str(pending)
+    assert not [item for item in _credentials_items() if item["kind"]["S"] == "x_pending" and item["tenant_id"]["S"] == tenant.id]
+
+
+# ---------------------------------------------------------------- forged redirects (issue item 8)
+
+
+def test_a_forged_declined_redirect_does_not_cancel_the_authorization(api, tenant, screen_name, registered_webhook):
+    started = api.get("/get-auth-url", token=tenant.token).body
+    oauth_token = parse_qs(urlsplit(started["auth_url"]).query)["oauth_token"][0]
+
+    assert_envelope(api.get(f"/twitter-callback?denied={oauth_token}&format=json"), 403, "PERMISSION_DENIED")
+
+    approved = requests.get(f"{started['auth_url']}&approve={screen_name}", allow_redirects=False, timeout=10)
+    landed = api.get(approved.headers["Location"] + "&format=json")
+    assert landed.status == 200, landed.body
+    assert confirm(api, tenant.token, landed.body["confirmation"]).status == 200
+
+
+def test_a_forged_wrong_verifier_does_not_spend_the_authorization(api, admin_token, tenant, screen_name, registered_webhook):
+    callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
+    forged = f"/twitter-callback?oauth_token={oauth_token_of(callback)}&oauth_verifier=guessed&format=json"
+
+    assert_envelope(api.get(forged), 400, "VALIDATION_ERROR")
+    assert x_details_of(api, admin_token, tenant.id) == []
+
+    landed = api.get(callback + "&format=json")
+    assert landed.status == 200, landed.body
+    assert confirm(api, tenant.token, landed.body["confirmation"]).status == 200
+
+
+def test_verifiers_cannot_be_guessed_at(api, tenant, screen_name, registered_webhook):
+    callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
+    forged = f"/twitter-callback?oauth_token={oauth_token_of(callback)}&format=json&oauth_verifier="
+    for attempt in range(MAX_VERIFIER_FAILURES):
+        assert_envelope(api.get(f"{forged}guess{attempt}"), 400, "VALIDATION_ERROR")
+
+    # The authorization is spent: even the real redirect is refused now.
+    assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
+    assert "Item" not in boto3.client("dynamodb").get_item(
+        TableName=os.environ["OAUTH_REQUESTS_TABLE"], Key={"oauth_token": {"S": oauth_token_of(callback)}})
 
 
 def test_declining_on_x_connects_nothing(api, admin_token, tenant, registered_webhook):
     callback = authorize_on_x(api, tenant.token, "deny=1")
     assert "denied=" in callback
     assert_envelope(api.get(callback + "&format=json"), 403, "PERMISSION_DENIED")
+    page = api.get(callback)
+    assert page.status == 403 and "declined" in page.text
     assert x_details_of(api, admin_token, tenant.id) == []
 
 
 def test_a_reused_or_unknown_token_is_refused_and_stores_nothing_more(api, admin_token, tenant, screen_name, registered_webhook):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
-    assert api.get(callback + "&format=json").status == 200
+    assert confirm(api, tenant.token, api.get(callback + "&format=json").body["confirmation"]).status == 200
     assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
     assert_envelope(api.get("/twitter-callback?oauth_token=nope&oauth_verifier=nope&format=json"), 400, "VALIDATION_ERROR")
     assert_envelope(api.get("/twitter-callback?format=json"), 400, "VALIDATION_ERROR")
@@ -104,15 +295,17 @@ def test_a_reused_or_unknown_token_is_refused_and_stores_nothing_more(api, admin
 
 def test_an_expired_authorization_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
-    oauth_token = parse_qs(urlsplit(callback).query)["oauth_token"][0]
     boto3.client("dynamodb").update_item(
         TableName=os.environ["OAUTH_REQUESTS_TABLE"],
-        Key={"oauth_token": {"S": oauth_token}},
+        Key={"oauth_token": {"S": oauth_token_of(callback)}},
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": {"N": "1000"}},
     )
     assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
     assert x_details_of(api, admin_token, tenant.id) == []
+
+
+# ---------------------------------------------------------------- one account, one tenant
 
 
 def test_one_tenant_per_x_account(api, admin_token, tenant, other_tenant, screen_name, registered_webhook):
@@ -123,6 +316,17 @@ def test_one_tenant_per_x_account(api, admin_token, tenant, other_tenant, screen
     assert f"@{screen_name}" in refused.body["error"]
     assert x_details_of(api, admin_token, other_tenant.id) == []
     assert len(x_details_of(api, admin_token, tenant.id)) == 1
+
+
+def test_the_rules_are_checked_again_at_confirmation(api, admin_token, tenant, other_tenant, screen_name, registered_webhook):
+    code = approve(api, other_tenant.token, screen_name)["confirmation"]
+    connect(api, tenant.token, screen_name)  # meanwhile
+
+    assert_envelope(confirm(api, other_tenant.token, code), 409, "CONFLICT")
+    assert x_details_of(api, admin_token, other_tenant.id) == []
+
+    assert api.delete("/twitter-revoke/", token=tenant.token).status == 204
+    assert confirm(api, other_tenant.token, code).status == 200  # the refusal used nothing up
 
 
 def test_an_account_revoked_by_its_tenant_can_be_connected_by_another(api, admin_token, tenant, other_tenant, screen_name, registered_webhook):
@@ -160,19 +364,37 @@ def test_permissions(api, tenant, other_tenant, screen_name, registered_webhook)
 def test_no_token_or_secret_is_returned_or_kept_in_dynamodb(api, admin_token, tenant, screen_name, registered_webhook):
     connected = connect(api, tenant.token, screen_name)
     assert set(connected) == {"id", "user", "x_user_id", "screen_name", "status", "status_detail", "webhook_api", "connected_at", "updated_at"}
-    items = boto3.client("dynamodb").scan(TableName=os.environ["CREDENTIALS_TABLE"])["Items"]
-    for item in items:
+    for item in _credentials_items():
         assert not {"access_token", "access_token_secret", "oauth_token_secret"} & set(item)
 
 
+# ---------------------------------------------------------------- X down
+
+
 def test_x_being_down_is_a_503_to_retry(api, tenant, x_sandbox_url):
-    requests.post(f"{x_sandbox_url}/sandbox/faults", json={"endpoint": "*", "status": 503, "times": 1}, timeout=10)
-    try:
+    with x_fault(x_sandbox_url, "*"):
         reply = api.get("/get-auth-url", token=tenant.token)
-    finally:
-        requests.delete(f"{x_sandbox_url}/sandbox/faults", timeout=10)
     assert_envelope(reply, 503, "UPSTREAM_UNAVAILABLE")
     assert int(reply.headers["Retry-After"]) > 0
+
+
+def test_x_down_at_the_callback_leaves_the_authorization_for_a_retry(api, tenant, screen_name, registered_webhook, x_sandbox_url):
+    callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
+    with x_fault(x_sandbox_url, "oauth"):
+        reply = api.get(callback + "&format=json")
+    assert_envelope(reply, 503, "UPSTREAM_UNAVAILABLE")
+    assert int(reply.headers["Retry-After"]) > 0
+    assert api.get(callback).status == 200
+
+
+def test_x_down_at_confirmation_leaves_the_code_for_a_retry(api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url):
+    code = approve(api, tenant.token, screen_name)["confirmation"]
+    with x_fault(x_sandbox_url, "webhooks"):
+        reply = confirm(api, tenant.token, code)
+    assert_envelope(reply, 503, "UPSTREAM_UNAVAILABLE")
+    assert int(reply.headers["Retry-After"]) > 0
+    assert x_details_of(api, admin_token, tenant.id) == []
+    assert confirm(api, tenant.token, code).status == 200
 
 
 @pytest.mark.parametrize("path", ["/twitter-activity", "/activity/", "/api/activity/"])
@@ -200,3 +422,26 @@ def test_deleting_a_tenant_while_x_is_down_deletes_nothing(api, admin_token, ten
     assert_envelope(reply, 503, "UPSTREAM_UNAVAILABLE")
     assert api.get(f"/auth/users/{tenant.id}/", token=tenant.token).status == 200
     assert api.get(f"/twitter-details/{connected['id']}/", token=tenant.token).status == 200
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@contextmanager
+def x_fault(x_sandbox_url: str, endpoint: str):
+    """The sandbox X answers 503 to the next call of `endpoint` while the block runs."""
+    requests.post(f"{x_sandbox_url}/sandbox/faults", json={"endpoint": endpoint, "status": 503, "times": 1}, timeout=10)
+    try:
+        yield
+    finally:
+        requests.delete(f"{x_sandbox_url}/sandbox/faults", timeout=10)
+
+
+def _credentials_items() -> list[dict]:
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=os.environ["CREDENTIALS_TABLE"])
+    return [item for page in pages for item in page["Items"]]
+
+
+def _x_secrets() -> set[str]:
+    pages = boto3.client("secretsmanager").get_paginator("list_secrets").paginate()
+    return {secret["Name"] for page in pages for secret in page["SecretList"] if "/x/" in secret["Name"]}

@@ -31,6 +31,7 @@ def test_the_demo_prints_each_step_from_a_new_tenant_to_the_reply_on_x(capsys, m
         "GET /get-auth-url -> 200",
         "X: GET /oauth/authorize -> 302",
         "GET /twitter-callback -> 200",
+        "POST /twitter-callback/confirm/ -> 200",
         "POST /api-key/ -> 201",
         "ServiceNow: PUT /sandbox/settings -> 200",
         "X: POST /sandbox/customers/jane/dm -> 200",

@@ -196,7 +196,12 @@ def connect_account(desk: Desk) -> None:
     approved = requests.get(
         f"{started.body['auth_url']}&approve={desk.account}", allow_redirects=False, timeout=10
     )
-    connected = desk.api.get(approved.headers["Location"] + "&format=json")
+    pending = desk.api.get(approved.headers["Location"] + "&format=json")
+    assert pending.status == 200, pending.body
+    connected = desk.api.post(
+        "/twitter-callback/confirm/", token=desk.token,
+        json={"confirmation": pending.body["confirmation"]},
+    )
     assert connected.status == 200, connected.body
 
 

@@ -226,15 +226,16 @@ def test_a_verifier_is_good_once(x):
     assert second.status_code == 401
 
 
-def test_a_wrong_verifier_fails_and_uses_up_the_request_token(x):
+def test_a_wrong_verifier_fails_and_leaves_the_request_token_for_the_right_one(x):
     token = dict(parse_qsl(x.request_token().text))
     location = x.authorize(token["oauth_token"], approve="acme").headers["Location"]
     verifier = dict(parse_qsl(urlsplit(location).query))["oauth_verifier"]
 
     wrong = x.access_token(token["oauth_token"], token["oauth_token_secret"], "guess")
     right = x.access_token(token["oauth_token"], token["oauth_token_secret"], verifier)
+    again = x.access_token(token["oauth_token"], token["oauth_token_secret"], verifier)
 
-    assert (wrong.status_code, right.status_code) == (401, 401)
+    assert (wrong.status_code, right.status_code, again.status_code) == (401, 200, 401)
     assert wrong.json()["errors"][0]["message"] == "Invalid oauth_verifier parameter"
 
 

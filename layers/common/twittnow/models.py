@@ -110,11 +110,30 @@ class XConnection(Record):
 
 
 class OAuthRequest(Record):
-    """A request token between GET /get-auth-url and X's redirect to the callback."""
+    """An authorization between GET /get-auth-url and X's redirect to the callback, found
+    by what X's redirect carries: the OAuth 1.0a request token (the OAuth 2.0 `state`
+    will take its place)."""
 
     oauth_token: str
     oauth_token_secret: str
-    user_id: str
+    user_id: str  # the tenant that started it
+    expires_at: datetime
+    # Redirects whose verifier X refused: a few are allowed (a forged redirect must not
+    # end the tenant's authorization), then the request is spent.
+    verifier_failures: int = 0
+
+
+class PendingXConnection(Record):
+    """An X account approved on X and waiting for its tenant to confirm the connection
+    (POST /twitter-callback/confirm/ with the code the approving browser was shown). Its
+    tokens are sealed with that code (twittnow.confirmation_codes); nothing is subscribed
+    and no event is processed for the account meanwhile."""
+
+    code_digest: str
+    user_id: str  # the tenant that started the authorization: the only one who may confirm
+    x_user_id: str
+    screen_name: str
+    sealed_tokens: str
     expires_at: datetime
 
 

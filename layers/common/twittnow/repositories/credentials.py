@@ -5,18 +5,25 @@ Beside an X connection, a claim item keyed by the X account (user_id
 "x-account#<x user id>", kind "x_account") names the tenant that holds the account
 (tenant_id): one tenant per X account, and the webhook's way from an account to its
 tenant. Disconnecting leaves the claim without a tenant and with released_at, the time a
-new connection of the account keeps as account_released_at."""
+new connection of the account keeps as account_released_at.
 
-from datetime import datetime
+A pending connection (an account approved on X, waiting for its tenant's confirmation)
+is an item keyed by its code's digest (user_id "x-pending#<digest>", kind "x_pending"),
+with expires_at for DynamoDB's TTL. Confirming deletes it in the transaction that stores
+the connection, so that a code connects once."""
+
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from twittnow.models import ServiceNowDetails, XConnection
+from twittnow import clock
+from twittnow.models import PendingXConnection, ServiceNowDetails, XConnection
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
 SERVICENOW = "servicenow"
 X = "x"
 X_ACCOUNT_CLAIM = "x_account"
+X_PENDING = "x_pending"
 
 
 class AlreadyConnected(Exception):
@@ -27,8 +34,16 @@ class AccountHeldByAnotherTenant(Exception):
     """The X account is connected to another tenant."""
 
 
+class PendingConnectionGone(Exception):
+    """The pending connection was confirmed (or expired) meanwhile."""
+
+
 def _claim_key(x_user_id: str) -> dict:
     return to_item({"user_id": f"x-account#{x_user_id}", "kind": X_ACCOUNT_CLAIM})
+
+
+def _pending_key(code_digest: str) -> dict:
+    return to_item({"user_id": f"x-pending#{code_digest}", "kind": X_PENDING})
 
 
 class CredentialsRepository:
@@ -82,12 +97,49 @@ class CredentialsRepository:
         )
 
 
-    def connect_x(self, connection: XConnection) -> None:
-        """Stores a tenant's X connection (or replaces its tokens' record when the tenant
-        reconnects the same account) and claims the account for the tenant, atomically."""
+    def add_x_pending(self, pending: PendingXConnection) -> None:
+        values = pending.model_dump(mode="json", exclude={"code_digest", "user_id", "expires_at"})
+        item = {
+            **_pending_key(pending.code_digest),
+            **to_item({**values, "tenant_id": pending.user_id, "expires_at": int(pending.expires_at.timestamp())}),
+        }
+        client().put_item(TableName=self.table_name, Item=item)
+
+    def x_pending(self, code_digest: str) -> PendingXConnection | None:
+        """The pending connection of this code, unless it is unknown, used or expired."""
+        item = client().get_item(
+            TableName=self.table_name, Key=_pending_key(code_digest), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        values = from_item(item)
+        pending = PendingXConnection(
+            code_digest=code_digest,
+            user_id=values["tenant_id"],
+            x_user_id=values["x_user_id"],
+            screen_name=values["screen_name"],
+            sealed_tokens=values["sealed_tokens"],
+            expires_at=datetime.fromtimestamp(int(values["expires_at"]), tz=UTC),
+        )
+        return pending if pending.expires_at > clock.now() else None
+
+    def confirm_x(self, connection: XConnection, pending: PendingXConnection) -> None:
+        """Stores a tenant's X connection (or replaces its record when the tenant
+        reconnects the same account), claims the account for the tenant and uses up the
+        pending connection, atomically."""
         try:
             client().transact_write_items(
                 TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self.table_name,
+                            "Key": _pending_key(pending.code_digest),
+                            "ConditionExpression": "tenant_id = :tenant AND expires_at > :now",
+                            "ExpressionAttributeValues": to_item(
+                                {":tenant": connection.user_id, ":now": int(clock.now().timestamp())}
+                            ),
+                        }
+                    },
                     {
                         "Put": {
                             "TableName": self.table_name,
@@ -111,6 +163,8 @@ class CredentialsRepository:
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
             if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise PendingConnectionGone(pending.code_digest) from error
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
                 raise AccountHeldByAnotherTenant(connection.x_user_id) from error
             raise AlreadyConnected(connection.user_id) from error
 
