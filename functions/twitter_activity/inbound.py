@@ -15,7 +15,7 @@ happens twice.
 
 from datetime import timedelta
 
-from twittnow import clock, customer_channel, repositories, servicenow_instances, x_accounts
+from twittnow import audit, clock, customer_channel, repositories, servicenow_instances, x_accounts
 from twittnow.clients.servicenow import (
     Case,
     ServiceNowBadCredentials,
@@ -97,6 +97,7 @@ def _account_revoked(event: AccountRevoked) -> None:
         connection,
         f"@{connection.screen_name} revoked Twittnow's access on X at "
         f"{clock.isoformat(event.revoked_at)}; connect the account again.",
+        by=audit.X,
     )
 
 

@@ -5,7 +5,7 @@ questions and acknowledgements, and for agents' replies."""
 import re
 from collections.abc import Callable
 
-from twittnow import repositories, x_accounts, x_text
+from twittnow import audit, repositories, x_accounts, x_text
 from twittnow.clients.x import XConnectionBroken
 from twittnow.models import Channel, Conversation, XConnection
 
@@ -31,7 +31,11 @@ def send(
     Every text the service sends on X goes through here, and is sent as x_text.clean
     leaves it; nothing is sent when that is blank.
 
-    Raises the X client's errors; XConnectionBroken marks the connection broken first."""
+    Raises the X client's errors; XConnectionBroken marks the connection broken first.
+
+    A connection marked broken still sends: the mark may be stale (a passing 401, or the
+    account authorized the app again on X), and X refusing costs one call. A send that
+    X takes marks it connected again."""
     text = x_text.clean(text)
     sent = list(already_sent or [])
     if not text.strip():
@@ -59,8 +63,10 @@ def send(
             connection,
             f"X refused @{connection.screen_name}'s token ({error.message}); "
             "connect the account again.",
+            by=audit.SYSTEM,
         )
         raise
+    x_accounts.mark_restored(connection)
     return sent
 
 

@@ -1,17 +1,18 @@
 """Connected X accounts, as more than one function needs them: the X client with the
-app's credentials, the account's own credentials, marking a connection broken, and
-disconnecting an account (revoke, or its tenant deleted)."""
+app's credentials, the account's own credentials, marking a connection broken (and
+connected again), and disconnecting an account (revoke, or its tenant deleted)."""
 
 import json
 from functools import cache
 
-from twittnow import clock, repositories
+from twittnow import audit, clock, repositories
 from twittnow.clients.x import UserCredentials, WebhookApi, XClient, XConnectionBroken, XNotFound
 from twittnow.models import XConnection
 from twittnow.observability import logger
 from twittnow.settings import get_settings
 from twittnow.x_app import app_credentials
 
+CONNECTED = "connected"
 BROKEN = "broken"
 
 
@@ -26,8 +27,12 @@ def credentials_of(connection: XConnection) -> UserCredentials:
     return UserCredentials(tokens["access_token"], tokens["access_token_secret"])
 
 
-def mark_broken(connection: XConnection, detail: str) -> None:
-    """Shows the tenant, in its X details, that the account must be connected again."""
+def mark_broken(connection: XConnection, detail: str, by: str) -> None:
+    """Shows the tenant, in its X details, that the account must be connected again, and
+    records it in the audit log as done `by` X (the account revoked the app) or the
+    service (X refused the token). A broken connection still sends (see customer_channel)."""
+    if connection.status == BROKEN and connection.status_detail == detail:
+        return  # told again what we know: one entry per change
     broken = connection.model_copy(
         update={"status": BROKEN, "status_detail": detail, "updated_at": clock.now()}
     )
@@ -35,6 +40,30 @@ def mark_broken(connection: XConnection, detail: str) -> None:
         logger.warning(
             "X connection broken", extra={"tenant_id": connection.user_id, "reason": detail}
         )
+        _audit_status(broken, "x_connection.broken", by)
+
+
+def mark_restored(connection: XConnection) -> None:
+    """X took the token of a connection marked broken: the mark was stale (a passing 401,
+    or the account authorized the app again), so the connection shows connected again."""
+    if connection.status != BROKEN:
+        return
+    restored = connection.model_copy(
+        update={"status": CONNECTED, "status_detail": "", "updated_at": clock.now()}
+    )
+    if repositories.credentials().replace_x(restored):
+        logger.info("X connection restored", extra={"tenant_id": connection.user_id})
+        _audit_status(restored, "x_connection.restored", audit.SYSTEM)
+
+
+def _audit_status(connection: XConnection, action: str, by: str) -> None:
+    audit.record(
+        by,
+        action,
+        resource_id=connection.id,
+        tenant_id=connection.user_id,
+        changed_fields=["status", "status_detail"],
+    )
 
 
 def disconnect(connection: XConnection) -> None:
