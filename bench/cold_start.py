@@ -14,7 +14,7 @@ machine disturbs less). Goal: no function above 2x the boto3 baseline.
 
 Some packages load on first use, not with the modules that use them (FIRST_USE): requests
 and oauthlib with the first client of X or ServiceNow, argon2 with the first password
-hashed or checked. The last column shows what they add, once per instance, to the first
+hashed or checked, cryptography with the first pending X connection sealed or opened. The last column shows what they add, once per instance, to the first
 call that uses them, for each function that loads a module that can.
 """
 
@@ -41,6 +41,9 @@ FIRST_USE = {
     "twittnow.clients.x": ["requests", "oauthlib.oauth1"],
     "twittnow.clients.servicenow": ["requests"],
     "twittnow.passwords": ["argon2"],
+    "twittnow.confirmation_codes": [
+        "cryptography.hazmat.primitives.ciphers.aead", "cryptography.hazmat.primitives.kdf.hkdf"
+    ],
 }
 # Run in each fresh process: argv is the function's folder and handler ("" for boto3 alone),
 # and FIRST_USE as JSON ("{}": leave it out). Prints wall and CPU milliseconds, then those

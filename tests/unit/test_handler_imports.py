@@ -14,9 +14,11 @@ from local.template import Deployment, load_template
 FUNCTIONS = load_template(Deployment(aws_endpoint_url="http://127.0.0.1:9")).functions
 # Loaded by the call that needs them: requests and oauthlib by the first X or ServiceNow
 # client, email-validator (with dnspython) by the first e-mail address checked, argon2 by
-# the first password hashed or checked.
+# the first password hashed or checked, cryptography by the first pending X connection
+# sealed or opened.
 LOADED_ON_FIRST_USE = (
-    "requests", "charset_normalizer", "oauthlib", "email_validator", "dns", "argon2"
+    "requests", "charset_normalizer", "oauthlib", "email_validator", "dns", "argon2",
+    "cryptography",
 )
 # Never needed: requests-oauthlib would also load oauthlib's OAuth 2.
 NEVER_LOADED = ("requests_oauthlib", "oauthlib.oauth2")
