@@ -15,7 +15,15 @@ happens twice.
 
 from datetime import timedelta
 
-from twittnow import audit, clock, customer_channel, repositories, servicenow_instances, x_accounts
+from twittnow import (
+    audit,
+    clock,
+    consumers,
+    customer_channel,
+    repositories,
+    servicenow_instances,
+    x_accounts,
+)
 from twittnow.clients.servicenow import (
     Case,
     ServiceNowBadCredentials,
@@ -46,7 +54,6 @@ from twittnow.x_events import (
     XEvent,
 )
 
-SOCIAL_CHANNEL = "Twitter"  # the name CSM's social channel records use for X
 # A case read from ServiceNow (or written to) more recently than this is taken as still
 # open; the update set's events say at once when an agent resolves or closes one.
 CASE_STATE_FRESH_FOR = timedelta(minutes=10)
@@ -180,6 +187,13 @@ class _Instance:
         if self._client is None:
             self._client = servicenow_instances.client_for(self.details)
         return self._client
+
+    @property
+    def client_if_any(self) -> ServiceNowClient | None:
+        """The client, or None when the tenant has no ServiceNow details now."""
+        if self._details is None:
+            self._details = repositories.credentials().servicenow_of(self.tenant_id)
+        return None if self._details is None else self.client
 
 
 class _Conversational:
@@ -326,6 +340,7 @@ class CustomerMessage(_Conversational):
     def process(self) -> None:
         if self.message.handled:
             return  # X delivered it again
+        self._keep_customer_current()
         retrying = self.message.status == MessageStatus.COMMENTING
         if self.message.status == MessageStatus.RECEIVED:
             if self._has_open_case():
@@ -413,14 +428,17 @@ class CustomerMessage(_Conversational):
             self._update_conversation(
                 pending_case_correlation_id=correlation_id, case_requested_at=clock.now()
             )
+            customer = consumers.consumer_of(client, self._customer())
+            self._customer_record = customer
+            # The profile by its sys_id: given a handle, the Case API would make or pick a
+            # profile by that handle, whoever holds it now.
+            profile = {"sn_app_cs_social_social_profile": customer.social_profile_sys_id}
             case = client.create_case(
                 short_description=self._short_description(),
                 description=self._description(waiting),
-                consumer_sys_id=self._consumer_sys_id(),
+                consumer_sys_id=customer.consumer_sys_id,
                 correlation_id=correlation_id,
-                social_channel=SOCIAL_CHANNEL,
-                social_handle=conversation.customer_screen_name,
-                social_handle_url=_profile_url(conversation.customer_screen_name),
+                **(profile if customer.social_profile_sys_id else {}),
             )
             count("CasesCreated")
         self._update_conversation(
@@ -463,27 +481,6 @@ class CustomerMessage(_Conversational):
             if field.field_name in answers
         ]
         return "\n\n".join(part for part in ("\n\n".join(texts), "\n".join(answered)) if part)
-
-    def _consumer_sys_id(self) -> str:
-        """The customer's CSM consumer: remembered, found by their social profile, or new."""
-        customer = self._customer()
-        instance_url = self.instance.client.instance_url
-        if customer.consumer_sys_id and customer.consumer_instance_url == instance_url:
-            return customer.consumer_sys_id
-        handle = self.conversation.customer_screen_name
-        client = self.instance.client
-        consumer = client.find_consumer(SOCIAL_CHANNEL, handle)
-        if consumer is None:
-            first_name, _, last_name = (self.conversation.customer_name or handle).partition(" ")
-            consumer = client.create_consumer(
-                first_name=first_name,
-                last_name=last_name or handle,
-                social_channel=SOCIAL_CHANNEL,
-                social_handle=handle,
-                social_handle_url=_profile_url(handle),
-            )
-        self._save_customer(consumer_sys_id=consumer.sys_id, consumer_instance_url=instance_url)
-        return consumer.sys_id
 
     def _acknowledge(self) -> None:
         """Tells the customer the number of the case their message opened, once."""
@@ -536,11 +533,43 @@ class CustomerMessage(_Conversational):
                     x_user_id=customer_id,
                     screen_name=self.event.customer_screen_name,
                     name=self.event.customer_name,
+                    screen_name_seen_at=self.event.sent_at,
                     created_at=now,
                     updated_at=now,
                 )
             self._customer_record = customer
         return self._customer_record
+
+    def _keep_customer_current(self) -> None:
+        """The same X user under a new handle or name: their records show it (the social
+        profile on the instance, their conversations, our customer record, last, so that
+        a retry redoes the rest). The handle replies mention must be theirs now."""
+        customer, event = self._customer(), self.event
+        seen_at = customer.screen_name_seen_at
+        if seen_at is not None and event.sent_at <= seen_at:
+            return  # an older message, delivered late, has an older handle
+        shown = (event.customer_screen_name, event.customer_name)
+        if (customer.screen_name, customer.name) != shown:
+            if customer.screen_name != event.customer_screen_name:
+                consumers.handle_changed(
+                    self.instance.client_if_any, customer, event.customer_screen_name
+                )
+            for channel in Channel:
+                conversation_id = Conversation.id_for(
+                    customer.tenant_id, self.connection.x_user_id, customer.x_user_id, channel
+                )
+                conversation = repositories.conversations().get(conversation_id)
+                if conversation is not None and (
+                    conversation.customer_screen_name, conversation.customer_name
+                ) != shown:
+                    repositories.conversations().update(
+                        conversation_id, customer_screen_name=shown[0], customer_name=shown[1]
+                    )
+                    if conversation_id == self.conversation.id:
+                        self.conversation = repositories.conversations().get(conversation_id)
+        self._save_customer(
+            screen_name=shown[0], name=shown[1], screen_name_seen_at=event.sent_at
+        )
 
     def _save_customer(self, **changes) -> None:
         customer = self._customer().model_copy(update={**changes, "updated_at": clock.now()})
@@ -648,8 +677,3 @@ def _with_media_links(text: str, media_urls: list[str]) -> str:
         return text
     links = "\n".join(f"Attachment: {url}" for url in media_urls)
     return f"{text}\n{links}" if text else links
-
-
-def _profile_url(screen_name: str) -> str:
-    return f"https://x.com/{screen_name}"
-

@@ -16,7 +16,10 @@ SOCIAL_PROFILE_TABLE = "sn_app_cs_social_social_profile"
 SOCIAL_CHANNEL_TABLE = "sn_app_cs_social_social_channel"
 # Reference fields a query or sysparm_fields may dot-walk: table -> field -> table.
 REFERENCES = {
-    CASE_TABLE: {"consumer": CONSUMER_TABLE},
+    CASE_TABLE: {
+        "consumer": CONSUMER_TABLE,
+        "sn_app_cs_social_social_profile": SOCIAL_PROFILE_TABLE,
+    },
     SOCIAL_PROFILE_TABLE: {"consumer": CONSUMER_TABLE, "channel": SOCIAL_CHANNEL_TABLE},
 }
 NEW, OPEN, RESOLVED, CLOSED, CANCELLED = "1", "10", "6", "3", "7"
@@ -177,11 +180,14 @@ class Tables:
                 "sys_id": new_sys_id(),
                 "profile": social["social_handle"],
                 "profile_url": social["social_handle_url"],
+                # The channel's own id of the user: the Consumer API cannot set it.
+                "social_id": "",
                 "channel": self._channel(social["social_channel"]),
                 "consumer": consumer["sys_id"],
                 "account": "",
                 "contact": "",
                 "sys_created_on": created,
+                "sys_updated_on": created,
             }
             self.records[SOCIAL_PROFILE_TABLE][profile["sys_id"]] = profile
         return consumer
@@ -195,11 +201,21 @@ class Tables:
         channels[channel["sys_id"]] = channel
         return channel["sys_id"]
 
+    def update_social_profile(self, profile: dict, fields: dict[str, str]) -> None:
+        """Sets `fields` of the profile, as the Table API's PATCH does; the record's own
+        sys_ fields stay the instance's."""
+        for name, value in fields.items():
+            if not name.startswith("sys_"):
+                profile[name] = value
+        profile["sys_updated_on"] = now()
+
     def social_profiles(self, consumer: dict) -> list[dict]:
         channels = self.records[SOCIAL_CHANNEL_TABLE]
         return [
             {
+                "sys_id": profile["sys_id"],
                 "channel": channels[profile["channel"]]["name"],
+                "social_id": profile["social_id"],
                 "handle": profile["profile"],
                 "url": profile["profile_url"],
             }

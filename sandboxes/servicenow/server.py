@@ -11,6 +11,9 @@ pages), every call with basic auth as the integration user (admin_user):
     POST, GET /api/now/consumer; GET /api/now/consumer/{id}
     GET /api/now/table/{table}                      csm_consumer, sn_customerservice_case,
                                                     sn_app_cs_social_social_profile
+    PATCH, PUT /api/now/table/sn_app_cs_social_social_profile/{sys_id}
+                                                    a social profile's fields (social_id,
+                                                    the X user id; profile, the handle...)
     POST /api/now/attachment/file?table_name=sn_customerservice_case&table_sys_id=&file_name=
 
 Answers are {"result": ...}; errors {"error": {"message", "detail"}, "status": "failure"}:
@@ -210,6 +213,7 @@ class ServiceNowSandbox(LoopbackSandbox):
     def _route_table(self) -> list[_Route]:
         case_id = CASE + r"/(?P<case_id>[^/]+)"
         number = r"/sandbox/cases/(?P<number>[^/]+)"
+        profile = rf"/api/now/table/{SOCIAL_PROFILE_TABLE}/(?P<sys_id>[^/]+)"
         # fmt: off
         routes = [
             ("POST", CASE, self._create_case, "case"),
@@ -221,6 +225,8 @@ class ServiceNowSandbox(LoopbackSandbox):
             ("GET", "/api/now/consumer", self._list_consumers, "consumer"),
             ("GET", r"/api/now/consumer/(?P<consumer_id>[^/]+)", self._get_consumer, "consumer"),
             ("GET", r"/api/now/table/(?P<table>[^/]+)", self._query_table, "*"),
+            ("PATCH", profile, self._update_social_profile, "consumer"),
+            ("PUT", profile, self._update_social_profile, "consumer"),
             ("POST", "/api/now/attachment/file", self._attach, "attachment"),
             ("GET", "/sandbox/?", self._overview, None),
             ("POST", number + "/comment", self._agent_comment, None),
@@ -380,6 +386,19 @@ class ServiceNowSandbox(LoopbackSandbox):
                 raise Refused(_no_record())
             return json_response(200, {"result": dict(consumer)})
 
+    def _update_social_profile(self, call: Call) -> Response:
+        fields = _fields(call)
+        with self._lock:
+            profile = self._tables.records[SOCIAL_PROFILE_TABLE].get(call.params["sys_id"])
+            if profile is None:
+                raise Refused(_no_record())
+            self._tables.update_social_profile(profile, fields)
+            names = [name for name in _param(call, "fields").split(",") if name]
+            [record] = self._tables.query(
+                SOCIAL_PROFILE_TABLE, f"sys_id={profile['sys_id']}", names, 1, 0
+            )
+        return json_response(200, {"result": record})
+
     def _query_table(self, call: Call) -> Response:
         table = call.params["table"]
         if table not in QUERYABLE_TABLES:
@@ -524,7 +543,7 @@ class ServiceNowSandbox(LoopbackSandbox):
 
     def _case_summary(self, case: dict) -> dict:
         names = ("sys_id", "number", "state", "active", "short_description", "consumer",
-                 "correlation_id", "contact_type")
+                 "sn_app_cs_social_social_profile", "correlation_id", "contact_type")
         return {name: case.get(name, "") for name in names}
 
     def _journal_of(self, case: dict) -> list[dict]:

@@ -52,14 +52,16 @@ class Snowflakes:
 @dataclass(frozen=True)
 class Account:
     """A sandbox X account. Its id depends on its screen name only, so it is the same on
-    every run."""
+    every run; the `holder`-th user to take a screen name another user left (1, 2...) gets
+    another id, as on X, where a handle is recycled but an id is never reused."""
 
     id: str
     screen_name: str
 
     @classmethod
-    def named(cls, screen_name: str) -> "Account":
-        digest = hashlib.sha256(screen_name.lower().encode()).digest()
+    def named(cls, screen_name: str, holder: int = 0) -> "Account":
+        seed = screen_name.lower() + (f"#{holder}" if holder else "")
+        digest = hashlib.sha256(seed.encode()).digest()
         return cls(str(int.from_bytes(digest[:7]) + 10**9), screen_name)
 
     def v1(self) -> dict:

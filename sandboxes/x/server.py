@@ -25,6 +25,10 @@ The sandbox's own side, JSON under /sandbox:
     POST /sandbox/customers/{screen_name}/dm        {"to", "text", "media"?, "shape"?}
     POST /sandbox/customers/{screen_name}/mention   {"to", "text", "media"?, "in_reply_to"?,
                                                      "shape"?}
+    POST /sandbox/customers/{screen_name}/rename    {"screen_name"}: the customer takes a
+                                                    new screen name and keeps their id; the
+                                                    next user to take the old one is another
+                                                    user, with another id
     POST /sandbox/accounts/{screen_name}/dm         {"to", "text", "media"?, "shape"?}: the
                                                     company's staff DMs a customer in X's app
     POST /sandbox/accounts/{screen_name}/revoke     the account revokes the app
@@ -266,6 +270,8 @@ class XSandbox(LoopbackSandbox):
             ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/dm", self._typed_dm, None, None),
             ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/mention", self._customer_mention,
              None, None),
+            ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/rename", self._rename, None,
+             None),
             ("POST", "/sandbox/accounts/(?P<screen_name>[^/]+)/dm", self._typed_dm, None, None),
             ("POST", "/sandbox/accounts/(?P<screen_name>[^/]+)/revoke", self._revoke, None, None),
             ("GET", "/sandbox/sent", self._list_sent, None, None),
@@ -624,6 +630,26 @@ class XSandbox(LoopbackSandbox):
             to_account = self._account(to.removeprefix("@"))
         return _UserAction(customer, to_account, text, shape, attachments)
 
+    def _rename(self, call: Call, caller: None) -> Response:
+        """The customer of the path changes their screen name, as X lets a user do."""
+        old = call.params["screen_name"].removeprefix("@")
+        new = call.json(sandbox=True).get("screen_name")
+        if not (isinstance(new, str) and SCREEN_NAME.fullmatch(new.removeprefix("@"))):
+            return sandbox_error(400, "screen_name must be 1 to 15 letters, digits or _.")
+        new = new.removeprefix("@")
+        with self._lock:
+            account = self._accounts.get(old.lower())
+            if account is None:
+                return sandbox_error(404, f"No user is @{old}.")
+            if any(held.account.id == account.id for held in self._access_tokens.values()):
+                return sandbox_error(409, f"@{old} has authorized the app: only customers rename.")
+            if new.lower() != old.lower() and new.lower() in self._accounts:
+                return sandbox_error(409, f"@{new} is taken.")
+            renamed = replace(account, screen_name=new)
+            del self._accounts[old.lower()]
+            self._accounts[new.lower()] = renamed
+        return json_response(200, {"user": _who(renamed)})
+
     # ------------------------------------------------------------ media
 
     def _dm_media(
@@ -813,8 +839,16 @@ class XSandbox(LoopbackSandbox):
     # ------------------------------------------------------------ accounts
 
     def _account(self, screen_name: str) -> Account:
-        """The account with this screen name, created on first use."""
-        return self._accounts.setdefault(screen_name.lower(), Account.named(screen_name))
+        """The account with this screen name, created on first use: with a new id when a
+        user who left the screen name still has the id it would get."""
+        account = self._accounts.get(screen_name.lower())
+        if account is None:
+            ids = {held.id for held in self._accounts.values()}
+            holder = 0
+            while (account := Account.named(screen_name, holder)).id in ids:
+                holder += 1
+            self._accounts[screen_name.lower()] = account
+        return account
 
     def _account_with_id(self, user_id: str) -> Account | None:
         return next((account for account in self._accounts.values() if account.id == user_id), None)

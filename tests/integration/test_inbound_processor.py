@@ -67,6 +67,18 @@ class Desk:
             "POST", f"/sandbox/customers/{customer}/mention", to=self.account, text=text
         )
 
+    def rename(self, customer: str, screen_name: str) -> None:
+        """The customer takes another screen name on X; their old one is free."""
+        self.x("POST", f"/sandbox/customers/{customer}/rename", screen_name=screen_name)
+
+    def x_user_id(self, customer: str) -> str:
+        """The customer's id on the sandbox X, which knows them already."""
+        [user] = [
+            account for account in self.x("GET", "/sandbox")["accounts"]
+            if account["screen_name"] == customer
+        ]
+        return user["id"]
+
     def staff_dm(self, customer: str, text: str) -> dict:
         """The company's staff writing to the customer in X's own app."""
         return self.x("POST", f"/sandbox/accounts/{self.account}/dm", to=customer, text=text)
@@ -121,6 +133,26 @@ class Desk:
     def case(self, sys_id: str) -> dict:
         return self.servicenow("GET", f"/api/sn_customerservice/case/{sys_id}")["result"]
 
+    def case_by_sys_id(self, sys_id: str) -> dict:
+        """The case as the sandbox's overview shows it, with its journal."""
+        [case] = [case for case in self.servicenow_overview()["cases"] if case["sys_id"] == sys_id]
+        return case
+
+    def social_profiles(self, consumer_sys_id: str) -> list[dict]:
+        [consumer] = [
+            consumer
+            for consumer in self.servicenow_overview()["consumers"]
+            if consumer["sys_id"] == consumer_sys_id
+        ]
+        return consumer["social_profiles"]
+
+    def consumers_with_handle(self, handle: str) -> list[str]:
+        return [
+            consumer["sys_id"]
+            for consumer in self.servicenow_overview()["consumers"]
+            if any(profile["handle"] == handle for profile in consumer["social_profiles"])
+        ]
+
     def attachments_of(self, case: dict) -> list[dict]:
         return [
             attachment
@@ -160,6 +192,15 @@ class Desk:
             item
             for item in self.conversations()
             if (item["customer_screen_name"], item["channel"]) == (customer, channel)
+        ]
+        return found
+
+    def conversation_of(self, customer_id: str, channel: str = "dm") -> dict:
+        """The conversation with the X user `customer_id`, whatever their handle now."""
+        [found] = [
+            item
+            for item in self.conversations()
+            if (item["customer_id"], item["channel"]) == (customer_id, channel)
         ]
         return found
 
@@ -568,7 +609,7 @@ def test_dying_after_the_case_was_created_finds_it_on_the_retry(
     with crash_once(
         processor.inbound.ServiceNowClient,
         "create_case",
-        lambda _, **fields: fields["social_handle"] == customer,
+        lambda _, **fields: fields["short_description"].endswith(f"@{customer}"),
         after_the_call=True,
     ), pytest.raises(Crash):
         processor.handle(first)
@@ -648,7 +689,10 @@ def test_the_consumer_is_found_once_and_remembered_for_the_next_case(
     stack, desk, customer, processor
 ):
     client = processor.inbound.ServiceNowClient
-    with spying(client, "find_consumer") as found, spying(client, "create_consumer") as created:
+    with (
+        spying(client, "find_social_profile") as found,
+        spying(client, "create_consumer") as created,
+    ):
         desk.customer_dm(customer, "My parcel is late.")
         settle(stack)
         desk.customer_mention(customer, "still no parcel")  # another thread: a second case
@@ -656,13 +700,43 @@ def test_the_consumer_is_found_once_and_remembered_for_the_next_case(
 
     dm_case, mention_case = desk.cases_of(customer)
     assert dm_case["consumer"] and dm_case["consumer"] == mention_case["consumer"]
+    [profile] = desk.social_profiles(dm_case["consumer"])
+    assert dm_case["sn_app_cs_social_social_profile"] == profile["sys_id"]
     # Only this customer's calls count: the poller may be finishing an earlier test's events.
-    assert [args for args, _ in found if customer in args] == [("Twitter", customer)]
+    customer_id = desk.x_user_id(customer)
+    assert [args for args, _ in found if customer_id in args] == [("Twitter", customer_id)]
     assert [fields["social_handle"] for _, fields in created].count(customer) == 1
 
 
-def test_a_consumer_already_in_servicenow_is_reused(stack, desk, customer):
+def test_a_consumer_whose_profile_has_the_customers_x_user_id_is_reused(stack, desk, customer):
+    desk.introduce(customer)
     existing = desk.servicenow(
+        "POST",
+        "/api/now/consumer",
+        first_name="Jane",
+        last_name="Doe",
+        social_channel="Twitter",
+        social_handle=customer,
+        social_handle_url=f"https://x.com/{customer}",
+    )["result"]
+    [profile] = desk.social_profiles(existing)
+    desk.servicenow(
+        "PATCH",
+        f"/api/now/table/sn_app_cs_social_social_profile/{profile['sys_id']}",
+        social_id=desk.x_user_id(customer),
+    )
+    desk.customer_dm(customer, "My parcel is late.")
+    settle(stack)
+
+    [case] = desk.cases_of(customer)
+    assert case["consumer"] == existing
+    assert desk.consumers_with_handle(customer) == [existing]
+
+
+def test_a_consumer_with_only_the_customers_handle_is_not_theirs(stack, desk, customer):
+    """Made on the instance for whoever had the handle then: no X user id says it is
+    this customer's."""
+    by_handle = desk.servicenow(
         "POST",
         "/api/now/consumer",
         first_name="Jane",
@@ -675,13 +749,77 @@ def test_a_consumer_already_in_servicenow_is_reused(stack, desk, customer):
     settle(stack)
 
     [case] = desk.cases_of(customer)
-    assert case["consumer"] == existing
-    consumers = [
-        consumer
-        for consumer in desk.servicenow_overview()["consumers"]
-        if any(profile["handle"] == customer for profile in consumer["social_profiles"])
+    assert case["consumer"] and case["consumer"] != by_handle
+    assert sorted(desk.consumers_with_handle(customer)) == sorted([by_handle, case["consumer"]])
+
+
+# ---------------------------------------------------------------- recycled handles
+
+
+def test_a_new_x_user_with_a_customers_old_handle_gets_their_own_consumer_and_case(
+    stack, desk, customer
+):
+    """@jane (X user 1) writes and gets a consumer and a case; she renames herself, and
+    another X user takes @jane: X recycles handles. The newcomer gets a consumer and a
+    case of their own, never hers; she, writing again as @jane_new, lands on her own open
+    case, and her consumer shows her new handle."""
+    jane_id = desk.customer_dm(customer, "My parcel is late.")["dm"]["from"]["id"]
+    settle(stack)
+    [janes_case] = desk.cases_of(customer)
+    janes_consumer = janes_case["consumer"]
+    renamed = f"{customer}_n"
+    desk.rename(customer, renamed)
+
+    newcomer_id = desk.customer_dm(customer, "Hello, I am new here.")["dm"]["from"]["id"]
+    settle(stack)
+    assert newcomer_id != jane_id
+    newcomers = desk.conversation_of(newcomer_id)
+    assert newcomers["customer_screen_name"] == customer
+    assert newcomers["case_sys_id"] != janes_case["sys_id"]
+    newcomers_case = desk.case_by_sys_id(newcomers["case_sys_id"])
+    assert newcomers_case["consumer"] not in ("", janes_consumer)
+    assert comments_on(newcomers_case) == []
+    assert [p["social_id"] for p in desk.social_profiles(newcomers_case["consumer"])] == [
+        newcomer_id
     ]
-    assert [consumer["sys_id"] for consumer in consumers] == [existing]
+
+    desk.customer_dm(renamed, "Any news on my parcel?")
+    settle(stack)
+    assert comments_on(desk.case_by_sys_id(janes_case["sys_id"])) == ["Any news on my parcel?"]
+    assert comments_on(desk.case_by_sys_id(newcomers_case["sys_id"])) == []
+    [profile] = desk.social_profiles(janes_consumer)
+    assert (profile["social_id"], profile["handle"], profile["url"]) == (
+        jane_id, renamed, f"https://x.com/{renamed}"
+    )
+    janes = desk.conversation_of(jane_id)
+    assert (janes["customer_screen_name"], janes["case_sys_id"]) == (
+        renamed, janes_case["sys_id"]
+    )
+    # Each was told the number of their own case, and nothing else.
+    sent = desk.x("GET", "/sandbox/sent")
+    for user_id, case in ((jane_id, janes_case), (newcomer_id, newcomers_case)):
+        [acknowledgement] = [item["text"] for item in sent if item["to"]["id"] == user_id]
+        assert case["number"] in acknowledgement
+
+
+def test_a_late_message_does_not_bring_back_a_handle_its_user_left(
+    stack, desk, customer, processor
+):
+    desk.introduce(customer)
+    old = processor.customer_dm(desk.account_id, customer, "First, as the old handle.")
+    new = processor.customer_dm(desk.account_id, customer, "Then, renamed.")
+    renamed = f"{customer}_n"
+    new = new.model_copy(update={"customer_screen_name": renamed, "customer_name": renamed})
+    with quiet_x(stack):
+        processor.handle(new)
+        processor.handle(old)  # X's retry of an older delivery, processed after
+
+    conversation = desk.conversation_of(new.customer_id)
+    assert conversation["customer_screen_name"] == renamed
+    [case] = [case for case in desk.servicenow_overview()["cases"]
+              if case["sys_id"] == conversation["case_sys_id"]]
+    assert [p["handle"] for p in desk.social_profiles(case["consumer"])] == [renamed]
+    assert comments_on(case) == ["First, as the old handle."]
 
 
 # ---------------------------------------------------------------- cases finished in ServiceNow
@@ -869,7 +1007,7 @@ def test_a_failing_conversation_holds_back_only_its_own_messages_in_a_batch(
     ]
 
     def create_case(client, **fields):
-        if fields["social_handle"] == bob:
+        if fields["short_description"].endswith(f"@{bob}"):
             raise unavailable("ServiceNow is down for Bob.", status_code=503)
         return original(client, **fields)
 

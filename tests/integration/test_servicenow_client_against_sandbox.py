@@ -37,16 +37,29 @@ def sandbox_call(sandbox, method: str, path: str, **body) -> dict:
 
 def test_a_customer_becomes_a_consumer_with_a_case_and_a_conversation(client, sandbox):
     client.check_case_api()
-    assert client.find_consumer("Twitter", "jane") is None
+    assert client.find_social_profile("Twitter", "1001") is None
 
     consumer = client.create_consumer("Jane", "Doe", "Twitter", "jane", "https://x.com/jane")
     assert client.get_consumer(consumer.sys_id) == consumer
-    assert client.find_consumer("Twitter", "Jane") == consumer
-    assert client.find_consumer("Facebook", "jane") is None
+    profile = client.social_profile_of(consumer.sys_id, "Twitter")
+    assert (profile.handle, profile.social_id, profile.consumer) == ("jane", "", consumer)
+    assert client.social_profile_of(consumer.sys_id, "Facebook") is None
+    assert client.find_social_profile("Twitter", "1001") is None  # no X user id on it yet
+
+    linked = client.set_social_profile(profile.sys_id, social_id="1001")
+    assert client.find_social_profile("Twitter", "1001") == linked
+    assert (linked.sys_id, linked.social_id, linked.consumer) == (profile.sys_id, "1001", consumer)
+    assert client.find_social_profile("Facebook", "1001") is None
+    renamed = client.set_social_profile(
+        profile.sys_id, profile="jane_new", profile_url="https://x.com/jane_new"
+    )
+    assert (renamed.handle, renamed.url, renamed.social_id) == (
+        "jane_new", "https://x.com/jane_new", "1001"
+    )
 
     case = client.create_case(
         "DM from @jane", "My order is late", consumer.sys_id, correlation_id="x:dm:1790",
-        u_city="Paris",
+        u_city="Paris", sn_app_cs_social_social_profile=profile.sys_id,
     )
     assert case.number.startswith("CS") and case.is_open
     assert client.get_case(case.sys_id) == case
@@ -120,7 +133,7 @@ def test_throttling_and_server_faults_are_typed(sandbox, client):
     fault = {"endpoint": "consumer", "status": 429, "retry_after": 12}
     sandbox_call(sandbox, "POST", "/sandbox/faults", **fault)
     with pytest.raises(ServiceNowThrottled) as throttled:
-        client.find_consumer("Twitter", "jane")
+        client.find_social_profile("Twitter", "1001")
     assert throttled.value.retry_after_seconds == 12
 
     sandbox_call(sandbox, "POST", "/sandbox/faults", endpoint="case", status=503)
@@ -133,9 +146,8 @@ def test_throttling_and_server_faults_are_typed(sandbox, client):
         client.create_consumer("J", "D", "Twitter", "j", "https://x.com/j")
     # Each fault is used up: the calls work again.
     client.check_case_api()
-    assert client.create_consumer("J", "D", "Twitter", "j", "https://x.com/j") == (
-        client.find_consumer("Twitter", "j")
-    )
+    consumer = client.create_consumer("J", "D", "Twitter", "j", "https://x.com/j")
+    assert client.social_profile_of(consumer.sys_id, "Twitter").consumer == consumer
 
 
 def test_a_timeout_fault_is_unavailable_within_the_clients_timeout(sandbox):

@@ -21,6 +21,7 @@ from twittnow.clients.servicenow import (
     ServiceNowThrottled,
     ServiceNowUnavailable,
     ServiceNowUnsafeValue,
+    SocialProfile,
 )
 
 INSTANCE = "https://dev12345.service-now.com"
@@ -30,6 +31,23 @@ PROFILE_URL = f"{INSTANCE}/api/now/table/sn_app_cs_social_social_profile"
 ATTACHMENT_URL = f"{INSTANCE}/api/now/attachment/file"
 CASE_ID = "0397c743db436f0057c3fd441d96197f"
 CONSUMER_ID = "cd97ef1ddb8bc7006b7a9646db9619ac"
+PROFILE_ID = "5a1e4b0bdb8bc7006b7a9646db9619f1"
+X_USER_ID = "1146654567674912769"
+PROFILE_FIELDS = (
+    "sys_id,social_id,profile,profile_url,consumer,consumer.first_name,consumer.last_name"
+)
+PROFILE_RECORD = {
+    "sys_id": PROFILE_ID,
+    "social_id": X_USER_ID,
+    "profile": "jane",
+    "profile_url": "https://x.com/jane",
+    "consumer": CONSUMER_ID,
+    "consumer.first_name": "Jane",
+    "consumer.last_name": "Doe",
+}
+JANES_PROFILE = SocialProfile(
+    PROFILE_ID, X_USER_ID, "jane", "https://x.com/jane", Consumer(CONSUMER_ID, "Jane", "Doe")
+)
 PASSWORD = "s3cret-Pa55word!"
 CASE_RECORD = {
     "sys_id": CASE_ID,
@@ -86,28 +104,79 @@ def test_get_consumer_reads_the_record(instance, client):
     assert client.get_consumer(CONSUMER_ID) == Consumer(CONSUMER_ID, "Jane", "Doe")
 
 
-def test_find_consumer_queries_the_social_profiles_dot_walking_to_the_consumer(instance, client):
-    expected_query = {
-        "sysparm_query": "channel.name=Twitter^profile=jane^consumerISNOTEMPTY"
-        "^ORDERBYsys_created_on",
-        "sysparm_fields": "consumer,consumer.first_name,consumer.last_name",
+def profile_query(query: str) -> dict:
+    return {
+        "sysparm_query": f"{query}^consumerISNOTEMPTY^ORDERBYsys_created_on",
+        "sysparm_fields": PROFILE_FIELDS,
         "sysparm_exclude_reference_link": "true",
         "sysparm_limit": "1",
     }
-    found = {"consumer": CONSUMER_ID, "consumer.first_name": "Jane", "consumer.last_name": "Doe"}
+
+
+def test_a_consumer_is_found_by_the_x_user_id_on_its_social_profile(instance, client):
     instance.get(
         PROFILE_URL,
-        json={"result": [found]},
-        match=[matchers.query_param_matcher(expected_query)],
+        json={"result": [PROFILE_RECORD]},
+        match=[
+            matchers.query_param_matcher(
+                profile_query(f"channel.name=Twitter^social_id={X_USER_ID}")
+            )
+        ],
     )
 
-    assert client.find_consumer("Twitter", "jane") == Consumer(CONSUMER_ID, "Jane", "Doe")
+    assert client.find_social_profile("Twitter", X_USER_ID) == JANES_PROFILE
 
 
-def test_find_consumer_answers_none_when_no_profile_matches(instance, client):
+def test_no_profile_with_the_x_user_id_is_none(instance, client):
     instance.get(PROFILE_URL, json={"result": []})
 
-    assert client.find_consumer("Twitter", "nobody") is None
+    assert client.find_social_profile("Twitter", "2244994945") is None
+
+
+def test_an_empty_x_user_id_finds_nothing_rather_than_every_profile_without_one(
+    instance, client
+):
+    with pytest.raises(ServiceNowUnsafeValue):
+        client.find_social_profile("Twitter", "")
+    assert not instance.calls
+
+
+def test_a_consumers_profile_on_a_channel_is_read_by_its_consumer(instance, client):
+    instance.get(
+        PROFILE_URL,
+        json={"result": [PROFILE_RECORD]},
+        match=[
+            matchers.query_param_matcher(
+                profile_query(f"consumer={CONSUMER_ID}^channel.name=Twitter")
+            )
+        ],
+    )
+
+    assert client.social_profile_of(CONSUMER_ID, "Twitter") == JANES_PROFILE
+
+
+def test_set_social_profile_patches_the_fields_and_answers_the_profile(instance, client):
+    renamed = {**PROFILE_RECORD, "profile": "jane_new", "profile_url": "https://x.com/jane_new"}
+    instance.patch(
+        f"{PROFILE_URL}/{PROFILE_ID}",
+        json={"result": renamed},
+        match=[
+            matchers.query_param_matcher(
+                {"sysparm_fields": PROFILE_FIELDS, "sysparm_exclude_reference_link": "true"}
+            ),
+            matchers.json_params_matcher(
+                {"profile": "jane_new", "profile_url": "https://x.com/jane_new"}
+            ),
+        ],
+    )
+
+    profile = client.set_social_profile(
+        PROFILE_ID, profile="jane_new", profile_url="https://x.com/jane_new"
+    )
+
+    assert (profile.handle, profile.url, profile.social_id) == (
+        "jane_new", "https://x.com/jane_new", X_USER_ID
+    )
 
 
 UNSAFE_QUERY_VALUES = [
@@ -126,8 +195,9 @@ UNSAFE_QUERY_VALUES = [
     "jané",
 ]
 QUERY_CALLS = {
-    "find_consumer by handle": lambda c, value: c.find_consumer("Twitter", value),
-    "find_consumer by channel": lambda c, value: c.find_consumer(value, "jane"),
+    "find_social_profile by id": lambda c, value: c.find_social_profile("Twitter", value),
+    "find_social_profile by channel": lambda c, value: c.find_social_profile(value, "1"),
+    "social_profile_of by channel": lambda c, value: c.social_profile_of(CONSUMER_ID, value),
     "find_case_by_correlation_id": lambda c, value: c.find_case_by_correlation_id(value),
 }
 
@@ -388,7 +458,16 @@ CALLS = {
         lambda c: c.create_consumer("J", "D", "Twitter", "j", "https://x.com/j"),
     ),
     "get_consumer": ("GET", f"{CONSUMER_URL}/{CONSUMER_ID}", lambda c: c.get_consumer(CONSUMER_ID)),
-    "find_consumer": ("GET", PROFILE_URL, lambda c: c.find_consumer("Twitter", "j")),
+    "find_social_profile": (
+        "GET", PROFILE_URL, lambda c: c.find_social_profile("Twitter", X_USER_ID)
+    ),
+    "social_profile_of": (
+        "GET", PROFILE_URL, lambda c: c.social_profile_of(CONSUMER_ID, "Twitter")
+    ),
+    "set_social_profile": (
+        "PATCH", f"{PROFILE_URL}/{PROFILE_ID}",
+        lambda c: c.set_social_profile(PROFILE_ID, social_id=X_USER_ID),
+    ),
     "create_case": (
         "POST", CASE_URL, lambda c: c.create_case("s", "d", CONSUMER_ID, correlation_id="c")
     ),

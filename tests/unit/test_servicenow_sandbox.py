@@ -176,6 +176,95 @@ def test_a_consumer_with_a_social_profile_is_found_through_the_table_api(api):
     assert [c["sys_id"] for c in by_name.json()["result"]] == [sys_id]
 
 
+PROFILES = "/api/now/table/sn_app_cs_social_social_profile"
+
+
+def profile_of(api, consumer_sys_id: str) -> dict:
+    [profile] = api(
+        "GET", PROFILES, params={"sysparm_query": f"consumer={consumer_sys_id}"}
+    ).json()["result"]
+    return profile
+
+
+def test_a_social_profile_takes_the_x_user_id_and_a_new_handle_through_the_table_api(
+    api, sandbox
+):
+    body = {
+        "first_name": "Jane",
+        "social_channel": "Twitter",
+        "social_handle": "jane",
+        "social_handle_url": "https://x.com/jane",
+        "social_id": "1",  # not a field the Consumer API takes: ignored
+    }
+    consumer = api("POST", "/api/now/consumer", json=body).json()["result"]
+    profile = profile_of(api, consumer)
+    assert (profile["social_id"], profile["profile"]) == ("", "jane")
+
+    patched = api(
+        "PATCH",
+        f"{PROFILES}/{profile['sys_id']}",
+        params={"sysparm_fields": "social_id,profile,consumer.first_name"},
+        json={"social_id": "1", "sys_id": "mine"},
+    )
+    assert patched.status_code == 200
+    assert patched.json()["result"] == {
+        "social_id": "1", "profile": "jane", "consumer.first_name": "Jane"
+    }
+    renamed = api(
+        "PUT",
+        f"{PROFILES}/{profile['sys_id']}",
+        json={"profile": "jane_new", "profile_url": "https://x.com/jane_new"},
+    ).json()["result"]
+    assert (renamed["sys_id"], renamed["social_id"], renamed["profile"]) == (
+        profile["sys_id"], "1", "jane_new"
+    )
+    by_x_user_id = api(
+        "GET", PROFILES, params={"sysparm_query": "channel.name=Twitter^social_id=1"}
+    ).json()["result"]
+    assert [found["consumer"] for found in by_x_user_id] == [consumer]
+    [shown] = [c for c in sandbox_overview(api)["consumers"] if c["sys_id"] == consumer]
+    assert shown["social_profiles"] == [
+        {
+            "sys_id": profile["sys_id"],
+            "channel": "Twitter",
+            "social_id": "1",
+            "handle": "jane_new",
+            "url": "https://x.com/jane_new",
+        }
+    ]
+
+
+def test_an_unknown_social_profile_is_not_found_and_other_tables_take_no_patch(api):
+    assert api("PATCH", f"{PROFILES}/{'0' * 32}", json={"social_id": "1"}).status_code == 404
+    assert api("PATCH", f"/api/now/table/csm_consumer/{'0' * 32}", json={}).status_code == 400
+
+
+def test_a_case_dot_walks_to_its_social_profile(api):
+    body = {
+        "first_name": "Jane",
+        "social_channel": "Twitter",
+        "social_handle": "jane",
+        "social_handle_url": "https://x.com/jane",
+    }
+    consumer = api("POST", "/api/now/consumer", json=body).json()["result"]
+    profile = profile_of(api, consumer)
+    case = new_case(api, consumer=consumer, sn_app_cs_social_social_profile=profile["sys_id"])
+
+    [found] = api(
+        "GET",
+        "/api/now/table/sn_customerservice_case",
+        params={
+            "sysparm_query": f"sys_id={case['sys_id']}",
+            "sysparm_fields": "number,sn_app_cs_social_social_profile.profile",
+        },
+    ).json()["result"]
+    assert found == {"number": case["number"], "sn_app_cs_social_social_profile.profile": "jane"}
+
+
+def sandbox_overview(api) -> dict:
+    return requests.get(f"{api.base_url}/sandbox", timeout=5).json()
+
+
 def test_attachments_are_kept_on_the_case(api, sandbox):
     case = new_case(api)
     params = {

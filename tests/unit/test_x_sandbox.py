@@ -461,6 +461,44 @@ def test_a_customer_dm_is_delivered_signed_in_both_shapes(x, webhook, acme):
     assert data["payload"]["users"][jane]["data"]["username"] == "jane"
 
 
+def test_a_renamed_customer_keeps_their_id_and_the_next_holder_of_the_name_gets_another(
+    x, webhook, acme
+):
+    def dm_from(screen_name: str) -> dict:
+        answer = x.sandbox_call(
+            "POST", f"/customers/{screen_name}/dm", json={"to": "acme", "text": "hi"}
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["dm"]["from"]
+
+    jane = dm_from("jane")
+    renamed = x.sandbox_call("POST", "/customers/jane/rename", json={"screen_name": "jane_new"})
+    assert renamed.json() == {"user": {"id": jane["id"], "screen_name": "jane_new"}}
+
+    assert dm_from("jane_new") == {"id": jane["id"], "screen_name": "jane_new"}
+    newcomer = dm_from("jane")
+    assert newcomer["screen_name"] == "jane" and newcomer["id"] not in (jane["id"], acme["user_id"])
+    aaa, _ = webhook.bodies()[-2:]
+    assert aaa["direct_message_events"][0]["message_create"]["sender_id"] == newcomer["id"]
+    assert aaa["users"][newcomer["id"]]["screen_name"] == "jane"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/customers/nobody/rename", {"screen_name": "someone"}, 404),
+        ("/customers/jane/rename", {"screen_name": "not a name"}, 400),
+        ("/customers/jane/rename", {}, 400),
+        ("/customers/jane/rename", {"screen_name": "ACME"}, 409),  # taken
+        ("/customers/acme/rename", {"screen_name": "acme_new"}, 409),  # a connected account
+    ],
+)
+def test_a_rename_needs_a_known_customer_and_a_free_screen_name(x, acme, path, body, status):
+    x.sandbox_call("POST", "/customers/jane/dm", json={"to": "acme", "text": "hi"})
+
+    assert x.sandbox_call("POST", path, json=body).status_code == status
+
+
 def test_a_shape_restricts_the_deliveries_to_one_api(x, webhook, acme):
     answer = x.sandbox_call(
         "POST", "/customers/jane/dm", json={"to": "acme", "text": "hi", "shape": "activity"}

@@ -146,14 +146,23 @@ class Channel(StrEnum):
 
 class Customer(Record):
     """A person on X who wrote to a tenant's account, and what the tenant knows of them:
-    their CSM consumer (on the instance it was found on) and their custom-field answers."""
+    their CSM consumer (on the instance it was found on) and their custom-field answers.
+
+    The X user id is who they are; the screen name (handle) and name are only how they are
+    shown, kept as their latest message has them: X gives a released handle to the next
+    user who asks for it."""
 
     tenant_id: str
     x_user_id: str
     screen_name: str
     name: str = ""
+    # The sent_at of the message screen_name and name were read from: an older message
+    # delivered late does not bring back a handle its user has left.
+    screen_name_seen_at: datetime | None = None
     consumer_sys_id: str | None = None
     consumer_instance_url: str | None = None
+    # The consumer's social profile that carries the X user id (its social_id), once set.
+    social_profile_sys_id: str | None = None
     answers: dict[str, str] = {}  # custom field name -> the customer's answer
     created_at: datetime
     updated_at: datetime

@@ -22,9 +22,18 @@ The calls follow ServiceNow's documentation (repository ServiceNow/ServiceNowDoc
         and social_handle_url are not consumer fields: they create the consumer's social
         profile record (table sn_app_cs_social_social_profile: profile, profile_url,
         channel.name, consumer). GET /api/now/consumer/{id} reads a consumer.
+    markdown/api-reference/rest-apis/case-api.md
+        lists the social profile's fields, among them social_id: "Unique social media
+        account provider identifier for the associated social media account" (string, up
+        to 100): where a consumer's X user id lives. A handle (profile) is display data: X
+        gives a released handle to the next user who asks for it. A case references its
+        social profile in sn_app_cs_social_social_profile. The Case API also makes social
+        profiles from social_channel / social_handle, by handle: this client never sends
+        those on a case.
     markdown/api-reference/rest-apis/c_TableAPI.md
         GET /api/now/table/{table}?sysparm_query=...&sysparm_fields=... (dot-walked fields
-        such as consumer.first_name): how a consumer is found by its social handle.
+        such as consumer.first_name): how a consumer is found by its X user id; PATCH
+        /api/now/table/{table}/{sys_id} sets fields of one record and answers it.
     markdown/api-reference/rest-apis/c_AttachmentAPI.md
         POST /api/now/attachment/file?table_name=&table_sys_id=&file_name= with the raw
         bytes and their Content-Type; answers the attachment record, sys_id included.
@@ -45,6 +54,10 @@ CASE_API = "/api/sn_customerservice/case"
 CONSUMER_API = "/api/now/consumer"
 ATTACHMENT_API = "/api/now/attachment/file"
 SOCIAL_PROFILE_TABLE_API = "/api/now/table/sn_app_cs_social_social_profile"
+# Each call reads a profile with its consumer's names, in one answer.
+SOCIAL_PROFILE_FIELDS = (
+    "sys_id,social_id,profile,profile_url,consumer,consumer.first_name,consumer.last_name"
+)
 CASE_TABLE = "sn_customerservice_case"
 DEFAULT_RETRY_AFTER_SECONDS = 60
 SYS_ID = re.compile(r"[0-9a-f]{32}")
@@ -94,6 +107,18 @@ class Consumer:
     sys_id: str
     first_name: str = ""
     last_name: str = ""
+
+
+@dataclass(frozen=True)
+class SocialProfile:
+    """A consumer's profile on a social channel: who they are there (`social_id`, the
+    channel's own user id), and how they are shown (`handle`, `url`), which can change."""
+
+    sys_id: str
+    social_id: str
+    handle: str
+    url: str
+    consumer: Consumer
 
 
 @dataclass(frozen=True)
@@ -208,7 +233,8 @@ class ServiceNowClient:
         social_handle_url: str,
         **extra_fields: str,
     ) -> Consumer:
-        """A new consumer, with the social profile that find_consumer finds it by."""
+        """A new consumer, with a social profile on the channel (social_profile_of reads
+        it); the Consumer API cannot set the profile's social_id (set_social_profile can)."""
         body = {
             **extra_fields,
             "first_name": first_name,
@@ -226,23 +252,35 @@ class ServiceNowClient:
         path = f"{CONSUMER_API}/{_sys_id_segment(sys_id)}"
         return _consumer(self._result_object("GET", path), "")
 
-    def find_consumer(self, social_channel: str, social_handle: str) -> Consumer | None:
-        """The consumer whose social profile is this handle on this channel, if any.
+    def find_social_profile(self, social_channel: str, social_id: str) -> SocialProfile | None:
+        """The oldest profile of a consumer that is this user (the channel's own user id)
+        on this channel, if any. Never by handle: a handle names whoever holds it now.
+        (An empty id is refused with the other unsafe values: social_id= would match every
+        profile without one.)"""
+        return self._social_profile(("channel.name", social_channel), ("social_id", social_id))
 
-        The Consumer API cannot search by handle (the handle lives on the social profile),
-        so this reads the profile table, dot-walking to the consumer in the same call.
-        """
-        query = _encoded_query(
-            ("channel.name", social_channel), ("profile", social_handle)
-        )
+    def social_profile_of(self, consumer_sys_id: str, social_channel: str) -> SocialProfile | None:
+        """The consumer's (oldest) profile on this channel, if it has one."""
+        return self._social_profile(("consumer", consumer_sys_id), ("channel.name", social_channel))
+
+    def set_social_profile(self, sys_id: str, **fields: str) -> SocialProfile:
+        """Sets fields of the profile (social_id, profile, profile_url); answers it."""
+        path = f"{SOCIAL_PROFILE_TABLE_API}/{_sys_id_segment(sys_id)}"
+        params = {"sysparm_fields": SOCIAL_PROFILE_FIELDS, "sysparm_exclude_reference_link": "true"}
+        return _social_profile(self._result_object("PATCH", path, params=params, json=fields))
+
+    def _social_profile(self, *conditions: tuple[str, str]) -> SocialProfile | None:
+        # The Consumer API cannot search by profile: the profile table is read instead,
+        # dot-walking to the consumer in the same call.
+        query = _encoded_query(*conditions)
         params = {
             "sysparm_query": f"{query}^consumerISNOTEMPTY^ORDERBYsys_created_on",
-            "sysparm_fields": "consumer,consumer.first_name,consumer.last_name",
+            "sysparm_fields": SOCIAL_PROFILE_FIELDS,
             "sysparm_exclude_reference_link": "true",
             "sysparm_limit": 1,
         }
         found = self._result_list("GET", SOCIAL_PROFILE_TABLE_API, params=params)
-        return _consumer(found[0], "consumer.") if found else None
+        return _social_profile(found[0]) if found else None
 
     # ------------------------------------------------------------ cases
 
@@ -491,6 +529,16 @@ def _consumer(record: dict, prefix: str) -> Consumer:
         sys_id=_text(sys_id),
         first_name=_text(record.get(f"{prefix}first_name")),
         last_name=_text(record.get(f"{prefix}last_name")),
+    )
+
+
+def _social_profile(record: dict) -> SocialProfile:
+    return SocialProfile(
+        sys_id=_text(record.get("sys_id")),
+        social_id=_text(record.get("social_id")),
+        handle=_text(record.get("profile")),
+        url=_text(record.get("profile_url")),
+        consumer=_consumer(record, "consumer."),
     )
 
 

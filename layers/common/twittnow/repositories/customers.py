@@ -18,7 +18,12 @@ class CustomersRepository:
         return Customer.model_validate(from_item(item)) if item else None
 
     def with_consumer(self, tenant_id: str, consumer_sys_id: str) -> Customer | None:
-        """The tenant's customer whose CSM consumer this is."""
+        """The tenant's customer whose CSM consumer this is: of several (records made
+        before consumers were matched by X user id could share one), the first to write."""
+        sharing = self.all_with_consumer(tenant_id, consumer_sys_id)
+        return min(sharing, key=lambda customer: customer.created_at) if sharing else None
+
+    def all_with_consumer(self, tenant_id: str, consumer_sys_id: str) -> list[Customer]:
         items = client().query(
             TableName=self.table_name,
             IndexName="by_consumer",
@@ -26,7 +31,7 @@ class CustomersRepository:
             FilterExpression="tenant_id = :tenant",
             ExpressionAttributeValues=to_item({":consumer": consumer_sys_id, ":tenant": tenant_id}),
         )["Items"]
-        return Customer.model_validate(from_item(items[0])) if items else None
+        return [Customer.model_validate(from_item(item)) for item in items]
 
     def put(self, customer: Customer) -> None:
         client().put_item(
