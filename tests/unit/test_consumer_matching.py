@@ -217,6 +217,19 @@ def test_a_consumer_two_records_share_stays_with_the_customer_who_wrote_first(cl
     assert repositories.customers().with_consumer(TENANT, shared).x_user_id == JANE
 
 
+def test_replies_to_a_shared_consumer_go_to_the_customer_who_wrote_first(customers_table):
+    """POST /events/ names the customer by consumer (target): of two records sharing it,
+    whichever DynamoDB lists first must not decide who gets the agent's reply."""
+    at = {"consumer_sys_id": "c" * 32, "consumer_instance_url": "https://a.service-now.com"}
+    newcomer = customer("1000", "jane", **at)  # listed first, by key and by time of writing
+    first = customer(JANE, "jane_new", age=timedelta(days=30), **at)
+    for record in (newcomer, first):
+        repositories.customers().put(record)
+
+    assert repositories.customers().with_consumer(TENANT, "c" * 32) == first
+    assert repositories.customers().with_consumer("another-tenant", "c" * 32) is None
+
+
 def test_a_remembered_consumer_whose_profile_is_another_x_users_is_not_used(client, sandbox):
     someone_elses = made_in_servicenow(client, "jane", social_id="3003")
     remembered = customer(
