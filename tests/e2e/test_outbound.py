@@ -89,6 +89,29 @@ def test_an_agents_comment_on_a_mention_is_a_reply_in_the_customers_thread(
     assert replies[0]["text"].endswith("(1/2)") and replies[1]["text"].endswith("(2/2)")
 
 
+def test_a_reply_post_mentions_the_customers_handle_now_not_the_one_they_left(
+    local_stack, desk, agent, customer
+):
+    """The customer renames on X and someone else takes their old handle: the agent's
+    reply in the customer's thread must not mention (notify) that someone else."""
+    posted = desk.customer_mention(customer, "my order never came")
+    drained(local_stack)
+    case = case_of(desk, customer)
+    renamed = f"{customer}_n"
+    desk.x("POST", f"/sandbox/customers/{customer}/rename", screen_name=renamed)
+    desk.customer_dm(customer, "hi, the handle is mine now")  # the newcomer
+    desk.customer_dm(renamed, "I changed my handle")  # seen in a DM: the mention thread too
+    drained(local_stack)
+
+    agent.act("comment", case["number"], "A replacement ships today.")
+    drained(local_stack)
+
+    sent = desk.x("GET", "/sandbox/sent")
+    [reply] = [item for item in sent if item["text"].endswith("A replacement ships today.")]
+    assert reply["text"] == f"@{renamed} A replacement ships today."
+    assert reply["in_reply_to_post_id"] == posted["post"]["id"]
+
+
 def test_resolving_sends_the_closing_message_and_the_next_message_opens_a_new_case(
     local_stack, desk, agent, customer
 ):
