@@ -432,13 +432,15 @@ class CustomerMessage(_Conversational):
             self._customer_record = customer
             # The profile by its sys_id: given a handle, the Case API would make or pick a
             # profile by that handle, whoever holds it now.
-            profile = {"sn_app_cs_social_social_profile": customer.social_profile_sys_id}
+            profile = {}
+            if customer.social_profile_sys_id:
+                profile["sn_app_cs_social_social_profile"] = customer.social_profile_sys_id
             case = client.create_case(
                 short_description=self._short_description(),
                 description=self._description(waiting),
                 consumer_sys_id=customer.consumer_sys_id,
                 correlation_id=correlation_id,
-                **(profile if customer.social_profile_sys_id else {}),
+                **profile,
             )
             count("CasesCreated")
         self._update_conversation(
@@ -548,28 +550,29 @@ class CustomerMessage(_Conversational):
         seen_at = customer.screen_name_seen_at
         if seen_at is not None and event.sent_at <= seen_at:
             return  # an older message, delivered late, has an older handle
-        shown = (event.customer_screen_name, event.customer_name)
-        if (customer.screen_name, customer.name) != shown:
-            if customer.screen_name != event.customer_screen_name:
-                consumers.handle_changed(
-                    self.instance.client_if_any, customer, event.customer_screen_name
-                )
-            for channel in Channel:
-                conversation_id = Conversation.id_for(
-                    customer.tenant_id, self.connection.x_user_id, customer.x_user_id, channel
-                )
-                conversation = repositories.conversations().get(conversation_id)
-                if conversation is not None and (
-                    conversation.customer_screen_name, conversation.customer_name
-                ) != shown:
-                    repositories.conversations().update(
-                        conversation_id, customer_screen_name=shown[0], customer_name=shown[1]
-                    )
-                    if conversation_id == self.conversation.id:
-                        self.conversation = repositories.conversations().get(conversation_id)
-        self._save_customer(
-            screen_name=shown[0], name=shown[1], screen_name_seen_at=event.sent_at
+        screen_name, name = event.customer_screen_name, event.customer_name
+        if customer.screen_name != screen_name:
+            consumers.handle_changed(self.instance.client_if_any, customer, screen_name)
+        if (customer.screen_name, customer.name) != (screen_name, name):
+            for channel in Channel:  # the other channel's replies mention the handle too
+                self._show_on_conversation(channel, screen_name, name)
+        self._save_customer(screen_name=screen_name, name=name, screen_name_seen_at=event.sent_at)
+
+    def _show_on_conversation(self, channel: Channel, screen_name: str, name: str) -> None:
+        conversations = repositories.conversations()
+        conversation_id = Conversation.id_for(
+            self.connection.user_id, self.connection.x_user_id, self.event.customer_id, channel
         )
+        conversation = conversations.get(conversation_id)
+        if conversation is None or (
+            conversation.customer_screen_name, conversation.customer_name
+        ) == (screen_name, name):
+            return
+        updated = conversations.update(
+            conversation_id, customer_screen_name=screen_name, customer_name=name
+        )
+        if conversation_id == self.conversation.id:
+            self.conversation = updated
 
     def _save_customer(self, **changes) -> None:
         customer = self._customer().model_copy(update={**changes, "updated_at": clock.now()})
