@@ -127,6 +127,14 @@ def test_a_consumer_is_found_by_the_x_user_id_on_its_social_profile(instance, cl
     assert client.find_social_profile("Twitter", X_USER_ID) == JANES_PROFILE
 
 
+def test_a_profile_with_another_x_user_id_is_none(instance, client):
+    """An instance without the social_id field ignores its condition and answers the
+    oldest Twitter profile: someone else's."""
+    instance.get(PROFILE_URL, json={"result": [{**PROFILE_RECORD, "social_id": ""}]})
+
+    assert client.find_social_profile("Twitter", X_USER_ID) is None
+
+
 def test_no_profile_with_the_x_user_id_is_none(instance, client):
     instance.get(PROFILE_URL, json={"result": []})
 

@@ -257,7 +257,10 @@ class ServiceNowClient:
         on this channel, if any. Never by handle: a handle names whoever holds it now.
         (An empty id is refused with the other unsafe values: social_id= would match every
         profile without one.)"""
-        return self._social_profile(("channel.name", social_channel), ("social_id", social_id))
+        found = self._social_profile(("channel.name", social_channel), ("social_id", social_id))
+        # An instance drops a query condition on a field it does not have, and answers the
+        # rest (consumer-api.md, sysparm_query): without social_id, any Twitter profile.
+        return found if found is not None and found.social_id == social_id else None
 
     def social_profile_of(self, consumer_sys_id: str, social_channel: str) -> SocialProfile | None:
         """The consumer's (oldest) profile on this channel, if it has one."""
