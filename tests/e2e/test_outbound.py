@@ -2,6 +2,8 @@
 agent answers in the sandbox ServiceNow, whose business rule stand-in calls /events/ with
 the tenant's developer key, and the customer gets the reply on the sandbox X."""
 
+import uuid
+
 import boto3
 import pytest
 import requests
@@ -103,12 +105,13 @@ def test_a_reply_post_mentions_the_customers_handle_now_not_the_one_they_left(
     desk.customer_dm(renamed, "I changed my handle")  # seen in a DM: the mention thread too
     drained(local_stack)
 
-    agent.act("comment", case["number"], "A replacement ships today.")
+    text = f"A replacement ships today (order {uuid.uuid4().hex[:8]})."  # the stack's other tests send too
+    agent.act("comment", case["number"], text)
     drained(local_stack)
 
     sent = desk.x("GET", "/sandbox/sent")
-    [reply] = [item for item in sent if item["text"].endswith("A replacement ships today.")]
-    assert reply["text"] == f"@{renamed} A replacement ships today."
+    [reply] = [item for item in sent if item["text"].endswith(text)]
+    assert reply["text"] == f"@{renamed} {text}"
     assert reply["in_reply_to_post_id"] == posted["post"]["id"]
 
 
