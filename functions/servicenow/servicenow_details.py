@@ -10,7 +10,7 @@ from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound
 from twittnow.instance_urls import InvalidInstanceUrl, normalize_instance_url
 from twittnow.models import ServiceNowDetails
-from twittnow.repositories.credentials import AlreadyConnected
+from twittnow.repositories.credentials import AlreadyConnected, RecordChanged
 from twittnow.settings import get_settings
 
 UNVERIFIED = "unverified"
@@ -23,7 +23,7 @@ def create(caller: Caller, request: ServiceNowDetailsRequest) -> ServiceNowDetai
     if credentials.servicenow_of(owner_id) is not None:  # spares a secret made for nothing
         raise _one_per_user()
     details_id, now = str(uuid.uuid4()), clock.now()
-    secret_arn = repositories.servicenow_secrets().create(
+    secret_arn, secret_version = repositories.servicenow_secrets().create_version(
         details_id, request.admin_password.get_secret_value()
     )
     details = ServiceNowDetails(
@@ -32,6 +32,7 @@ def create(caller: Caller, request: ServiceNowDetailsRequest) -> ServiceNowDetai
         instance_url=instance_url,
         admin_user=request.admin_user,
         secret_arn=secret_arn,
+        secret_version=secret_version,
         created_at=now,
         updated_at=now,
     )
@@ -86,9 +87,12 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
     if changed and password is None:
         raise _password_needed_for(changed)
     if password is not None:
-        # The secret before the record: between the two writes, the old instance may get
-        # the new password, but the new instance never gets the old one.
-        repositories.servicenow_secrets().put(details.secret_arn, password.get_secret_value())
+        # A new version of the secret, which only the record written below names: the
+        # instance and user of any record read the password given with them, whatever
+        # a concurrent change stores meanwhile.
+        values["secret_version"] = repositories.servicenow_secrets().put(
+            details.secret_arn, password.get_secret_value()
+        )
         changed.append("admin_password")
     if not changed:
         return details
@@ -101,8 +105,14 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
             "status_checked_at": None,
         }
     )
-    if not repositories.credentials().replace_servicenow(updated):
-        raise NotFound(f"No ServiceNow details with id {details_id}.")
+    try:
+        repositories.credentials().replace_servicenow(updated, previous=details)
+    except RecordChanged:
+        get(caller, details_id)  # NotFound when deleted meanwhile
+        raise Conflict(
+            "These ServiceNow details were changed by another request while yours was "
+            "being handled, so nothing was saved. Read them again and retry."
+        ) from None
     audit.record(
         caller,
         "servicenow_details.updated",

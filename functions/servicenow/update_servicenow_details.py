@@ -2,15 +2,27 @@
 
 import servicenow_details
 from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest, ServiceNowDetailsView
-from twittnow.api import Access, create_app, current_caller, lambda_entry
+from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
-@app.put("/servicenow-details/<details_id>")
-def update_servicenow_details(details_id: str, details: ServiceNowDetailsRequest) -> ServiceNowDetailsView:
+@app.put(
+    "/servicenow-details/<details_id>",
+    responses=answers(
+        200,
+        {
+            409: "Another request changed the details meanwhile: nothing was saved; read them again and retry."
+        },
+    ),
+)
+def update_servicenow_details(
+    details_id: str, details: ServiceNowDetailsRequest
+) -> ServiceNowDetailsView:
     changes = ServiceNowDetailsChanges(**details.model_dump(exclude_none=True))
-    return ServiceNowDetailsView.of(servicenow_details.update(current_caller(app), details_id, changes))
+    return ServiceNowDetailsView.of(
+        servicenow_details.update(current_caller(app), details_id, changes)
+    )
 
 
 lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -6,7 +6,7 @@ from servicenow_details import get
 from twittnow import servicenow_instances
 from twittnow.auth import Caller
 from twittnow.clients.servicenow import ServiceNowError
-from twittnow.errors import NotFound
+from twittnow.errors import Conflict
 from twittnow.instance_urls import InvalidInstanceUrl
 from twittnow.models import ServiceNowDetails
 from twittnow.servicenow_instances import OK
@@ -23,6 +23,10 @@ def verify(caller: Caller, details_id: str) -> ServiceNowDetails:
     else:
         status, detail = OK, "The instance answered the CSM case API with these credentials."
     checked = servicenow_instances.record_status(details, status, detail)
-    if checked is details:
-        raise NotFound(f"No ServiceNow details with id {details_id}.")
+    if checked is None:
+        get(caller, details_id)  # NotFound when deleted meanwhile
+        raise Conflict(
+            "These ServiceNow details were changed while they were being verified, so the "
+            "outcome was not kept. Verify them again."
+        )
     return checked

@@ -5,6 +5,7 @@ log line, a table or an error message.
 """
 
 import base64
+import json
 import logging
 import os
 import threading
@@ -689,3 +690,40 @@ def test_deleting_a_tenant_leaves_no_rows_or_secrets_behind(in_process_api, tena
         for entry in page["SecretList"]:
             if "servicenow" in entry["Name"]:
                 assert secret not in secrets_manager.get_secret_value(SecretId=entry["Name"])["SecretString"]
+
+
+# ---------------------------------------------------------------- changes that race
+
+
+def test_a_verify_racing_a_move_keeps_neither_its_outcome_nor_the_old_instance(in_process_api, tenant_of):
+    """The verify reads the record, calls the instance, then records the outcome; a PATCH
+    to another instance lands in between. The outcome is of the old credentials: it is
+    not kept, and it does not write the old instance back over the new one (which would
+    send the new password to the old instance)."""
+    api = in_process_api
+    tenant = tenant_of(api)
+    old_host, new_host = (f"dev{uuid.uuid4().hex[:8]}.service-now.com" for _ in range(2))
+    old_secret, new_secret = (f"sn-secret-{uuid.uuid4().hex}" for _ in range(2))
+    record = create(api, tenant.token, instance_url=f"https://{old_host}", admin_password=old_secret)
+    path = f"/servicenow-details/{record['id']}/"
+    moved = {}
+
+    def move_while_verifying(request):
+        moved["reply"] = api.patch(path, token=tenant.token, json={
+            "instance_url": f"https://{new_host}", "admin_password": new_secret})
+        return 200, {}, json.dumps({"result": []})
+
+    with mocked_instance() as instance:
+        instance.add_callback("GET", f"https://{old_host}{CASE_API}", callback=move_while_verifying)
+        verified = api.post(path + "verify/", token=tenant.token)
+    assert moved["reply"].status == 200, moved["reply"].body
+    assert_envelope(verified, 409, "CONFLICT")
+    after = api.get(path, token=tenant.token).body
+    assert (after["instance_url"], after["status"]) == (f"https://{new_host}", "unverified")
+
+    with mocked_instance() as instance:
+        old_api = instance.get(f"https://{old_host}{CASE_API}", json={"result": []})
+        new_api = instance.get(f"https://{new_host}{CASE_API}", json={"result": []})
+        assert api.post(path + "verify/", token=tenant.token).body["status"] == "ok"
+    assert old_api.call_count == 0
+    assert [call.request.headers["Authorization"] for call in new_api.calls] == [basic(SEED["admin_user"], new_secret)]

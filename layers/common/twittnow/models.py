@@ -52,6 +52,10 @@ class ServiceNowDetails(Record):
     instance_url: str
     admin_user: str
     secret_arn: str
+    # The secret's version that holds the password given with this instance_url and
+    # admin_user, so that a password stored by a concurrent change never goes with them.
+    # None on records made before versions were kept: the current version.
+    secret_version: str | None = None
     created_at: datetime
     updated_at: datetime
     # The outcome of the last check against the instance (verify, or a failing call).

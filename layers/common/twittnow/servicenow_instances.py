@@ -25,7 +25,7 @@ def client_for(details: ServiceNowDetails) -> ServiceNowClient:
     instance_url = normalize_instance_url(
         details.instance_url, get_settings().servicenow_allowed_hosts
     )
-    password = repositories.servicenow_secrets().get(details.secret_arn)
+    password = repositories.servicenow_secrets().get(details.secret_arn, details.secret_version)
     return ServiceNowClient(
         instance_url, details.admin_user, password, get_settings().servicenow_timeout_seconds
     )
@@ -44,13 +44,16 @@ def status_for(error: ServiceNowError | InvalidInstanceUrl) -> tuple[str, str]:
     return UNREACHABLE, _described(error, "check instance_url and that the instance is up")
 
 
-def record_status(details: ServiceNowDetails, status: str, detail: str) -> ServiceNowDetails:
-    """Keeps the outcome of a call on the record, where the tenant sees it. Answers the
-    record as written (unchanged if it was deleted meanwhile)."""
+def record_status(
+    details: ServiceNowDetails, status: str, detail: str
+) -> ServiceNowDetails | None:
+    """Keeps the outcome of a call with `details` on the record, where the tenant sees it,
+    and answers the record as written. None when the record was changed (new credentials,
+    a new instance) or deleted meanwhile: the outcome is of credentials it no longer holds."""
     checked = details.model_copy(
         update={"status": status, "status_detail": detail, "status_checked_at": clock.now()}
     )
-    return checked if repositories.credentials().replace_servicenow(checked) else details
+    return checked if repositories.credentials().record_servicenow_status(checked) else None
 
 
 def _described(error: ServiceNowError, advice: str) -> str:

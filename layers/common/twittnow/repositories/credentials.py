@@ -34,6 +34,10 @@ class AccountHeldByAnotherTenant(Exception):
     """The X account is connected to another tenant."""
 
 
+class RecordChanged(Exception):
+    """The record was changed or deleted since it was read."""
+
+
 class PendingConnectionGone(Exception):
     """The pending connection was confirmed (or expired) meanwhile."""
 
@@ -76,14 +80,44 @@ class CredentialsRepository:
         """Every tenant's record, oldest first (admin listing)."""
         return [_to_servicenow(item) for item in self._all_of_kind(SERVICENOW)]
 
-    def replace_servicenow(self, details: ServiceNowDetails) -> bool:
-        """Writes a changed record; False if it was deleted meanwhile."""
+    def replace_servicenow(self, details: ServiceNowDetails, previous: ServiceNowDetails) -> None:
+        """Writes a changed record, if it is still `previous` (its updated_at); raises
+        RecordChanged if it was changed or deleted meanwhile, writing nothing."""
         try:
             client().put_item(
                 TableName=self.table_name,
                 Item=_servicenow_item(details),
-                ConditionExpression="id = :id",
-                ExpressionAttributeValues=to_item({":id": details.id}),
+                ConditionExpression="id = :id AND updated_at = :updated_at",
+                ExpressionAttributeValues={
+                    ":id": {"S": previous.id},
+                    ":updated_at": _servicenow_item(previous)["updated_at"],
+                },
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                raise RecordChanged(details.id) from None
+            raise
+
+    def record_servicenow_status(self, checked: ServiceNowDetails) -> bool:
+        """Writes the status fields of `checked` only if the record still holds the
+        credentials that were checked (its updated_at is the one read): an outcome must
+        not land on, or write back over, details changed meanwhile. False otherwise."""
+        item = _servicenow_item(checked)
+        try:
+            client().update_item(
+                TableName=self.table_name,
+                Key={"user_id": item["user_id"], "kind": item["kind"]},
+                UpdateExpression="SET #status = :status, status_detail = :detail, "
+                "status_checked_at = :checked_at",
+                ConditionExpression="id = :id AND updated_at = :updated_at",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": item["status"],
+                    ":detail": item["status_detail"],
+                    ":checked_at": item["status_checked_at"],
+                    ":id": item["id"],
+                    ":updated_at": item["updated_at"],
+                },
             )
         except ClientError as error:
             if is_condition_failure(error):

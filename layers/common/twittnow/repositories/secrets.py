@@ -17,13 +17,22 @@ class SecretsRepository:
 
     def create(self, name: str, value: str) -> str:
         """Stores `value` as the secret prefix + name; returns its ARN."""
-        return _client().create_secret(Name=self.name_prefix + name, SecretString=value)["ARN"]
+        return self.create_version(name, value)[0]
 
-    def put(self, arn: str, value: str) -> None:
-        _client().put_secret_value(SecretId=arn, SecretString=value)
+    def create_version(self, name: str, value: str) -> tuple[str, str]:
+        """Stores `value` as the secret prefix + name; returns its ARN and the version
+        that holds `value`."""
+        created = _client().create_secret(Name=self.name_prefix + name, SecretString=value)
+        return created["ARN"], created["VersionId"]
 
-    def get(self, arn: str) -> str:
-        return _client().get_secret_value(SecretId=arn)["SecretString"]
+    def put(self, arn: str, value: str) -> str:
+        """Stores `value` as the secret's new current version; returns that version."""
+        return _client().put_secret_value(SecretId=arn, SecretString=value)["VersionId"]
+
+    def get(self, arn: str, version: str | None = None) -> str:
+        """The secret's value: of `version` when given, else the current one."""
+        options = {"VersionId": version} if version else {}
+        return _client().get_secret_value(SecretId=arn, **options)["SecretString"]
 
     def delete(self, arn: str) -> None:
         """Deletes the secret at once; one already gone is fine (deletes are retried)."""

@@ -1,0 +1,127 @@
+"""ServiceNow details changed by two requests at once: each record names the version of
+its secret that holds the password given with its instance and user, and a write based
+on a record read before another change is refused. Against the template's credentials
+table and Secrets Manager in moto."""
+
+from datetime import timedelta
+from unittest.mock import patch
+
+import boto3
+import pytest
+from moto import mock_aws
+from twittnow import clock, repositories, servicenow_instances
+from twittnow.models import ServiceNowDetails
+from twittnow.repositories import dynamo
+from twittnow.repositories import secrets as secrets_module
+from twittnow.repositories.credentials import RecordChanged
+from twittnow.settings import Settings, get_settings
+
+from local.template import Deployment, load_template
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, setting in Settings.model_fields.items():
+        if setting.is_required():
+            monkeypatch.setenv(name.upper(), "unused")
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "SERVICENOW_ALLOWED_HOSTS": "*.service-now.com",
+        "SERVICENOW_SECRET_PREFIX": "races/servicenow/",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    template = load_template(Deployment(aws_endpoint_url="", stack_name="races"))
+    [table] = [table for table in template.tables if table.logical_id == "CredentialsTable"]
+    caches = (get_settings, dynamo.client, secrets_module._client)
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName=table.name,
+            KeySchema=table.key_schema,
+            AttributeDefinitions=table.attribute_definitions,
+            GlobalSecondaryIndexes=table.global_secondary_indexes,
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv("CREDENTIALS_TABLE", table.name)
+        for cache in caches:
+            cache.cache_clear()
+        yield
+    for cache in caches:
+        cache.cache_clear()
+
+
+def stored_details(host: str, password: str) -> ServiceNowDetails:
+    arn, version = repositories.servicenow_secrets().create_version("details-1", password)
+    now = clock.now()
+    details = ServiceNowDetails(
+        id="details-1",
+        user_id="tenant-1",
+        instance_url=f"https://{host}",
+        admin_user="admin",
+        secret_arn=arn,
+        secret_version=version,
+        created_at=now,
+        updated_at=now,
+    )
+    repositories.credentials().add_servicenow(details)
+    return details
+
+
+def moved(details: ServiceNowDetails, host: str, password: str) -> ServiceNowDetails:
+    """`details` as a PATCH to another instance makes it: a new secret version first."""
+    version = repositories.servicenow_secrets().put(details.secret_arn, password)
+    return details.model_copy(
+        update={
+            "instance_url": f"https://{host}",
+            "secret_version": version,
+            "updated_at": details.updated_at + timedelta(seconds=1),
+        }
+    )
+
+
+def password_sent_to(details: ServiceNowDetails) -> tuple[str, str]:
+    """The instance and password a client for `details` calls with."""
+    made = []
+    with patch.object(servicenow_instances, "ServiceNowClient", lambda *args: made.append(args)):
+        servicenow_instances.client_for(details)
+    [(instance_url, _user, password, _timeout)] = made
+    return instance_url, password
+
+
+def test_a_change_based_on_a_record_read_before_another_change_is_refused(aws):
+    read_by_both = stored_details("dev1.service-now.com", "first")
+    first = moved(read_by_both, "dev2.service-now.com", "second")
+    repositories.credentials().replace_servicenow(first, previous=read_by_both)
+
+    late = moved(read_by_both, "dev3.service-now.com", "third")
+    with pytest.raises(RecordChanged):
+        repositories.credentials().replace_servicenow(late, previous=read_by_both)
+
+    # The record is the first change's, and it still gets the first change's password,
+    # though the late change made "third" the secret's current version.
+    record = repositories.credentials().servicenow_of("tenant-1")
+    assert record == first
+    assert password_sent_to(record) == ("https://dev2.service-now.com", "second")
+
+
+def test_a_status_is_kept_only_on_the_credentials_it_is_of(aws):
+    checked = stored_details("dev1.service-now.com", "first")
+    assert servicenow_instances.record_status(checked, "ok", "fine") is not None
+    current = repositories.credentials().servicenow_of("tenant-1")
+    assert current.status == "ok"
+    assert current.updated_at == checked.updated_at  # a status is no change of credentials
+
+    changed = moved(current, "dev2.service-now.com", "second")
+    repositories.credentials().replace_servicenow(changed, previous=current)
+    assert servicenow_instances.record_status(current, "bad_credentials", "stale") is None
+    assert repositories.credentials().servicenow_of("tenant-1") == changed
+
+
+def test_a_record_made_before_versions_were_kept_reads_the_current_password(aws):
+    details = stored_details("dev1.service-now.com", "first").model_copy(
+        update={"secret_version": None}
+    )
+    repositories.servicenow_secrets().put(details.secret_arn, "second")
+    assert password_sent_to(details) == ("https://dev1.service-now.com", "second")
