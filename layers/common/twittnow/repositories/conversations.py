@@ -8,8 +8,8 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
 
-from twittnow import clock
-from twittnow.models import Conversation
+from twittnow import clock, lifecycle
+from twittnow.models import Conversation, ConversationStatus
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
 
@@ -24,7 +24,9 @@ class ConversationsRepository:
         return _to_conversation(item) if item else None
 
     def get_or_create(self, conversation: Conversation) -> Conversation:
-        """The stored conversation with this id, or `conversation`, stored now."""
+        """The stored conversation with this id, or `conversation`, stored now. Its status
+        must be one a conversation starts with (IllegalTransition)."""
+        lifecycle.CONVERSATION.start(conversation.status)
         try:
             client().put_item(
                 TableName=self.table_name,
@@ -38,7 +40,8 @@ class ConversationsRepository:
         return conversation
 
     def update(self, conversation_id: str, **changes: Any) -> Conversation:
-        """Sets (or, for None, removes) the given fields; answers the whole record."""
+        """Sets (or, for None, removes) the given fields; answers the whole record. A new
+        status is written only over a stored one it may follow (IllegalTransition)."""
         values = _sortable(to_jsonable_python(changes))
         to_set = {name: value for name, value in values.items() if value is not None}
         to_remove = [name for name, value in values.items() if value is None]
@@ -62,7 +65,17 @@ class ConversationsRepository:
             arguments["ExpressionAttributeValues"] = to_item(
                 {f":{name}": value for name, value in to_set.items()}
             )
-        return _to_conversation(client().update_item(**arguments)["Attributes"])
+        if "status" in changes:
+            _condition_on_status(arguments, ConversationStatus(changes["status"]))
+        try:
+            return _to_conversation(client().update_item(**arguments)["Attributes"])
+        except ClientError as error:
+            stored = self.get(conversation_id) if is_condition_failure(error) else None
+            if stored is None or "status" not in changes:
+                raise
+            raise lifecycle.IllegalTransition(
+                "conversation", stored.status, ConversationStatus(changes["status"])
+            ) from None
 
     def of_tenant(self, tenant_id: str) -> list[Conversation]:
         """The tenant's conversations, the latest message first."""
@@ -106,6 +119,17 @@ class ConversationsRepository:
         return ids
 
 
+
+
+def _condition_on_status(arguments: dict, new: ConversationStatus) -> None:
+    """Checked against the stored status, in the same write."""
+    before = sorted(lifecycle.CONVERSATION.before(new))
+    names = [f":before_{index}" for index in range(len(before))]
+    arguments["ExpressionAttributeValues"].update(
+        to_item({name: status.value for name, status in zip(names, before)})
+    )
+    allowed = f"#status IN ({', '.join(names)})" if names else "attribute_not_exists(id)"
+    arguments["ConditionExpression"] += f" AND {allowed}"
 
 
 def _item(conversation: Conversation) -> dict:

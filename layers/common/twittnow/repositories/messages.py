@@ -5,7 +5,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from twittnow.models import ConversationMessage
+from twittnow import lifecycle
+from twittnow.models import ConversationMessage, MessageStatus
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
 
@@ -15,7 +16,9 @@ class MessagesRepository:
 
     def add(self, message: ConversationMessage) -> tuple[ConversationMessage, bool]:
         """Stores `message` unless one with its key exists: answers the stored message and
-        whether it is new (False for a message seen before, as X's retries are)."""
+        whether it is new (False for a message seen before, as X's retries are). Its
+        status must be one a message starts with (IllegalTransition)."""
+        lifecycle.MESSAGE.start(message.status)
         try:
             client().put_item(
                 TableName=self.table_name,
@@ -39,18 +42,29 @@ class MessagesRepository:
         return _to_message(item) if item else None
 
     def update(self, message: ConversationMessage, **changes: Any) -> ConversationMessage:
-        """Writes the message with `changes` (fields of ConversationMessage) applied."""
+        """Writes the message with `changes` (fields of ConversationMessage) applied. A new
+        status is written only over a stored one it may follow (IllegalTransition)."""
         changed = message.model_copy(update=changes)
         values = changed.model_dump(mode="json", include=set(changes) | {"updated_at"})
-        client().update_item(
-            TableName=self.table_name,
-            Key=_key(message.conversation_id, message.key),
-            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
-            ExpressionAttributeNames={f"#{name}": name for name in values},
-            ExpressionAttributeValues=to_item(
+        arguments = {
+            "TableName": self.table_name,
+            "Key": _key(message.conversation_id, message.key),
+            "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in values),
+            "ExpressionAttributeNames": {f"#{name}": name for name in values},
+            "ExpressionAttributeValues": to_item(
                 {f":{name}": value for name, value in values.items()}
             ),
-        )
+        }
+        if "status" in changes:
+            _condition_on_status(arguments, changed.status)
+        try:
+            client().update_item(**arguments)
+        except ClientError as error:
+            refused = is_condition_failure(error)
+            stored = self.get(message.conversation_id, message.key) if refused else None
+            if stored is None:
+                raise
+            raise lifecycle.IllegalTransition("message", stored.status, changed.status) from None
         return changed
 
     def of_conversation(self, conversation_id: str) -> list[ConversationMessage]:
@@ -72,6 +86,21 @@ class MessagesRepository:
 
 def _key(conversation_id: str, key: str) -> dict:
     return to_item({"conversation_id": conversation_id, "key": key})
+
+
+def _condition_on_status(arguments: dict, new: MessageStatus) -> None:
+    """Checked against the stored status, not the caller's copy of it. A message deleted
+    meanwhile (with its tenant) is written as before."""
+    before = sorted(lifecycle.MESSAGE.before(new))
+    names = [f":before_{index}" for index in range(len(before))]
+    arguments["ExpressionAttributeNames"]["#key"] = "key"
+    arguments["ExpressionAttributeValues"].update(
+        to_item({name: status.value for name, status in zip(names, before)})
+    )
+    condition = "attribute_not_exists(#key)"
+    if names:
+        condition += f" OR #status IN ({', '.join(names)})"
+    arguments["ConditionExpression"] = condition
 
 
 def _to_message(item: dict) -> ConversationMessage:
