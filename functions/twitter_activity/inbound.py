@@ -338,32 +338,53 @@ class CustomerMessage(_Conversational):
         return cls(connection, event, conversation, message)
 
     def process(self) -> None:
+        """Takes the message on from the status the last attempt left it in (see
+        twittnow.lifecycle.MESSAGE), to its final step: handled."""
         if self.message.handled:
             return  # X delivered it again
         self._keep_customer_current()
+        # An attempt that got as far as COMMENTING may have written the comment.
         retrying = self.message.status == MessageStatus.COMMENTING
         if self.message.status == MessageStatus.RECEIVED:
-            if self._has_open_case():
-                self.message = self._save(self.message, status=MessageStatus.COMMENTING)
-            elif self.conversation.status == ConversationStatus.COLLECTING:
-                self._record_answer()
-            else:
-                self._hold()
+            self._route()
         if self.message.status == MessageStatus.COMMENTING:
-            commented = self._comment(self.message, self._comment_text(), retrying)
-            if commented is None:
-                self._hold()  # the case was finished meanwhile: this message opens the next
-            else:
-                self.message = commented
+            self._comment_on_case(retrying)
         if self.message.status != MessageStatus.COMMENTED:
-            if self.conversation.status != ConversationStatus.OPEN:
-                if not self._ask_next_question():
-                    self._open_case()
-            if self.message.case_number and self.message.case_number == self.conversation.case_number:
-                self._acknowledge()  # this message opened the case
+            self._towards_case()
         self._attach_media()
-        self.message = self._save(self.message, handled=True, failure="")
+        self._update_message(handled=True, failure="")
         count("MessagesProcessed")
+
+    def _update_message(self, **changes) -> None:
+        self.message = self._save(self.message, **changes)
+
+    def _route(self) -> None:
+        """RECEIVED: to the open case (COMMENTING), as the answer to the pending question
+        (ANSWERED), or held for the case to come (WAITING_FOR_ANSWERS)."""
+        if self._has_open_case():
+            self._update_message(status=MessageStatus.COMMENTING)
+        elif self.conversation.status == ConversationStatus.COLLECTING:
+            self._record_answer()
+        else:
+            self._hold()
+
+    def _comment_on_case(self, retrying: bool) -> None:
+        """COMMENTING: on the case (COMMENTED), or held (WAITING_FOR_ANSWERS) when the case
+        was finished meanwhile: this message opens the next."""
+        commented = self._comment(self.message, self._comment_text(), retrying)
+        if commented is None:
+            self._hold()
+        else:
+            self.message = commented
+
+    def _towards_case(self) -> None:
+        """A message held or answering, or one that opened a case: the next question, or
+        the case (CASE_CREATED), then the customer told its number."""
+        if self.conversation.status != ConversationStatus.OPEN:
+            if not self._ask_next_question():
+                self._open_case()
+        if self.message.case_number and self.message.case_number == self.conversation.case_number:
+            self._acknowledge()  # this message opened the case
 
     # ------------------------------------------------------------ custom fields
 
@@ -372,7 +393,7 @@ class CustomerMessage(_Conversational):
         customer = self._customer()
         if field_name:
             self._save_customer(answers={**customer.answers, field_name: self.event.text})
-        self.message = self._save(self.message, status=MessageStatus.ANSWERED)
+        self._update_message(status=MessageStatus.ANSWERED)
 
     def _hold(self) -> None:
         """Keeps the message for the case to come (its description)."""
@@ -386,7 +407,7 @@ class CustomerMessage(_Conversational):
             changes["pending_case_correlation_id"] = f"twittnow:{conversation.id}:{self.event.event_id}"
         if changes:
             self._update_conversation(**changes)
-        self.message = self._save(self.message, status=MessageStatus.WAITING_FOR_ANSWERS)
+        self._update_message(status=MessageStatus.WAITING_FOR_ANSWERS)
 
     def _ask_next_question(self) -> bool:
         """Asks the first custom field the customer has not answered; False if none."""
@@ -457,10 +478,10 @@ class CustomerMessage(_Conversational):
         for held in waiting:
             if held.key != self.message.key:
                 self._save(held, status=MessageStatus.CASE_CREATED, case_number=case.number)
-        status = self.message.status
-        if status != MessageStatus.ANSWERED:
-            status = MessageStatus.CASE_CREATED
-        self.message = self._save(self.message, status=status, case_number=case.number)
+        if self.message.status == MessageStatus.ANSWERED:
+            self._update_message(case_number=case.number)  # an answer stays one
+        else:
+            self._update_message(status=MessageStatus.CASE_CREATED, case_number=case.number)
 
     def _waiting_messages(self) -> list[ConversationMessage]:
         keys = list(self.conversation.waiting_message_keys)
@@ -520,7 +541,7 @@ class CustomerMessage(_Conversational):
                     self.conversation.case_sys_id, media.file_name, media.content_type, media.data
                 )
             attached.append(url)
-            self.message = self._save(message, media_attached=attached)
+            self._update_message(media_attached=attached)
 
     # ------------------------------------------------------------ the customer and replies
 
@@ -584,7 +605,7 @@ class CustomerMessage(_Conversational):
         listed after what the customer wrote meanwhile, chosen once for every retry."""
         if self.message.reply_key is None:
             key = f"{clock.sortable(clock.now())}#{self.message.event_id}#{kind}"
-            self.message = self._save(self.message, reply_key=key)
+            self._update_message(reply_key=key)
         return self.message.reply_key
 
     def _outbound(self, key: str, text: str) -> ConversationMessage:

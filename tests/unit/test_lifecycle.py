@@ -76,7 +76,7 @@ def test_the_tables_list_what_the_code_does():
         (m.COMMENTING, m.COMMENTED), (m.COMMENTING, m.COMMENTING),
         (m.COMMENTING, m.WAITING_FOR_ANSWERS), (m.COMMENTING, m.CASE_CREATED),
         (m.WAITING_FOR_ANSWERS, m.CASE_CREATED),
-        (m.ANSWERED, m.ANSWERED), (m.ANSWERED, m.CASE_CREATED),
+        (m.ANSWERED, m.CASE_CREATED),
         (m.CASE_CREATED, m.CASE_CREATED),
         (m.QUEUED, m.DELIVERED), (m.QUEUED, m.FAILED),
         (m.DELIVERED, m.COMMENTING),

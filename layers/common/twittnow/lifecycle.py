@@ -117,9 +117,9 @@ MESSAGE = Lifecycle(
         ),
         M.ANSWERED: state(
             "An answer to a custom-field question: it stays one when the case it "
-            "completes opens (ANSWERED, with the case number). An answer whose earlier "
-            "hold was cut short is taken into the case (CASE_CREATED).",
-            M.ANSWERED, M.CASE_CREATED,
+            "completes opens (given the case number). An answer whose earlier hold was "
+            "cut short is taken into the case (CASE_CREATED).",
+            M.CASE_CREATED,
         ),
         M.CASE_CREATED: state(
             "In the description of the case it opened. A retry after that case was "
