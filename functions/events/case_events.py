@@ -5,9 +5,10 @@ import hashlib
 from datetime import timedelta
 
 from models import CaseEventAccepted, CaseEventRequest, CaseEventType
-from twittnow import clock, repositories, x_text
+from twittnow import clock, correlation_ids, repositories, x_text
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable
+from twittnow.jobs import ReplyJob
 from twittnow.models import (
     Channel,
     Conversation,
@@ -70,12 +71,12 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
         repositories.outbound_queue().send(
             [
                 QueueMessage(
-                    body={
-                        "conversation_id": conversation_id,
-                        "message_key": key,
-                        "type": request.type.value,
-                        "case_sys_id": conversation.case_sys_id,
-                    },
+                    body=ReplyJob(
+                        conversation_id=conversation_id,
+                        message_key=key,
+                        type=request.type.value,
+                        case_sys_id=conversation.case_sys_id,
+                    ),
                     group_id=conversation_id,
                     deduplication_id=f"{conversation_id}:{event_id}",
                 )
@@ -130,9 +131,8 @@ def _conversation_of_unlinked_case(tenant_id: str, case: str) -> Conversation | 
         raise UpstreamUnavailable(
             f"ServiceNow did not answer about case {case}; nothing was queued. Retry shortly."
         ) from None
-    prefix, _, rest = found.correlation_id.partition(":")
-    conversation_id = rest.split(":")[0] if prefix == "twittnow" else ""
-    conversation = repositories.conversations().get(conversation_id) if conversation_id else None
+    correlation = correlation_ids.parse(found.correlation_id)
+    conversation = correlation and repositories.conversations().get(correlation.conversation_id)
     return conversation if conversation and conversation.tenant_id == tenant_id else None
 
 

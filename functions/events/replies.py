@@ -6,6 +6,7 @@ from twittnow import clock, customer_channel, repositories, servicenow_instances
 from twittnow.clients.servicenow import ServiceNowError
 from twittnow.clients.x import XNotFound, XRequestRejected
 from twittnow.instance_urls import InvalidInstanceUrl
+from twittnow.jobs import ReplyJob
 from twittnow.models import Conversation, ConversationMessage, ConversationStatus, MessageStatus
 from twittnow.observability import count, logger
 from twittnow.repositories.queues import QueueMessage
@@ -17,10 +18,10 @@ class Undeliverable(Exception):
     """Retrying cannot deliver this reply (X refused it, the account is gone...)."""
 
 
-def deliver(job: dict) -> None:
+def deliver(job: ReplyJob) -> None:
     """Sends the reply `job` names (its conversation, message key, type and case)."""
-    conversation = repositories.conversations().get(job["conversation_id"])
-    reply = conversation and repositories.messages().get(conversation.id, job["message_key"])
+    conversation = repositories.conversations().get(job.conversation_id)
+    reply = conversation and repositories.messages().get(conversation.id, job.message_key)
     if reply is None or reply.handled:
         return  # delivered before, or its tenant deleted since
     logger.append_keys(tenant_id=conversation.tenant_id)
@@ -34,7 +35,7 @@ def deliver(job: dict) -> None:
             [QueueMessage(job, conversation.id, f"{conversation.id}:{reply.event_id}")]
         )
         return
-    if job["type"] in ENDING_TYPES and conversation.case_sys_id == job.get("case_sys_id"):
+    if job.type in ENDING_TYPES and conversation.case_sys_id == job.case_sys_id:
         # The customer's next message opens a new case.
         repositories.conversations().update(conversation.id, status=ConversationStatus.NEW)
     repositories.messages().update(
@@ -60,11 +61,11 @@ def _send(conversation: Conversation, reply: ConversationMessage) -> Conversatio
     return reply.model_copy(update={"x_message_ids": sent})
 
 
-def give_up(job: dict, reason: str) -> None:
+def give_up(job: ReplyJob, reason: str) -> None:
     """Records that the reply cannot be delivered: on the case, for the agents, and in
     the conversation."""
-    conversation = repositories.conversations().get(job["conversation_id"])
-    reply = conversation and repositories.messages().get(conversation.id, job["message_key"])
+    conversation = repositories.conversations().get(job.conversation_id)
+    reply = conversation and repositories.messages().get(conversation.id, job.message_key)
     if reply is None:
         return
     count("RepliesUndeliverable")
@@ -72,7 +73,7 @@ def give_up(job: dict, reason: str) -> None:
     repositories.messages().update(
         reply, status=MessageStatus.FAILED, status_detail=reason, updated_at=clock.now()
     )
-    _note_on_case(conversation, job.get("case_sys_id"), reason)
+    _note_on_case(conversation, job.case_sys_id, reason)
 
 
 def _note_on_case(conversation: Conversation, case_sys_id: str | None, reason: str) -> None:

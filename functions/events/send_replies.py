@@ -2,13 +2,11 @@
 failures: a failed reply holds back its conversation's later ones (FIFO), and comes back
 when X's rate limit lifts or after a backoff."""
 
-import json
-
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 import replies
-from twittnow import repositories
+from twittnow import job_records, repositories
 from twittnow.observability import logger, metrics
 from twittnow.retries import queued_attempt
 from twittnow.settings import get_settings
@@ -17,8 +15,8 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 def handle_record(record: SQSRecord) -> None:
-    job = json.loads(record.body)
-    logger.append_keys(conversation_id=job["conversation_id"])
+    job = job_records.parse(record, job_records.ReplyJobRecord).body
+    logger.append_keys(conversation_id=job.conversation_id)
     with queued_attempt(
         repositories.outbound_queue(),
         record,

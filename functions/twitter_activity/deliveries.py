@@ -56,7 +56,7 @@ def accept(raw_body: bytes) -> int:
     repositories.inbound_queue().send(
         [
             QueueMessage(
-                body=event.model_copy(update={"received_at": received_at}).model_dump(mode="json"),
+                body=event.model_copy(update={"received_at": received_at}),
                 group_id=conversation_key(event),
                 deduplication_id=deduplication_id(event),
             )

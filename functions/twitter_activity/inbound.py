@@ -19,6 +19,7 @@ from twittnow import (
     audit,
     clock,
     consumers,
+    correlation_ids,
     customer_channel,
     repositories,
     servicenow_instances,
@@ -404,7 +405,9 @@ class CustomerMessage(_Conversational):
             changes["waiting_message_keys"] = [*keys, self.message.key]
         if not conversation.pending_case_correlation_id:
             # Names the case to come from its first message: a retried create finds it.
-            changes["pending_case_correlation_id"] = f"twittnow:{conversation.id}:{self.event.event_id}"
+            changes["pending_case_correlation_id"] = correlation_ids.for_case(
+                conversation.id, self.event.event_id
+            )
         if changes:
             self._update_conversation(**changes)
         self._update_message(status=MessageStatus.WAITING_FOR_ANSWERS)
@@ -438,7 +441,7 @@ class CustomerMessage(_Conversational):
     def _open_case(self) -> None:
         conversation = self.conversation
         correlation_id = conversation.pending_case_correlation_id or (
-            f"twittnow:{conversation.id}:{self.event.event_id}"
+            correlation_ids.for_case(conversation.id, self.event.event_id)
         )
         client = self.instance.client
         waiting = self._waiting_messages()

@@ -6,17 +6,16 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 import inbound
-from twittnow import repositories
+from twittnow import job_records, repositories
 from twittnow.observability import logger, metrics
 from twittnow.retries import queued_attempt
 from twittnow.settings import get_settings
-from twittnow.x_events import from_queue
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 def handle_record(record: SQSRecord) -> None:
-    event = from_queue(record.json_body)
+    event = job_records.parse(record, job_records.InboundJobRecord).body
     logger.append_keys(account_id=event.account_id, event_id=event.event_id)
     with queued_attempt(
         repositories.inbound_queue(),

@@ -377,6 +377,8 @@ def sqs_record(event, receive_count: int = 1) -> dict:
             "MessageGroupId": f"{event.account_id}:{party}",
             "MessageDeduplicationId": f"{event.account_id}:{event.event_id}",
             "SentTimestamp": str(int(time.time() * 1000)),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
         },
         "messageAttributes": {},
         "md5OfBody": "",

@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 
 REVOKE_EVENT_TYPE = "oauth.revoke"
 DM_EVENT_TYPES = ("dm.received", "dm.sent")
@@ -129,19 +129,6 @@ class Mention(XEvent):
 class AccountRevoked(XEvent):
     kind: Literal["account_revoked"] = "account_revoked"
     revoked_at: datetime
-
-
-_QUEUED_EVENT = TypeAdapter(
-    Annotated[
-        DirectMessageReceived | DirectMessageSent | Mention | AccountRevoked,
-        Field(discriminator="kind"),
-    ]
-)
-
-
-def from_queue(body: dict) -> XEvent:
-    """An event as the webhook queued it (its model_dump in JSON)."""
-    return _QUEUED_EVENT.validate_python(body)
 
 
 def conversation_key(event: XEvent) -> str:

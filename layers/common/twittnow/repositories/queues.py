@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import boto3
+from pydantic import BaseModel
 
 MAX_BATCH = 10  # SendMessageBatch's limit
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60
@@ -23,7 +24,7 @@ def _client():
 
 @dataclass(frozen=True)
 class QueueMessage:
-    body: dict
+    body: BaseModel  # the job (twittnow.jobs)
     group_id: str
     deduplication_id: str
 
@@ -45,7 +46,7 @@ class FifoQueue:
                 Entries=[
                     {
                         "Id": str(index),
-                        "MessageBody": json.dumps(message.body),
+                        "MessageBody": _json(message.body),
                         "MessageGroupId": _sqs_id(message.group_id),
                         "MessageDeduplicationId": _sqs_id(message.deduplication_id),
                     }
@@ -63,6 +64,13 @@ class FifoQueue:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY_SECONDS)),
         )
+
+
+def _json(job: BaseModel) -> str:
+    """The job's JSON, in ASCII (as json.dumps writes it): a text from X may hold what
+    SendMessage refuses in a body (it takes #x9, #xA, #xD, #x20-#xD7FF, #xE000-#xFFFD and
+    #x10000-#x10FFFF only) or what pydantic's JSON encoder refuses (a lone surrogate)."""
+    return json.dumps(job.model_dump(mode="json"))
 
 
 def _sqs_id(value: str) -> str:
