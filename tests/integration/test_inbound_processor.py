@@ -1032,6 +1032,30 @@ def test_a_failing_conversation_holds_back_only_its_own_messages_in_a_batch(
     assert [m["text"] for m in desk.messages_with(bob)] == ["Bob's parcel is late."]
 
 
+def test_a_message_that_is_not_an_event_fails_and_holds_back_only_its_group(
+    stack, desk, processor
+):
+    ann, bob = new_customer(), new_customer()
+    for name in (ann, bob):
+        desk.introduce(name)
+    bob_1, ann_1, bob_2 = (
+        sqs_record(processor.customer_dm(desk.account_id, name, text))
+        for name, text in [(bob, "Bob's parcel is late."), (ann, "Ann's parcel is late."),
+                           (bob, "Bob again.")]
+    )
+    bob_1["body"] = bob_1["body"].replace('"direct_message_received"', '"direct_message_lost"')
+    with quiet_x(stack), processor.retries() as scheduled:
+        failed = processor.run_batch([bob_1, ann_1, bob_2])
+
+    # Retrying cannot fix it: it comes back after the queue's visibility timeout, as any
+    # failure without a delay of its own, until the dead-letter queue takes it.
+    assert failed == [bob_1["messageId"], bob_2["messageId"]]
+    assert scheduled == {}
+    assert len(desk.cases_of(ann)) == 1
+    assert desk.messages_with(ann)[0]["text"] == "Ann's parcel is late."
+    assert desk.cases_of(bob) == []
+
+
 # ---------------------------------------------------------------- X refusing the bot
 
 

@@ -11,25 +11,35 @@ Only the queue processors import this (Powertools' parser models are already loa
 its batch processing there); the producers need twittnow.jobs alone.
 """
 
-from typing import TypeVar
+import json
+from typing import Annotated
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import Json, ValidationError
+from pydantic import BeforeValidator, ValidationError
 
 from twittnow.jobs import InboundJob, ReplyJob
 from twittnow.observability import count_failure, logger
 
 
+def _from_json(body: object) -> object:
+    """The body's JSON, read as json.loads reads it: pydantic's own JSON parser (what
+    pydantic.Json uses) refuses a lone surrogate's escape, which a text from X may hold,
+    and FifoQueue.send writes."""
+    if not isinstance(body, str):
+        return body
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("the body nests too deeply") from None
+
+
 class InboundJobRecord(SqsRecordModel):
-    body: Json[InboundJob]
+    body: Annotated[InboundJob, BeforeValidator(_from_json)]
 
 
 class ReplyJobRecord(SqsRecordModel):
-    body: Json[ReplyJob]
-
-
-Record = TypeVar("Record", bound=SqsRecordModel)
+    body: Annotated[ReplyJob, BeforeValidator(_from_json)]
 
 
 class MalformedJob(ValueError):
@@ -37,7 +47,7 @@ class MalformedJob(ValueError):
     reaches the dead-letter queue after the queue's maxReceiveCount attempts."""
 
 
-def parse(record: SQSRecord, model: type[Record]) -> Record:
+def parse[Record: SqsRecordModel](record: SQSRecord, model: type[Record]) -> Record:
     """`record` as `model`; raises MalformedJob (logged with where and what is wrong,
     never the body, which holds customers' messages) when it does not validate."""
     try:
