@@ -197,9 +197,10 @@ def _connect(
         subscription_id = x_client().subscribe(api, webhook_id, pending.x_user_id, credentials)
     secret = json.dumps(tokens)
     if previous is not None:  # the same account again: new tokens, same record
-        repositories.x_secrets().put(previous.secret_arn, secret)
+        version = repositories.x_secrets().put(previous.secret_arn, secret)
         connection = previous.model_copy(
             update={
+                "secret_version": version,
                 "screen_name": pending.screen_name,
                 "webhook_api": api.value,
                 "webhook_id": webhook_id,
@@ -211,12 +212,14 @@ def _connect(
         )
     else:
         connection_id = str(uuid.uuid4())
+        secret_arn, version = repositories.x_secrets().create_version(connection_id, secret)
         connection = XConnection(
             id=connection_id,
             user_id=tenant.user.id,
             x_user_id=pending.x_user_id,
             screen_name=pending.screen_name,
-            secret_arn=repositories.x_secrets().create(connection_id, secret),
+            secret_arn=secret_arn,
+            secret_version=version,
             webhook_api=api.value,
             webhook_id=webhook_id,
             subscription_id=subscription_id,

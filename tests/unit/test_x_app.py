@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 
 import boto3
 import pytest
@@ -18,6 +19,7 @@ from twittnow.x_app import (
     signature_matches,
 )
 
+from tests.aws_calls import count_reads
 
 # ---------------------------------------------------------------- webhook security
 
@@ -87,9 +89,9 @@ def test_a_signature_for_another_body_or_secret_does_not_match():
 def no_app_environment(monkeypatch):
     for name in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_APP_SECRET_ARN"):
         monkeypatch.delenv(name, raising=False)
-    x_app._app_credentials_in.cache_clear()
+    x_app._app_secrets.cache_clear()
     yield monkeypatch
-    x_app._app_credentials_in.cache_clear()
+    x_app._app_secrets.cache_clear()
 
 
 @pytest.fixture
@@ -117,15 +119,26 @@ def test_the_environment_gives_the_app_credentials_locally(no_app_environment):
     assert app_credentials() == AppCredentials("local-key", "local-secret")
 
 
-def test_the_secret_gives_the_app_credentials_in_aws_read_once(app_secret, no_app_environment):
+def test_the_secret_gives_the_app_credentials_in_aws_read_once_per_max_age(
+    app_secret, no_app_environment
+):
     secrets, arn = app_secret
     no_app_environment.setenv("X_CONSUMER_KEY", "only-half")
+    no_app_environment.setenv("POWERTOOLS_PARAMETERS_MAX_AGE", "1")
+    reads = count_reads(x_app._app_secrets().client)
 
     assert app_credentials() == AppCredentials("aws-key", "aws-secret")
+    # Rotated: the new secret is read once the cached value is older than the max age,
+    # with no redeploy and no new instance.
     secrets.put_secret_value(
         SecretId=arn, SecretString=json.dumps({"consumer_key": "b", "consumer_secret": "c"})
     )
     assert app_credentials() == AppCredentials("aws-key", "aws-secret")
+    assert len(reads) == 1
+    time.sleep(1.1)
+    assert app_credentials() == AppCredentials("b", "c")
+    assert len(reads) == 2
+
 
 
 def test_a_secret_without_credentials_yet_is_a_clear_error(app_secret):

@@ -100,6 +100,9 @@ class XConnection(Record):
     x_user_id: str
     screen_name: str
     secret_arn: str
+    # The secret's version holding this connection's tokens (see ServiceNowDetails);
+    # None on connections made before versions were kept: the current version.
+    secret_version: str | None = None
     webhook_api: str
     webhook_id: str
     subscription_id: str

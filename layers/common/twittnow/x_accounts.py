@@ -23,7 +23,7 @@ def x_client() -> XClient:
 
 def credentials_of(connection: XConnection) -> UserCredentials:
     """The account's access token and secret, from Secrets Manager."""
-    tokens = json.loads(repositories.x_secrets().get(connection.secret_arn))
+    tokens = json.loads(repositories.x_secrets().get(connection.secret_arn, connection.secret_version))
     return UserCredentials(tokens["access_token"], tokens["access_token_secret"])
 
 

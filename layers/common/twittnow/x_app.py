@@ -77,7 +77,8 @@ def _sha256_signature(secret: str, message: bytes) -> str:
 def app_credentials() -> AppCredentials:
     """The X app's consumer key and secret: X_CONSUMER_KEY and X_CONSUMER_SECRET when both
     are set (locally), else the JSON secret {"consumer_key", "consumer_secret"} that
-    X_APP_SECRET_ARN names (in AWS), read once per Lambda instance."""
+    X_APP_SECRET_ARN names (in AWS), read again after POWERTOOLS_PARAMETERS_MAX_AGE
+    seconds, so that a rotated secret takes effect with no redeploy."""
     key, secret = os.environ.get("X_CONSUMER_KEY"), os.environ.get("X_CONSUMER_SECRET")
     if key and secret:
         return AppCredentials(key, secret)
@@ -90,17 +91,23 @@ def app_credentials() -> AppCredentials:
     return _app_credentials_in(arn)
 
 
-@cache  # only answers are cached: a secret still empty is read again next time
-def _app_credentials_in(secret_arn: str) -> AppCredentials:
-    import boto3  # in the Lambda runtime; imported here so that the layer loads without it
+@cache
+def _app_secrets():
+    """Powertools Parameters' cache of the secret, loaded with its first read (about
+    4 ms) rather than at a cold start."""
+    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    return SecretsProvider()
+
+
+def _app_credentials_in(secret_arn: str) -> AppCredentials:
     try:
-        stored = json.loads(value["SecretString"])
+        stored = json.loads(_app_secrets().get(secret_arn))
         credentials = AppCredentials(stored["consumer_key"], stored["consumer_secret"])
     except (ValueError, KeyError, TypeError):
         credentials = AppCredentials("", "")
     if not (credentials.consumer_key and credentials.consumer_secret):
+        _app_secrets().clear_cache()  # read again next time: the operator may be filling it in
         raise RuntimeError(
             f"The X app secret {secret_arn} does not hold a consumer key and secret yet: "
             """put {"consumer_key": "...", "consumer_secret": "..."} in it."""

@@ -1,14 +1,30 @@
 """Secrets Manager: one secret per stored password or token, named under a prefix the
-functions' policies are limited to."""
+functions' policies are limited to.
+
+Reads go through Powertools Parameters' cache, each value kept for
+POWERTOOLS_PARAMETERS_MAX_AGE seconds (template.yaml): a tenant's secret is read at most
+once per that time per Lambda instance. A record names the version it was stored with
+(ServiceNowDetails.secret_version, XConnection.secret_version), so a cached value is never
+one a later change replaced."""
 
 from functools import cache
 
 import boto3
 
+# Between a secret's ARN and a version id in a cache entry's name: ARNs have no "#".
+VERSION_MARK = "#version="
+
 
 @cache
 def _client():
     return boto3.client("secretsmanager")
+
+
+@cache
+def _reader():
+    from twittnow.repositories.secret_versions import SecretVersions
+
+    return SecretVersions(boto3_client=_client())
 
 
 class SecretsRepository:
@@ -30,9 +46,9 @@ class SecretsRepository:
         return _client().put_secret_value(SecretId=arn, SecretString=value)["VersionId"]
 
     def get(self, arn: str, version: str | None = None) -> str:
-        """The secret's value: of `version` when given, else the current one."""
-        options = {"VersionId": version} if version else {}
-        return _client().get_secret_value(SecretId=arn, **options)["SecretString"]
+        """The secret's value: of `version` when given, else the current one (as of at
+        most the cache's max age ago)."""
+        return _reader().get(f"{arn}{VERSION_MARK}{version}" if version else arn)
 
     def delete(self, arn: str) -> None:
         """Deletes the secret at once; one already gone is fine (deletes are retried)."""
