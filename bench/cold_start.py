@@ -42,7 +42,8 @@ FIRST_USE = {
     "twittnow.clients.servicenow": ["requests"],
     "twittnow.passwords": ["argon2"],
     "twittnow.confirmation_codes": [
-        "cryptography.hazmat.primitives.ciphers.aead", "cryptography.hazmat.primitives.kdf.hkdf"
+        "cryptography.hazmat.primitives.ciphers.aead",
+        "cryptography.hazmat.primitives.kdf.hkdf",
     ],
 }
 # Run in each fresh process: argv is the function's folder and handler ("" for boto3 alone),
@@ -92,20 +93,24 @@ def main() -> None:
     cpu_ms = {name: statistics.median(samples) for name, samples in cpu.items()}
 
     print(f"cold start, median of {runs} fresh processes each, {machine()}")
-    print(f"  {'':40} {'wall':>9} {'ratio':>7}   {'CPU':>9} {'ratio':>7}"
-          f"          first use adds")
+    print(f"  {'':40} {'wall':>9} {'ratio':>7}   {'CPU':>9} {'ratio':>7}          first use adds")
     above = []
     for name, _ in kinds:
         ratio, cpu_ratio = wall_ms[name] / wall_ms[BASELINE], cpu_ms[name] / cpu_ms[BASELINE]
         if ratio > GOAL:
             above.append(name)
-        later = (f"  +{statistics.median(first_use_ms[name]):4.1f} ms"
-                 if name in first_use_ms else "")
-        print(f"  {name:40} {wall_ms[name]:6.1f} ms {ratio:5.2f} x   "
-              f"{cpu_ms[name]:6.1f} ms {cpu_ratio:5.2f} x{'  above' if ratio > GOAL else '       '}"
-              f"{later}")
-    print(f"  goal: no function above {GOAL} x boto3 alone (wall): "
-          f"{'met' if not above else f'missed by {len(above)} of {len(functions)}'}")
+        later = (
+            f"  +{statistics.median(first_use_ms[name]):4.1f} ms" if name in first_use_ms else ""
+        )
+        print(
+            f"  {name:40} {wall_ms[name]:6.1f} ms {ratio:5.2f} x   "
+            f"{cpu_ms[name]:6.1f} ms {cpu_ratio:5.2f} x{'  above' if ratio > GOAL else '       '}"
+            f"{later}"
+        )
+    print(
+        f"  goal: no function above {GOAL} x boto3 alone (wall): "
+        f"{'met' if not above else f'missed by {len(above)} of {len(functions)}'}"
+    )
     heavy_packages(functions)
     layer_size()
 
@@ -125,7 +130,10 @@ def run(function: Function | None, *options: str) -> str:
     }
     done = subprocess.run(
         [sys.executable, "-I", *options, "-c", PROGRAM, *arguments],
-        env=environment, capture_output=True, text=True, check=True,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stderr if options else done.stdout
 
@@ -143,15 +151,23 @@ def heavy_packages(functions: tuple[Function, ...]) -> None:
         for package, milliseconds in package_times.items():
             times[package].append(milliseconds)
             importers[package][package_importers[package]] += 1
-    print("  heavy packages (python -X importtime, self time; median over the functions "
-          "importing them):")
+    print(
+        "  heavy packages (python -X importtime, self time; median over the functions "
+        "importing them):"
+    )
     heaviest = sorted(times, key=lambda package: -statistics.median(times[package]))
     for package in heaviest[:HEAVY_SHOWN]:
-        where = "boto3 (the baseline has it too)" if package in baseline else ", ".join(
-            f"{importer} ({count})" for importer, count in importers[package].most_common(3)
+        where = (
+            "boto3 (the baseline has it too)"
+            if package in baseline
+            else ", ".join(
+                f"{importer} ({count})" for importer, count in importers[package].most_common(3)
+            )
         )
-        print(f"    {package:22} {statistics.median(times[package]):5.1f} ms "
-              f"in {len(times[package]):2} functions, imported by {where}")
+        print(
+            f"    {package:22} {statistics.median(times[package]):5.1f} ms "
+            f"in {len(times[package]):2} functions, imported by {where}"
+        )
 
 
 def _package_times(importtime: str, ours: set[str]) -> tuple[dict[str, float], dict[str, str]]:
@@ -169,7 +185,7 @@ def _package_times(importtime: str, ours: set[str]) -> tuple[dict[str, float], d
         package = name.split(".")[0]
         times[package] += own / 1000
         if package not in importers:
-            importers[package] = _our_importer(rows[index + 1:], depth, package, ours)
+            importers[package] = _our_importer(rows[index + 1 :], depth, package, ours)
     return dict(times), importers
 
 
@@ -190,12 +206,26 @@ def layer_size() -> None:
     with tempfile.TemporaryDirectory() as build:
         target = Path(build) / "python"
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(LAYER_DIR / "requirements.txt"), "--target", str(target)],
-            capture_output=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(LAYER_DIR / "requirements.txt"),
+                "--target",
+                str(target),
+            ],
+            capture_output=True,
+            check=True,
         )
-        shutil.copytree(LAYER_DIR / "twittnow", target / "twittnow",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            LAYER_DIR / "twittnow",
+            target / "twittnow",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         files = [path for path in target.rglob("*") if path.is_file()]
         unzipped = sum(path.stat().st_size for path in files)
         archive = Path(build) / "layer.zip"
@@ -207,9 +237,11 @@ def layer_size() -> None:
         for path in files:
             by_package[path.relative_to(target).parts[0]] += path.stat().st_size
     largest = ", ".join(f"{name} {size / 2**20:.1f}" for name, size in by_package.most_common(5))
-    print(f"  layer (pip install -r {LAYER_DIR.relative_to(REPO_ROOT)}/requirements.txt "
-          f"--target, + twittnow): {unzipped / 2**20:.1f} MiB unzipped, "
-          f"{zipped / 2**20:.1f} MiB zipped")
+    print(
+        f"  layer (pip install -r {LAYER_DIR.relative_to(REPO_ROOT)}/requirements.txt "
+        f"--target, + twittnow): {unzipped / 2**20:.1f} MiB unzipped, "
+        f"{zipped / 2**20:.1f} MiB zipped"
+    )
     print(f"    largest (MiB): {largest}")
 
 

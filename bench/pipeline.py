@@ -71,8 +71,10 @@ def main() -> None:
         desk = new_desk(stack)
         servicenow(desk, "PUT", "/sandbox/settings", latency_ms=options.latency_ms)
         customers = [f"customer{index:03d}" for index in range(options.customers)]
-        print(f"pipeline: {options.customers} customers x {options.messages} DMs, ServiceNow "
-              f"{options.latency_ms} ms per call, {machine()}")
+        print(
+            f"pipeline: {options.customers} customers x {options.messages} DMs, ServiceNow "
+            f"{options.latency_ms} ms per call, {machine()}"
+        )
         phases = [
             ("new customers' first DMs", range(1, 2)),
             ("follow-ups on open cases", range(2, options.messages + 1)),
@@ -87,16 +89,21 @@ def main() -> None:
     messages = sum(count for count, _, _ in results)
     seconds = sum(elapsed for _, elapsed, _ in results)
     comments = sum(1 for line in overview["journal"] if line["element"] == "comments")
-    print(f"all: {messages} DMs in {seconds:.1f} s, {messages / seconds:.1f} DMs/s; ServiceNow "
-          f"has {len(overview['cases'])} cases and {comments} comments")
+    print(
+        f"all: {messages} DMs in {seconds:.1f} s, {messages / seconds:.1f} DMs/s; ServiceNow "
+        f"has {len(overview['cases'])} cases and {comments} comments"
+    )
     first, follow_up = (calls for _, _, calls in results)
     met = first <= 3 and follow_up <= 1
-    print(f"goal: <= 3 ServiceNow calls for a first DM ({first:.2f}), 1 per follow-up "
-          f"({follow_up:.2f}): {'met' if met else 'missed'}")
+    print(
+        f"goal: <= 3 ServiceNow calls for a first DM ({first:.2f}), 1 per follow-up "
+        f"({follow_up:.2f}): {'met' if met else 'missed'}"
+    )
 
 
-def run_phase(stack, desk: Desk, dynamodb: DynamoDbCalls, name: str, customers: list[str],
-              numbers: range) -> tuple[int, float, float]:
+def run_phase(
+    stack, desk: Desk, dynamodb: DynamoDbCalls, name: str, customers: list[str], numbers: range
+) -> tuple[int, float, float]:
     """Sends DM number `numbers` of every customer and waits for the queues to empty;
     prints what it cost. Answers (DMs, seconds, ServiceNow calls per DM)."""
     servicenow_before = servicenow(desk, "GET", "/sandbox")["requests"]
@@ -118,15 +125,20 @@ def run_phase(stack, desk: Desk, dynamodb: DynamoDbCalls, name: str, customers: 
     servicenow_calls = (servicenow_after["total"] - servicenow_before["total"]) / count
     routes = Counter(servicenow_after["by_route"]) - Counter(servicenow_before["by_route"])
     print(f"{name}: {count} DMs in {elapsed:.1f} s, {count / elapsed:.1f} DMs/s")
-    print(f"  ServiceNow calls per DM {servicenow_calls:.2f}: " + ", ".join(
-        f"{route} {calls / count:.2f}" for route, calls in sorted(routes.items())))
+    print(
+        f"  ServiceNow calls per DM {servicenow_calls:.2f}: "
+        + ", ".join(f"{route} {calls / count:.2f}" for route, calls in sorted(routes.items()))
+    )
     for caller in ("webhook", "processor"):
         calls = {op: n for (who, op), n in dynamodb_calls.items() if who == caller}
         reads = sum(n for op, n in calls.items() if op in READS)
         writes = sum(calls.values()) - reads
-        print(f"  DynamoDB per DM, {caller:9}: {reads / count:5.2f} reads, "
-              f"{writes / count:5.2f} writes (" + ", ".join(
-                  f"{op} {n / count:.2f}" for op, n in sorted(calls.items())) + ")")
+        print(
+            f"  DynamoDB per DM, {caller:9}: {reads / count:5.2f} reads, "
+            f"{writes / count:5.2f} writes ("
+            + ", ".join(f"{op} {n / count:.2f}" for op, n in sorted(calls.items()))
+            + ")"
+        )
     return count, elapsed, servicenow_calls
 
 

@@ -81,7 +81,7 @@ def main() -> None:
             event = delivery_event(index)  # built and signed outside the timing
             # Interleaved, so that any drift of the machine touches all three alike.
             measured = {
-                "handler": timed(lambda: handler(event)),
+                "handler": timed(lambda event=event: handler(event)),
                 "send": timed(bare_send),
                 "get_item": timed(bare_get_item),
             }

@@ -19,7 +19,9 @@ DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 # The isolated embedded AWS: a moto server in a child process (see moto_server).
-_CHILD_PROGRAM = "from local.moto_server import serve_until_stdin_closes; serve_until_stdin_closes()"
+_CHILD_PROGRAM = (
+    "from local.moto_server import serve_until_stdin_closes; serve_until_stdin_closes()"
+)
 
 # GenerateSecretString settings that GetRandomPassword takes as they are.
 _PASSWORD_OPTIONS = (

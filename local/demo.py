@@ -91,9 +91,7 @@ class Demo:
             "admin_user": sandbox.admin_user,
             "admin_password": sandbox.admin_password,
         }
-        details = self.call(
-            "POST", self.api, "/servicenow-details/", token=token, json=body
-        ).json()
+        details = self.call("POST", self.api, "/servicenow-details/", token=token, json=body).json()
         self.show(f"instance {details['instance_url']} as {details['admin_user']}")
 
     def connect_x(self, token: str) -> None:
@@ -104,9 +102,7 @@ class Demo:
         approved = self.call("GET", auth_url, f"&approve={COMPANY_ACCOUNT}", expect=302, label="X")
         callback = urlsplit(approved.headers["Location"])
         self.show(f"X redirects to {callback.path}")
-        pending = self.call(
-            "GET", self.api, f"{callback.path}?{callback.query}&format=json"
-        ).json()
+        pending = self.call("GET", self.api, f"{callback.path}?{callback.query}&format=json").json()
         self.show(pending["message"])
         self.show("the tenant confirms with the one-time code the page showed:")
         body = {"confirmation": pending["confirmation"]}
@@ -149,8 +145,10 @@ class Demo:
         consumers = {consumer["sys_id"]: consumer for consumer in overview["consumers"]}
         consumer = consumers.get(case["consumer"], {"name": "?", "number": case["consumer"]})
         self.show(f"case {case['number']}: {case['short_description']}")
-        self.show(f"consumer {consumer['number']} ({consumer['name']}), contact type "
-                  f"{case['contact_type']}")
+        self.show(
+            f"consumer {consumer['number']} ({consumer['name']}), contact type "
+            f"{case['contact_type']}"
+        )
         return case
 
     def show_sent(self, title: str, count: int) -> None:
@@ -218,7 +216,11 @@ class Demo:
         shown = f"{label}: " if label else ""
         try:
             answer = requests.request(
-                method, url, json=json, headers=headers, allow_redirects=False,
+                method,
+                url,
+                json=json,
+                headers=headers,
+                allow_redirects=False,
                 timeout=HTTP_TIMEOUT_SECONDS,
             )
         except requests.RequestException as error:

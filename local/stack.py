@@ -373,7 +373,9 @@ class LocalStack:
         if self.x_sandbox is not None:
             lines.append(f"  X sandbox      {self.x_sandbox.base_url}  (SANDBOX=0 uses the real X)")
             if self.x_webhook_url:
-                lines.append(f"  X webhook      {self.x_webhook_url} (registered with the sandbox X)")
+                lines.append(
+                    f"  X webhook      {self.x_webhook_url} (registered with the sandbox X)"
+                )
         if self.servicenow_sandbox is not None:
             lines.append(f"  ServiceNow     {self.servicenow_sandbox.base_url}  (sandbox instance)")
         elif not self.settings.sandbox:

@@ -21,16 +21,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    create_admin = _command(commands, "createadmin", "create an admin user (the seed's createsuperuser)")
+    create_admin = _command(
+        commands, "createadmin", "create an admin user (the seed's createsuperuser)"
+    )
     create_admin.add_argument("--username", required=True, help="the admin's email address")
 
     webhooks = _command(commands, "webhooks", "manage the X webhook that delivers account activity")
     webhooks.add_argument("action", choices=["register", "list", "validate", "delete"])
-    webhooks.add_argument("--url", help="register: the webhook URL, e.g. https://<api>/twitter-activity")
-    webhooks.add_argument("--id", dest="webhook_id", help="validate, delete: the webhook's id (see list)")
+    webhooks.add_argument(
+        "--url", help="register: the webhook URL, e.g. https://<api>/twitter-activity"
+    )
+    webhooks.add_argument(
+        "--id", dest="webhook_id", help="validate, delete: the webhook's id (see list)"
+    )
 
     _command(
-        commands, "rekey-claims",
+        commands,
+        "rekey-claims",
         "once, after deploying NFKC + casefold uniqueness: move username and custom field "
         "name claims to their new keys",
     )
@@ -39,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     dead_letters.add_arguments(dead_letter_command)
 
     documents = commands.add_parser("openapi", help="write docs/openapi.json from the code")
-    documents.add_argument("--output", type=Path, default=openapi.DOCUMENT, help="where to write it")
+    documents.add_argument(
+        "--output", type=Path, default=openapi.DOCUMENT, help="where to write it"
+    )
     arguments = parser.parse_args(argv)
     if arguments.command == "openapi":  # reads the code only: no stack to choose
         print(f"Wrote {openapi.write(arguments.output)}.")
@@ -79,7 +88,9 @@ def _webhooks(action: str, url: str | None, webhook_id: str | None) -> int:
     challenge to the URL, which the deployed (or local) stack answers."""
     x, x_app = (load_module(LAYER_DIR, name) for name in ("twittnow.clients.x", "twittnow.x_app"))
     client = x.XClient(os.environ["X_API_BASE_URL"], x_app.app_credentials())
-    if action in ("register", "validate", "delete") and not (url if action == "register" else webhook_id):
+    if action in ("register", "validate", "delete") and not (
+        url if action == "register" else webhook_id
+    ):
         raise TargetError(f"webhooks {action} needs {'--url' if action == 'register' else '--id'}.")
     try:
         if action == "register":
@@ -87,7 +98,9 @@ def _webhooks(action: str, url: str | None, webhook_id: str | None) -> int:
             print(f"Registered webhook {webhook.id} for {webhook.url} (valid: {webhook.valid}).")
         elif action == "list":
             for webhook in client.list_webhooks():
-                print(f"{webhook.id}  {webhook.url}  valid={webhook.valid}  created={webhook.created_at}")
+                print(
+                    f"{webhook.id}  {webhook.url}  valid={webhook.valid}  created={webhook.created_at}"
+                )
         elif action == "validate":
             client.validate_webhook(webhook_id)
             print(f"X re-sent the CRC challenge to webhook {webhook_id}; it answered correctly.")
@@ -127,7 +140,10 @@ def _rekey_claims() -> int:
         outcome = repositories.users().rekey_claim(user)
         outcomes[f"username {outcome}"] = outcomes.get(f"username {outcome}", 0) + 1
         if outcome in ("taken", "unclaimed"):
-            print(f"Username {user.username} (user {user.id}): {outcome}; rename the user.", file=sys.stderr)
+            print(
+                f"Username {user.username} (user {user.id}): {outcome}; rename the user.",
+                file=sys.stderr,
+            )
         for field in repositories.custom_fields().of_tenant(user.id):
             outcome = repositories.custom_fields().rekey_claim(field)
             outcomes[f"field name {outcome}"] = outcomes.get(f"field name {outcome}", 0) + 1

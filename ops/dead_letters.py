@@ -43,7 +43,12 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("action", choices=["list", "redrive"])
     command.add_argument("--queue", required=True, choices=sorted(SOURCE_QUEUE_VARIABLES))
     command.add_argument(
-        "--id", dest="message_ids", action="extend", nargs="+", default=[], metavar="MESSAGE_ID",
+        "--id",
+        dest="message_ids",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="MESSAGE_ID",
         help="redrive: the messages to move (see list)",
     )
     command.add_argument("--all", action="store_true", help="redrive: every message")

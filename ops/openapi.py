@@ -216,9 +216,9 @@ def _raw_body(function: Function, module: ModuleType, schemas: dict) -> dict | N
         return {
             "required": True,
             "description": (
-                "An X Activity API delivery (`{\"data\": {\"event_uuid\", \"filter\", "
-                "\"event_type\", \"payload\"}}`) or an Account Activity API one "
-                "(`{\"for_user_id\", \"direct_message_events\" | \"tweet_create_events\" | "
+                'An X Activity API delivery (`{"data": {"event_uuid", "filter", '
+                '"event_type", "payload"}}`) or an Account Activity API one '
+                '(`{"for_user_id", "direct_message_events" | "tweet_create_events" | '
                 "...}`), signed in x-twitter-webhooks-signature. Events of other kinds are "
                 "answered and not queued."
             ),

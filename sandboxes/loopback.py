@@ -20,7 +20,7 @@ class LoopbackSandbox:
 
     def __init__(self, host: str, port: int):
         self._address = (host, port)
-        self._server: "Server | None" = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     @property

@@ -2,6 +2,7 @@
 
 import logic
 from models import ApiKeyResponse
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 from twittnow.errors import InvalidInput
 

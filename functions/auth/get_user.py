@@ -2,6 +2,7 @@
 
 import logic
 from models import UserView
+
 from twittnow.api import Access, create_app, current_caller, lambda_entry
 
 app = create_app()

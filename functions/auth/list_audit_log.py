@@ -5,7 +5,16 @@ from typing import Annotated
 import logic
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from models import AuditEntryView
-from twittnow.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Access, Page, create_app, lambda_entry, paginate
+
+from twittnow.api import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Access,
+    Page,
+    create_app,
+    lambda_entry,
+    paginate,
+)
 from twittnow.periods import period
 
 app = create_app()
@@ -21,7 +30,9 @@ def list_audit_log(
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[AuditEntryView]:
     start, end = period(start_date, end_date)
-    entries = [AuditEntryView.of(entry) for entry in logic.audit_entries(user_id, action, start, end)]
+    entries = [
+        AuditEntryView.of(entry) for entry in logic.audit_entries(user_id, action, start, end)
+    ]
     return paginate(entries, app.current_event, page, page_size)
 
 

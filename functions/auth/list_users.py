@@ -3,9 +3,18 @@
 from typing import Annotated
 
 import logic
-from models import UserView
-from twittnow.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Access, Page, create_app, lambda_entry, paginate
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from models import UserView
+
+from twittnow.api import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Access,
+    Page,
+    create_app,
+    lambda_entry,
+    paginate,
+)
 
 app = create_app()
 

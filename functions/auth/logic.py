@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models import CreateUserRequest, PartialUpdateUserRequest
+
 from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
 from twittnow.errors import (  # InvalidInput: for ops createadmin, which catches it here
@@ -105,7 +106,9 @@ def update_user(caller: Caller, user_id: str, changes: PartialUpdateUserRequest)
         raise _changed_meanwhile() from None
     except UserGone:
         raise NotFound(f"No user with id {user_id}.") from None
-    audit.record(caller, "user.updated", resource_id=user.id, tenant_id=user.id, changed_fields=changed)
+    audit.record(
+        caller, "user.updated", resource_id=user.id, tenant_id=user.id, changed_fields=changed
+    )
     return updated
 
 
@@ -164,7 +167,11 @@ def set_password(caller: Caller, user_id: str, password: str) -> None:
     keep = caller.token.digest if caller.user.id == user.id else None
     repositories.tokens().delete_for_user(user.id, kind=TokenKind.LOGIN, keep_digest=keep)
     audit.record(
-        caller, "user.password_set", resource_id=user.id, tenant_id=user.id, changed_fields=["password"]
+        caller,
+        "user.password_set",
+        resource_id=user.id,
+        tenant_id=user.id,
+        changed_fields=["password"],
     )
 
 
@@ -175,7 +182,9 @@ def login(username: str, password: str) -> Login:
     now = clock.now()
     attempts, username_key = repositories.login_attempts(), matching_key(username)
     try:
-        window_ends = attempts.count_attempt(username_key, now, FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS)
+        window_ends = attempts.count_attempt(
+            username_key, now, FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS
+        )
     except TooManyAttempts as locked:
         wait = int((locked.window_ends - now).total_seconds()) + 1
         raise Throttled(
@@ -191,7 +200,13 @@ def login(username: str, password: str) -> Login:
         # Only if the password checked is still the user's: a login racing a password
         # change must not leave a session the change did not end.
         repositories.tokens().add_if(
-            Token(digest=digest(token), user_id=user.id, kind=TokenKind.LOGIN, created_at=now, expires_at=expiry),
+            Token(
+                digest=digest(token),
+                user_id=user.id,
+                kind=TokenKind.LOGIN,
+                created_at=now,
+                expires_at=expiry,
+            ),
             repositories.users().password_check(user),
         )
     except ConditionNotMet:

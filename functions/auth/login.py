@@ -2,6 +2,7 @@
 
 import logic
 from models import LoginRequest, LoginResponse, UserView
+
 from twittnow.api import Access, answers, create_app, lambda_entry
 
 app = create_app()

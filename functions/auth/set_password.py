@@ -2,6 +2,7 @@
 
 import logic
 from models import SetPasswordRequest
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

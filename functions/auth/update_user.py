@@ -2,6 +2,7 @@
 
 import logic
 from models import PartialUpdateUserRequest, UpdateUserRequest, UserView
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -18,7 +18,9 @@ def list_of(caller: Caller, user_id: str | None) -> list[Conversation]:
     return repositories.conversations().of_tenant(owner_id)
 
 
-def messages_of(caller: Caller, conversation_id: str) -> tuple[Conversation, list[ConversationMessage]]:
+def messages_of(
+    caller: Caller, conversation_id: str
+) -> tuple[Conversation, list[ConversationMessage]]:
     # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
     conversation = repositories.conversations().get(conversation_id)
     if conversation is None or not caller.may_manage(conversation.tenant_id):

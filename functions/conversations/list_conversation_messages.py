@@ -6,6 +6,7 @@ from typing import Annotated
 import conversations
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from models import MessageView
+
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -27,7 +28,9 @@ def list_conversation_messages(
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[MessageView]:
     _, messages = conversations.messages_of(current_caller(app), conversation_id)
-    return paginate([MessageView.of(message) for message in messages], app.current_event, page, page_size)
+    return paginate(
+        [MessageView.of(message) for message in messages], app.current_event, page, page_size
+    )
 
 
 lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -5,6 +5,7 @@ import hashlib
 from datetime import timedelta
 
 from models import CaseEventAccepted, CaseEventRequest, CaseEventType
+
 from twittnow import clock, correlation_ids, repositories, x_text
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable
@@ -48,8 +49,12 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
     now = clock.now()
     event_id, remember_for = _event_id(request, conversation)
     conversation_id, key = repositories.case_events().claim(
-        tenant_id, event_id, f"{clock.sortable(now)}#agent:{event_id}", conversation.id,
-        now, now + remember_for,
+        tenant_id,
+        event_id,
+        f"{clock.sortable(now)}#agent:{event_id}",
+        conversation.id,
+        now,
+        now + remember_for,
     )
     reply, _ = repositories.messages().add(
         ConversationMessage(
@@ -99,12 +104,16 @@ def _conversation(
             )
         return conversation
     customer = repositories.customers().with_consumer(tenant_id, target)
-    conversations = [
-        repositories.conversations().get(
-            Conversation.id_for(tenant_id, connection.x_user_id, customer.x_user_id, channel)
-        )
-        for channel in Channel
-    ] if customer else []
+    conversations = (
+        [
+            repositories.conversations().get(
+                Conversation.id_for(tenant_id, connection.x_user_id, customer.x_user_id, channel)
+            )
+            for channel in Channel
+        ]
+        if customer
+        else []
+    )
     found = [conversation for conversation in conversations if conversation is not None]
     if not found:
         raise NotFound(f"No customer of this tenant has consumer {target}.")

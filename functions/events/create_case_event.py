@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 import case_events
 from models import CaseEventAccepted, CaseEventRequest
 from pydantic import ValidationError
+
 from twittnow.api import (
     Access,
     answers,
@@ -44,7 +45,9 @@ def _request() -> CaseEventRequest:
     try:
         fields = dict(parse_qsl(body)) if content_type == FORM else json.loads(body or "{}")
     except (ValueError, RecursionError) as error:
-        raise InvalidInput.for_field("body", f"The request body is not valid JSON ({error}).") from None
+        raise InvalidInput.for_field(
+            "body", f"The request body is not valid JSON ({error})."
+        ) from None
     if not isinstance(fields, dict):
         raise InvalidInput.for_field("body", "The request body must be a JSON object.")
     try:

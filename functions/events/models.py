@@ -7,7 +7,6 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from twittnow.api import Body
 
-
 # Sys_ids are hex digits and case numbers a prefix and digits (CS0001005). A case may be
 # looked up in a ServiceNow encoded query, where "^" would add conditions of the caller's
 # choosing and "javascript:" would run a script: such values are refused here, before any

@@ -2,12 +2,18 @@
 
 import custom_fields
 from models import CustomFieldRequest, CustomFieldView
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
 
 
-@app.post("/custom-fields", responses=answers(201, {409: "The tenant has a field of this name (ignoring case and character width)."}))
+@app.post(
+    "/custom-fields",
+    responses=answers(
+        201, {409: "The tenant has a field of this name (ignoring case and character width)."}
+    ),
+)
 def create_custom_field(request: CustomFieldRequest) -> tuple[CustomFieldView, int]:
     return CustomFieldView.of(custom_fields.create(current_caller(app), request)), 201
 

@@ -2,6 +2,7 @@
 
 import servicenow_details
 from models import ServiceNowDetailsRequest, ServiceNowDetailsView
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()
@@ -17,7 +18,9 @@ app = create_app()
         },
     ),
 )
-def create_servicenow_details(request: ServiceNowDetailsRequest) -> tuple[ServiceNowDetailsView, int]:
+def create_servicenow_details(
+    request: ServiceNowDetailsRequest,
+) -> tuple[ServiceNowDetailsView, int]:
     details = servicenow_details.create(current_caller(app), request)
     return ServiceNowDetailsView.of(details), 201
 

@@ -4,6 +4,7 @@ import uuid
 
 from models import CustomFieldChanges, CustomFieldRequest
 from owners import owner_of_new_record
+
 from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, NotFound, PermissionDenied
@@ -59,7 +60,11 @@ def update(caller: Caller, field_id: str, changes: CustomFieldChanges) -> Custom
     except FieldGone:
         raise NotFound(f"No custom field with id {field_id}.") from None
     audit.record(
-        caller, "custom_field.updated", resource_id=field.id, tenant_id=field.user_id, changed_fields=changed
+        caller,
+        "custom_field.updated",
+        resource_id=field.id,
+        tenant_id=field.user_id,
+        changed_fields=changed,
     )
     return updated
 

@@ -5,7 +5,17 @@ from typing import Annotated
 import custom_fields
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from models import CustomFieldView
-from twittnow.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Access, Page, create_app, current_caller, lambda_entry, paginate
+
+from twittnow.api import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Access,
+    Page,
+    create_app,
+    current_caller,
+    lambda_entry,
+    paginate,
+)
 
 app = create_app()
 
@@ -16,7 +26,9 @@ def list_custom_fields(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[CustomFieldView]:
-    fields = [CustomFieldView.of(field) for field in custom_fields.list_of(current_caller(app), user)]
+    fields = [
+        CustomFieldView.of(field) for field in custom_fields.list_of(current_caller(app), user)
+    ]
     return paginate(fields, app.current_event, page, page_size)
 
 

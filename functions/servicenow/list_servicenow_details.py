@@ -5,7 +5,17 @@ from typing import Annotated
 import servicenow_details
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from models import ServiceNowDetailsView
-from twittnow.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Access, Page, create_app, current_caller, lambda_entry, paginate
+
+from twittnow.api import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Access,
+    Page,
+    create_app,
+    current_caller,
+    lambda_entry,
+    paginate,
+)
 
 app = create_app()
 
@@ -15,7 +25,10 @@ def list_servicenow_details(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[ServiceNowDetailsView]:
-    records = [ServiceNowDetailsView.of(details) for details in servicenow_details.list_visible(current_caller(app))]
+    records = [
+        ServiceNowDetailsView.of(details)
+        for details in servicenow_details.list_visible(current_caller(app))
+    ]
     return paginate(records, app.current_event, page, page_size)
 
 

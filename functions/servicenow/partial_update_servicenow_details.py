@@ -2,6 +2,7 @@
 
 import servicenow_details
 from models import ServiceNowDetailsChanges, ServiceNowDetailsView
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

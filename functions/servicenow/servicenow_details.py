@@ -5,6 +5,7 @@ import uuid
 
 from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
 from owners import owner_of_new_record
+
 from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound
@@ -78,7 +79,8 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
     values = changes.model_dump(exclude_unset=True)
     if values.pop("user", details.user_id) != details.user_id:
         raise InvalidInput.for_field(
-            "user", "The owner of a record cannot be changed; delete it and create one for the other user."
+            "user",
+            "The owner of a record cannot be changed; delete it and create one for the other user.",
         )
     if "instance_url" in values:
         values["instance_url"] = _valid_instance_url(values["instance_url"])
@@ -152,5 +154,6 @@ def _password_needed_for(changed: list[str]) -> InvalidInput:
 
 def _one_per_user() -> Conflict:
     return Conflict.not_unique(
-        "user", "This user already has ServiceNow details; change them with PATCH, or delete them first."
+        "user",
+        "This user already has ServiceNow details; change them with PATCH, or delete them first.",
     )

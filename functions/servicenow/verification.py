@@ -3,6 +3,7 @@ ServiceNow, in a module of its own so that the other details functions do not lo
 HTTP client."""
 
 from servicenow_details import get
+
 from twittnow import servicenow_instances
 from twittnow.auth import Caller
 from twittnow.clients.servicenow import ServiceNowError

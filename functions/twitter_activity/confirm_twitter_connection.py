@@ -3,6 +3,7 @@ completes it with the one-time code the callback's page showed."""
 
 import connections
 from models import ConfirmXConnectionRequest, XConnectionView
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, public_url
 
 app = create_app()
@@ -21,7 +22,9 @@ ANSWERS = answers(
 @app.post("/twitter-callback/confirm", responses=ANSWERS)
 def confirm_twitter_connection(request: ConfirmXConnectionRequest) -> XConnectionView:
     connection = connections.confirm(
-        current_caller(app), request.confirmation, public_url(app.current_event, connections.WEBHOOK_PATH)
+        current_caller(app),
+        request.confirmation,
+        public_url(app.current_event, connections.WEBHOOK_PATH),
     )
     return XConnectionView.of(connection)
 

@@ -40,7 +40,11 @@ from twittnow.clients.x import (
 )
 from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
 from twittnow.models import OAuthRequest, PendingXConnection, User, XConnection
-from twittnow.repositories.credentials import AccountHeldByAnotherTenant, AlreadyConnected, PendingConnectionGone
+from twittnow.repositories.credentials import (
+    AccountHeldByAnotherTenant,
+    AlreadyConnected,
+    PendingConnectionGone,
+)
 from twittnow.settings import get_settings
 from twittnow.x_accounts import disconnect, x_client
 
@@ -95,7 +99,9 @@ def finish(oauth_token: str | None, verifier: str | None, denied: str | None) ->
         # can forge it: it spends nothing, and the request expires on its own.
         raise PermissionDenied("The X account was not connected: authorization was declined on X.")
     if not oauth_token or not verifier:
-        raise InvalidInput("X's redirect must carry oauth_token and oauth_verifier. Start again with GET /get-auth-url.")
+        raise InvalidInput(
+            "X's redirect must carry oauth_token and oauth_verifier. Start again with GET /get-auth-url."
+        )
     authorizations = repositories.oauth_requests()
     request = authorizations.get(oauth_token)
     if request is None:
@@ -105,7 +111,9 @@ def finish(oauth_token: str | None, verifier: str | None, denied: str | None) ->
         raise NotFound("The user who started this authorization no longer exists.")
     with _x_answers("finish connecting the X account"):
         try:
-            access = x_client().access_token(RequestToken(request.oauth_token, request.oauth_token_secret), verifier)
+            access = x_client().access_token(
+                RequestToken(request.oauth_token, request.oauth_token_secret), verifier
+            )
         except (XRequestRejected, XConnectionBroken):
             # Perhaps a forged redirect: the request stays for the real one, up to
             # MAX_VERIFIER_FAILURES. (X down or throttling leaves it as it was.)
@@ -117,7 +125,9 @@ def finish(oauth_token: str | None, verifier: str | None, denied: str | None) ->
         "access_token": access.credentials.access_token,
         "access_token_secret": access.credentials.access_token_secret,
     }
-    return _hold_for_confirmation(tenant, ApprovedAccount(access.user_id, access.screen_name, tokens))
+    return _hold_for_confirmation(
+        tenant, ApprovedAccount(access.user_id, access.screen_name, tokens)
+    )
 
 
 def confirm(caller: Caller, confirmation: str, webhook_url: str) -> XConnection:
@@ -144,7 +154,9 @@ def revoke(caller: Caller) -> None:
         return
     with _x_answers("disconnect the X account"):
         disconnect(connection)
-    audit.record(caller, "x_connection.revoked", resource_id=connection.id, tenant_id=connection.user_id)
+    audit.record(
+        caller, "x_connection.revoked", resource_id=connection.id, tenant_id=connection.user_id
+    )
 
 
 def _hold_for_confirmation(tenant: User, account: ApprovedAccount) -> Approval:
@@ -157,7 +169,9 @@ def _hold_for_confirmation(tenant: User, account: ApprovedAccount) -> Approval:
         user_id=tenant.id,
         x_user_id=account.x_user_id,
         screen_name=account.screen_name,
-        sealed_tokens=confirmation_codes.seal(code, account.tokens, _seal_context(tenant.id, account.x_user_id)),
+        sealed_tokens=confirmation_codes.seal(
+            code, account.tokens, _seal_context(tenant.id, account.x_user_id)
+        ),
         expires_at=clock.now() + CONFIRMATION_LIFETIME,
     )
     repositories.credentials().add_x_pending(pending)
@@ -169,7 +183,9 @@ def _seal_context(tenant_id: str, x_user_id: str) -> str:
     return f"{tenant_id}:{x_user_id}"
 
 
-def _check_one_account_rules(tenant_id: str, x_user_id: str, screen_name: str) -> XConnection | None:
+def _check_one_account_rules(
+    tenant_id: str, x_user_id: str, screen_name: str
+) -> XConnection | None:
     """One X account per tenant and one tenant per X account. Answers the tenant's
     connection of this same account, if any (reconnecting replaces its tokens)."""
     previous = repositories.credentials().x_of(tenant_id)
@@ -185,7 +201,11 @@ def _check_one_account_rules(tenant_id: str, x_user_id: str, screen_name: str) -
 
 
 def _connect(
-    tenant: Caller, pending: PendingXConnection, tokens: dict[str, str], previous: XConnection | None, webhook_url: str
+    tenant: Caller,
+    pending: PendingXConnection,
+    tokens: dict[str, str],
+    previous: XConnection | None,
+    webhook_url: str,
 ) -> XConnection:
     api = WebhookApi(get_settings().x_webhook_api)
     # Taken before subscribing, so that every event X delivers for the new subscription is
@@ -231,12 +251,16 @@ def _connect(
         repositories.credentials().confirm_x(connection, pending)
     except (PendingConnectionGone, AccountHeldByAnotherTenant, AlreadyConnected) as error:
         if previous is None:
-            repositories.x_secrets().delete(connection.secret_arn)  # a secret nothing names is a leak
+            repositories.x_secrets().delete(
+                connection.secret_arn
+            )  # a secret nothing names is a leak
         if isinstance(error, PendingConnectionGone):
             raise _no_pending_connection() from None
         if isinstance(error, AccountHeldByAnotherTenant):
             raise _held_by_another(pending.screen_name) from None
-        raise Conflict("This tenant connected another X account meanwhile; revoke it first.") from None
+        raise Conflict(
+            "This tenant connected another X account meanwhile; revoke it first."
+        ) from None
     audit.record(
         tenant,
         "x_connection.connected",
@@ -284,10 +308,18 @@ def _x_answers(action: str) -> Iterator[None]:
         yield
     except XRateLimited as error:
         wait = max(1, int((error.reset_at - clock.now()).total_seconds()))
-        raise UpstreamUnavailable(f"X is rate limiting us; could not {action}. Try again in {wait} seconds.", wait) from None
+        raise UpstreamUnavailable(
+            f"X is rate limiting us; could not {action}. Try again in {wait} seconds.", wait
+        ) from None
     except XUnavailable:
-        raise UpstreamUnavailable(f"X did not answer; could not {action}. Try again shortly.") from None
+        raise UpstreamUnavailable(
+            f"X did not answer; could not {action}. Try again shortly."
+        ) from None
     except (XConnectionBroken, XRequestRejected) as error:
-        raise InvalidInput(f"X refused to {action}: {error.message}. Start again with GET /get-auth-url.") from None
+        raise InvalidInput(
+            f"X refused to {action}: {error.message}. Start again with GET /get-auth-url."
+        ) from None
     except XError as error:
-        raise UpstreamUnavailable(f"X answered an error; could not {action}: {error.message}") from None
+        raise UpstreamUnavailable(
+            f"X answered an error; could not {action}: {error.message}"
+        ) from None

@@ -43,7 +43,9 @@ def accept(raw_body: bytes) -> int:
     account_id = delivery_account_id(delivery)
     if account_id is not None and not _held(account_id):
         # Answered 200 all the same: X would otherwise retry it for days.
-        logger.info("Delivery for an X account no tenant holds; dropped.", extra={"account": account_id})
+        logger.info(
+            "Delivery for an X account no tenant holds; dropped.", extra={"account": account_id}
+        )
         return 0
     try:
         events = normalize(delivery)

@@ -2,12 +2,16 @@
 
 import connections
 from models import AuthUrlResponse
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, public_url
 
 app = create_app()
 
 
-@app.get("/get-auth-url", responses=answers(200, {503: "X did not answer or throttled us; nothing changed."}))
+@app.get(
+    "/get-auth-url",
+    responses=answers(200, {503: "X did not answer or throttled us; nothing changed."}),
+)
 def get_auth_url() -> AuthUrlResponse:
     callback_url = public_url(app.current_event, "/twitter-callback")
     auth_url, expires_at = connections.start(current_caller(app), callback_url)

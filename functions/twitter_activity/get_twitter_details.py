@@ -1,7 +1,8 @@
 """GET /twitter-details/{details_id}/ (the owner or an admin)."""
 
-from models import XConnectionView
 import twitter_details
+from models import XConnectionView
+
 from twittnow.api import Access, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -129,14 +129,18 @@ def _sent_by_account(event: DirectMessageSent) -> None:
         StaffMessage(connection, event).run()
 
 
-def _connection_of(event: DirectMessageReceived | DirectMessageSent | Mention) -> XConnection | None:
+def _connection_of(
+    event: DirectMessageReceived | DirectMessageSent | Mention,
+) -> XConnection | None:
     """The connection the event belongs to: the one that held the account when the webhook
     accepted the event. None when no tenant holds the account now, and for an event the
     webhook accepted while the account was disconnected (its cached claim said "held"),
     even once the account is connected again."""
     connection = repositories.credentials().x_by_account(event.account_id)
     if connection is None:
-        logger.info("Event for an X account no tenant holds; dropped.", extra={"account": event.account_id})
+        logger.info(
+            "Event for an X account no tenant holds; dropped.", extra={"account": event.account_id}
+        )
         return None
     released_at, received_at = connection.account_released_at, event.received_at
     if released_at and received_at and released_at <= received_at < connection.connected_at:
@@ -381,9 +385,8 @@ class CustomerMessage(_Conversational):
     def _towards_case(self) -> None:
         """A message held or answering, or one that opened a case: the next question, or
         the case (CASE_CREATED), then the customer told its number."""
-        if self.conversation.status != ConversationStatus.OPEN:
-            if not self._ask_next_question():
-                self._open_case()
+        if self.conversation.status != ConversationStatus.OPEN and not self._ask_next_question():
+            self._open_case()
         if self.message.case_number and self.message.case_number == self.conversation.case_number:
             self._acknowledge()  # this message opened the case
 
@@ -425,9 +428,13 @@ class CustomerMessage(_Conversational):
         field = unanswered[0]
         conversation = self.conversation
         if conversation.pending_field == field.field_name and conversation.pending_question_key:
-            question = repositories.messages().get(conversation.id, conversation.pending_question_key)
+            question = repositories.messages().get(
+                conversation.id, conversation.pending_question_key
+            )
         else:
-            question = self._outbound(self._reply_key(f"question:{field.field_name}"), field.message)
+            question = self._outbound(
+                self._reply_key(f"question:{field.field_name}"), field.message
+            )
             self._update_conversation(
                 status=ConversationStatus.COLLECTING,
                 pending_field=field.field_name,
@@ -589,7 +596,8 @@ class CustomerMessage(_Conversational):
         )
         conversation = conversations.get(conversation_id)
         if conversation is None or (
-            conversation.customer_screen_name, conversation.customer_name
+            conversation.customer_screen_name,
+            conversation.customer_name,
         ) == (screen_name, name):
             return
         updated = conversations.update(
@@ -668,7 +676,7 @@ class StaffMessage(_Conversational):
         if self.conversation is None:
             return  # staff wrote to someone who never wrote to the account: not a support thread
         now = clock.now()
-        message, new = repositories.messages().add(
+        message, _ = repositories.messages().add(
             ConversationMessage(
                 conversation_id=self.conversation.id,
                 key=_message_key(self.event),

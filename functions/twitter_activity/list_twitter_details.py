@@ -2,10 +2,19 @@
 
 from typing import Annotated
 
+import twitter_details
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from models import XConnectionView
-import twitter_details
-from twittnow.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Access, Page, create_app, lambda_entry, paginate
+
+from twittnow.api import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Access,
+    Page,
+    create_app,
+    lambda_entry,
+    paginate,
+)
 
 app = create_app()
 

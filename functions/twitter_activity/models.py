@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
+
 from twittnow.api import Body
 from twittnow.models import XConnection
 
@@ -48,11 +49,15 @@ class PendingXConnectionView(Body):
         "of the tenant that started, within 15 minutes."
     )
     confirm_url: str
-    confirm_command: str = Field(description="The curl that confirms, with the tenant's token to fill in.")
+    confirm_command: str = Field(
+        description="The curl that confirms, with the tenant's token to fill in."
+    )
     expires_at: datetime
 
 
-Confirmation = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Confirmation = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 
 
 class ConfirmXConnectionRequest(Body):

@@ -1,12 +1,16 @@
 """DELETE /twitter-revoke/: unsubscribe the tenant's X account and forget its tokens."""
 
 import connections
+
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()
 
 
-@app.delete("/twitter-revoke", responses=answers(204, {503: "X did not answer or throttled us; nothing changed."}))
+@app.delete(
+    "/twitter-revoke",
+    responses=answers(204, {503: "X did not answer or throttled us; nothing changed."}),
+)
 def revoke_twitter():
     connections.revoke(current_caller(app))
     return no_content()

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from models import PendingXConnectionView
 from pydantic import BaseModel
+
 from twittnow.api import Access, ErrorEnvelope, create_app, lambda_entry, public_url
 from twittnow.errors import ApiError
 
@@ -55,7 +56,7 @@ def twitter_callback(
     oauth_token: Annotated[str | None, Query(max_length=200)] = None,
     oauth_verifier: Annotated[str | None, Query(max_length=200)] = None,
     denied: Annotated[str | None, Query(max_length=200)] = None,
-    format: Annotated[str | None, Query(pattern="^(json|html)$")] = None,  # noqa: A002 - the query's name
+    format: Annotated[str | None, Query(pattern="^(json|html)$")] = None,
 ):
     try:
         approval = connections.finish(oauth_token, oauth_verifier, denied)
@@ -113,7 +114,9 @@ def _page(status: int, title: str, body_html: str) -> Response:
         f"<body style='font-family:sans-serif;max-width:40em;margin:4em auto'>"
         f"<h1>{html.escape(title)}</h1>{body_html}</body></html>"
     )
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=NOT_KEPT)
+    return Response(
+        status_code=status, content_type="text/html; charset=utf-8", body=body, headers=NOT_KEPT
+    )
 
 
 lambda_handler = lambda_entry(app, Access.PUBLIC)

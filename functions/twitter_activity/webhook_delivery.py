@@ -3,6 +3,7 @@ what happened to connected accounts, verified and queued for the inbound process
 
 from deliveries import accept
 from models import DeliveryAccepted
+
 from twittnow.api import Access, create_app, lambda_entry
 from twittnow.observability import metrics
 

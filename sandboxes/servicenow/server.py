@@ -60,6 +60,7 @@ from urllib.parse import unquote
 
 import requests
 
+from sandboxes.loopback import LoopbackSandbox
 from sandboxes.servicenow.records import (
     CASE_TABLE,
     CLOSED,
@@ -73,7 +74,6 @@ from sandboxes.servicenow.records import (
     new_sys_id,
     now,
 )
-from sandboxes.loopback import LoopbackSandbox
 from sandboxes.x.web import Call, Refused, Response, Server, json_response, same_secret
 
 logger = logging.getLogger(__name__)
@@ -352,10 +352,20 @@ class ServiceNowSandbox(LoopbackSandbox):
                 "label": "Case",
                 "table": CASE_TABLE,
                 "journal_fields": [
-                    {"can_read": True, "can_write": True, "color": "transparent",
-                     "name": "comments", "label": "Additional comments"},
-                    {"can_read": True, "can_write": True, "color": "gold",
-                     "name": "work_notes", "label": "Work notes"},
+                    {
+                        "can_read": True,
+                        "can_write": True,
+                        "color": "transparent",
+                        "name": "comments",
+                        "label": "Additional comments",
+                    },
+                    {
+                        "can_read": True,
+                        "can_write": True,
+                        "color": "gold",
+                        "name": "work_notes",
+                        "label": "Work notes",
+                    },
                 ],
                 "sys_created_on": case["sys_created_on"],
                 "sys_created_on_adjusted": case["sys_created_on"],
@@ -542,8 +552,17 @@ class ServiceNowSandbox(LoopbackSandbox):
         return json_response(200, overview)
 
     def _case_summary(self, case: dict) -> dict:
-        names = ("sys_id", "number", "state", "active", "short_description", "consumer",
-                 "sn_app_cs_social_social_profile", "correlation_id", "contact_type")
+        names = (
+            "sys_id",
+            "number",
+            "state",
+            "active",
+            "short_description",
+            "consumer",
+            "sn_app_cs_social_social_profile",
+            "correlation_id",
+            "contact_type",
+        )
         return {name: case.get(name, "") for name in names}
 
     def _journal_of(self, case: dict) -> list[dict]:
@@ -709,9 +728,7 @@ def _counted_fault(body: dict, endpoint: str, retry_after: int, hold_seconds: fl
     return _Fault(endpoint, status, times, retry_after, hold_seconds)
 
 
-def _random_fault(
-    body: dict, endpoint: str, retry_after: int, hold_seconds: float
-) -> _RandomFault:
+def _random_fault(body: dict, endpoint: str, retry_after: int, hold_seconds: float) -> _RandomFault:
     rate, statuses, seed = body["rate"], body.get("statuses"), body.get("seed")
     if "times" in body or "status" in body:
         raise Refused(sandbox_error(400, 'A fault with a rate has "statuses", and no times.'))

@@ -29,26 +29,57 @@ class ApiClient:
         self.over_http = over_http
         self.admin_token = ""
 
-    def request(self, method: str, path: str, *, token: str | None = None, json: Any = None,
-                data: str | None = None, headers: dict | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        data: str | None = None,
+        headers: dict | None = None,
+    ) -> Reply:
         target = _target(path)
         sent_headers = {"Content-Type": "application/json", **(headers or {})}
         if token:
             sent_headers["Authorization"] = f"Token {token}"
-        body = data.encode() if data is not None else b"" if json is None else jsonlib.dumps(json).encode()
+        body = (
+            data.encode()
+            if data is not None
+            else b""
+            if json is None
+            else jsonlib.dumps(json).encode()
+        )
         if self.over_http:
-            answer = requests.request(method, self.stack.base_url + target, headers=sent_headers, data=body, timeout=30)
+            answer = requests.request(
+                method, self.stack.base_url + target, headers=sent_headers, data=body, timeout=30
+            )
             return Reply(answer.status_code, answer.headers, answer.text)
         response = self.stack.handle(
-            HttpRequest(method=method, target=target, headers=list(sent_headers.items()), body=body, client_ip="127.0.0.1")
+            HttpRequest(
+                method=method,
+                target=target,
+                headers=list(sent_headers.items()),
+                body=body,
+                client_ip="127.0.0.1",
+            )
         )
         return Reply(response.status, CaseInsensitiveDict(response.headers), response.body.decode())
 
-    def get(self, path, **kwargs): return self.request("GET", path, **kwargs)
-    def post(self, path, **kwargs): return self.request("POST", path, **kwargs)
-    def patch(self, path, **kwargs): return self.request("PATCH", path, **kwargs)
-    def put(self, path, **kwargs): return self.request("PUT", path, **kwargs)
-    def delete(self, path, **kwargs): return self.request("DELETE", path, **kwargs)
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path, **kwargs):
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
 
     def login(self, username: str, password: str) -> str:
         reply = self.post("/auth/login/", json={"username": username, "password": password})
@@ -86,7 +117,9 @@ def assert_envelope(reply, status, code, *fields):
     assert reply.body["request_id"]
     for field in fields:
         assert field in reply.body["details"], reply.body
-        assert reply.body["details"][field] and all(isinstance(m, str) and m for m in reply.body["details"][field])
+        assert reply.body["details"][field] and all(
+            isinstance(m, str) and m for m in reply.body["details"][field]
+        )
         if status == 400:
             assert field in reply.body["error"], reply.body
 

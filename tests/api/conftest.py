@@ -36,7 +36,10 @@ def admin_token(api) -> str:
 
 @pytest.fixture
 def admin_id(api) -> str:
-    reply = api.post("/auth/login/", json={"username": api.stack.admin_username, "password": api.stack.admin_password})
+    reply = api.post(
+        "/auth/login/",
+        json={"username": api.stack.admin_username, "password": api.stack.admin_password},
+    )
     return reply.body["user"]["id"]
 
 
@@ -47,8 +50,11 @@ def unique_email():
 
 def _new_tenant(api: ApiClient, unique_email, name: str) -> Tenant:
     username, password = unique_email(name), f"pw-{uuid.uuid4().hex}"
-    reply = api.post("/auth/users/", token=api.admin_token,
-                     json={"username": username, "password": password, "company_name": f"{name} Ltd"})
+    reply = api.post(
+        "/auth/users/",
+        token=api.admin_token,
+        json={"username": username, "password": password, "company_name": f"{name} Ltd"},
+    )
     assert reply.status == 201, reply.body
     return Tenant(reply.body["id"], username, password, api.login(username, password))
 
@@ -71,12 +77,15 @@ def other_tenant(api, unique_email) -> Tenant:
 
 # ---------------------------------------------------------------- shared helpers
 
+
 @pytest.fixture
 def in_process_api(stack_environment) -> ApiClient:
     """The in-process transport only: for tests that mock what the handlers call
     (`responses`), or read the embedded AWS directly."""
     client = ApiClient(stack_environment, over_http=False)
-    client.admin_token = client.login(stack_environment.admin_username, stack_environment.admin_password)
+    client.admin_token = client.login(
+        stack_environment.admin_username, stack_environment.admin_password
+    )
     return client
 
 

@@ -41,8 +41,9 @@ class Desk:
     # ------------------------------------------------------------ acting on X
 
     def customer_dm(self, customer: str, text: str, **extra) -> dict:
-        return self.x("POST", f"/sandbox/customers/{customer}/dm", to=self.account, text=text,
-                      **extra)
+        return self.x(
+            "POST", f"/sandbox/customers/{customer}/dm", to=self.account, text=text, **extra
+        )
 
     def customer_mention(self, customer: str, text: str, **extra) -> dict:
         return self.x(
@@ -114,7 +115,8 @@ def open_desk(api: ApiClient, tenant: Tenant | None = None, account: str | None 
     if tenant is None:
         username, password = f"desk-{uuid.uuid4().hex[:12]}@example.com", uuid.uuid4().hex
         created = api.post(
-            "/auth/users/", token=api.admin_token,
+            "/auth/users/",
+            token=api.admin_token,
             json={"username": username, "password": password, "company_name": "Acme"},
         )
         assert created.status == 201, created.body
@@ -133,7 +135,12 @@ def open_desk(api: ApiClient, tenant: Tenant | None = None, account: str | None 
     account = account or f"acme_{uuid.uuid4().hex[:8]}"
     connect_x(api, tenant.token, account)
     return Desk(
-        api, tenant.token, tenant.id, account, stack.x_sandbox.base_url, servicenow.base_url,
+        api,
+        tenant.token,
+        tenant.id,
+        account,
+        stack.x_sandbox.base_url,
+        servicenow.base_url,
         details.body["id"],
     )
 
@@ -151,7 +158,8 @@ def connect_x(api: ApiClient, token: str, account: str) -> dict:
     pending = api.get(approved.headers["Location"] + "&format=json")
     assert pending.status == 200, pending.body
     confirmed = api.post(
-        "/twitter-callback/confirm/", token=token,
+        "/twitter-callback/confirm/",
+        token=token,
         json={"confirmation": pending.body["confirmation"]},
     )
     assert confirmed.status == 200, confirmed.body
@@ -174,13 +182,16 @@ def drained(stack, timeout: float = 60) -> None:
 def dm_from(customer: str, to: Account, text: str, at: datetime | None = None) -> DirectMessage:
     """A customer's DM to a company account, with a fresh DM id."""
     return DirectMessage(
-        str(uuid.uuid4().int % 10**18), Account.named(customer), to, text,
-        at or datetime.now(UTC), None,
+        str(uuid.uuid4().int % 10**18),
+        Account.named(customer),
+        to,
+        text,
+        at or datetime.now(UTC),
+        None,
     )
 
 
-def account_activity_dm(desk: Desk, customer: str, text: str,
-                        at: datetime | None = None) -> dict:
+def account_activity_dm(desk: Desk, customer: str, text: str, at: datetime | None = None) -> dict:
     """What X's Account Activity API delivers for a customer's DM to the desk's account."""
     return aaa_direct_message(desk.x_account, dm_from(customer, desk.x_account, text, at))
 
@@ -189,8 +200,9 @@ def signature(secret: str, body: str) -> str:
     return delivery_signature(secret, body.encode())
 
 
-def post_delivery(api: ApiClient, delivery: object, path: str = WEBHOOK, *,
-                  secret: str | None = None) -> Reply:
+def post_delivery(
+    api: ApiClient, delivery: object, path: str = WEBHOOK, *, secret: str | None = None
+) -> Reply:
     """POSTs `delivery` (JSON, or a str sent as is) to the webhook, signed as X signs it:
     with the stack's X app consumer secret unless `secret` is given."""
     body = delivery if isinstance(delivery, str) else json.dumps(delivery)

@@ -113,17 +113,33 @@ EVERY_OTHER_ENDPOINT = [
     ("POST", "/auth/logout/", None),
     ("POST", "/auth/logout-all/", None),
     ("GET", "/auth/users/", None),
-    ("POST", "/auth/users/", {"username": "k@example.com", "password": "password", "company_name": "K"}),
+    (
+        "POST",
+        "/auth/users/",
+        {"username": "k@example.com", "password": "password", "company_name": "K"},
+    ),
     ("GET", "/auth/users/{user}/", None),
     ("PATCH", "/auth/users/{user}/", {"last_name": "Keyed"}),
-    ("PUT", "/auth/users/{user}/", {"username": "k@example.com", "first_name": "K", "last_name": "K", "company_name": "K"}),
+    (
+        "PUT",
+        "/auth/users/{user}/",
+        {"username": "k@example.com", "first_name": "K", "last_name": "K", "company_name": "K"},
+    ),
     ("PATCH", "/auth/users/{user}/set-password/", {"password": "taken over"}),
     ("DELETE", "/auth/users/{user}/", None),
-    ("POST", "/servicenow-details/", {"instance_url": "https://dev1.service-now.com", "admin_user": "a", "admin_password": "p"}),
+    (
+        "POST",
+        "/servicenow-details/",
+        {"instance_url": "https://dev1.service-now.com", "admin_user": "a", "admin_password": "p"},
+    ),
     ("GET", "/servicenow-details/", None),
     ("GET", "/servicenow-details/{details}/", None),
     ("PATCH", "/servicenow-details/{details}/", {"admin_user": "Keyed"}),
-    ("PUT", "/servicenow-details/{details}/", {"instance_url": "https://dev1.service-now.com", "admin_user": "a", "admin_password": "p"}),
+    (
+        "PUT",
+        "/servicenow-details/{details}/",
+        {"instance_url": "https://dev1.service-now.com", "admin_user": "a", "admin_password": "p"},
+    ),
     ("DELETE", "/servicenow-details/{details}/", None),
     ("POST", "/servicenow-details/{details}/verify/", None),
     ("POST", "/custom-fields/", {"field_name": "Keyed", "message": "m"}),
@@ -138,12 +154,25 @@ EVERY_OTHER_ENDPOINT = [
 @pytest.fixture
 def keyed_tenant(api, tenant):
     """A tenant with ServiceNow details, a custom field and an API key."""
-    details = api.post("/servicenow-details/", token=tenant.token,
-                       json={"instance_url": "https://dev1.service-now.com", "admin_user": "admin", "admin_password": "pw"})
+    details = api.post(
+        "/servicenow-details/",
+        token=tenant.token,
+        json={
+            "instance_url": "https://dev1.service-now.com",
+            "admin_user": "admin",
+            "admin_password": "pw",
+        },
+    )
     assert details.status == 201, details.body
-    field = api.post("/custom-fields/", token=tenant.token, json={"field_name": "City", "message": "Which city?"})
+    field = api.post(
+        "/custom-fields/", token=tenant.token, json={"field_name": "City", "message": "Which city?"}
+    )
     assert field.status == 201, field.body
-    return tenant, new_key(api, tenant.token), {"user": tenant.id, "details": details.body["id"], "field": field.body["id"]}
+    return (
+        tenant,
+        new_key(api, tenant.token),
+        {"user": tenant.id, "details": details.body["id"], "field": field.body["id"]},
+    )
 
 
 def snapshot(api, tenant):
@@ -179,7 +208,14 @@ def test_logins_keep_working_and_logout_all_spares_the_key(api, tenant):
 
 def test_setting_a_password_spares_the_key(api, admin_token, tenant):
     key = new_key(api, tenant.token)
-    assert api.patch(f"/auth/users/{tenant.id}/set-password/", token=admin_token, json={"password": "reset by admin"}).status == 204
+    assert (
+        api.patch(
+            f"/auth/users/{tenant.id}/set-password/",
+            token=admin_token,
+            json={"password": "reset by admin"},
+        ).status
+        == 204
+    )
     assert key_is_valid(api, key, tenant)
 
 
@@ -193,7 +229,14 @@ def test_the_key_is_stored_only_as_a_digest(in_process_api, tenant_of):
 
 
 def test_an_admins_key_is_no_admin_either(api, admin_token, tenant):
-    assert api.patch(f"/auth/users/{tenant.id}/", token=admin_token, json={"is_admin": True}).status == 200
+    assert (
+        api.patch(f"/auth/users/{tenant.id}/", token=admin_token, json={"is_admin": True}).status
+        == 200
+    )
     key = new_key(api, api.login(tenant.username, tenant.password))
-    for method, path in [("GET", "/auth/users/"), ("GET", "/audit/"), ("GET", "/servicenow-details/")]:
+    for method, path in [
+        ("GET", "/auth/users/"),
+        ("GET", "/audit/"),
+        ("GET", "/servicenow-details/"),
+    ]:
         assert_envelope(api.request(method, path, token=key), 403, "PERMISSION_DENIED")

@@ -3,7 +3,7 @@
 The seed's password is `password`, which the service refuses since the security review
 (README, "Auth"): the walkthrough sets passwords of its own instead."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 SEED_TENANT = {
     "first_name": "Tony",
@@ -16,11 +16,17 @@ SEED_TENANT = {
 def test_the_seed_walkthrough(api, admin_token, unique_email):
     username = unique_email("customer")
 
-    created = api.post("/auth/users/", token=admin_token, json={"username": username, **SEED_TENANT})
+    created = api.post(
+        "/auth/users/", token=admin_token, json={"username": username, **SEED_TENANT}
+    )
     assert created.status == 201, created.body
     user = created.body
     assert user["username"] == username
-    assert (user["first_name"], user["last_name"], user["company_name"]) == ("Tony", "Stark", "Stark Industries")
+    assert (user["first_name"], user["last_name"], user["company_name"]) == (
+        "Tony",
+        "Stark",
+        "Stark Industries",
+    )
     assert user["is_admin"] is False
     assert len(user["id"]) == 36  # a UUID
 
@@ -29,11 +35,13 @@ def test_the_seed_walkthrough(api, admin_token, unique_email):
     assert set(listed.body) == {"count", "next", "previous", "results"}
     assert user["id"] in [listed_user["id"] for listed_user in listed.body["results"]]
 
-    login = api.post("/auth/login/", json={"username": username, "password": SEED_TENANT["password"]})
+    login = api.post(
+        "/auth/login/", json={"username": username, "password": SEED_TENANT["password"]}
+    )
     assert login.status == 200, login.body
     token = login.body["token"]
     expiry = datetime.fromisoformat(login.body["expiry"])
-    assert timedelta(days=29, hours=23) < expiry - datetime.now(timezone.utc) <= timedelta(days=30)
+    assert timedelta(days=29, hours=23) < expiry - datetime.now(UTC) <= timedelta(days=30)
     assert login.body["user"]["id"] == user["id"]
 
     fetched = api.get(f"/auth/users/{user['id']}/", token=token)
@@ -46,18 +54,36 @@ def test_the_seed_walkthrough(api, admin_token, unique_email):
     replaced = api.put(
         f"/auth/users/{user['id']}/",
         token=token,
-        json={"first_name": "Pepper", "last_name": "Pots", "username": username, "company_name": "The Stark Company"},
+        json={
+            "first_name": "Pepper",
+            "last_name": "Pots",
+            "username": username,
+            "company_name": "The Stark Company",
+        },
     )
     assert replaced.status == 200, replaced.body
-    assert (replaced.body["first_name"], replaced.body["last_name"], replaced.body["company_name"]) == (
-        "Pepper", "Pots", "The Stark Company",
+    assert (
+        replaced.body["first_name"],
+        replaced.body["last_name"],
+        replaced.body["company_name"],
+    ) == (
+        "Pepper",
+        "Pots",
+        "The Stark Company",
     )
 
     new_password = api.patch(
-        f"/auth/users/{user['id']}/set-password/", token=token, json={"password": "a better password"}
+        f"/auth/users/{user['id']}/set-password/",
+        token=token,
+        json={"password": "a better password"},
     )
     assert new_password.status == 204
-    assert api.post("/auth/login/", json={"username": username, "password": SEED_TENANT["password"]}).status == 401
+    assert (
+        api.post(
+            "/auth/login/", json={"username": username, "password": SEED_TENANT["password"]}
+        ).status
+        == 401
+    )
     second_token = api.login(username, "a better password")
 
     assert api.post("/auth/logout/", token=token).status == 204
@@ -74,4 +100,9 @@ def test_the_seed_walkthrough(api, admin_token, unique_email):
     assert deleted.status == 204
     assert api.get(f"/auth/users/{user['id']}/", token=fourth_token).status == 401
     assert api.get(f"/auth/users/{user['id']}/", token=admin_token).status == 404
-    assert api.post("/auth/login/", json={"username": username, "password": "a better password"}).status == 401
+    assert (
+        api.post(
+            "/auth/login/", json={"username": username, "password": "a better password"}
+        ).status
+        == 401
+    )

@@ -17,7 +17,9 @@ from twittnow.tokens import digest, new_token
 @pytest.fixture
 def in_process(stack_environment) -> ApiClient:
     client = ApiClient(stack_environment, over_http=False)
-    client.admin_token = client.login(stack_environment.admin_username, stack_environment.admin_password)
+    client.admin_token = client.login(
+        stack_environment.admin_username, stack_environment.admin_password
+    )
     return client
 
 
@@ -29,8 +31,13 @@ def plant_token(user_id: str, kind: TokenKind, expires_in: timedelta | None) -> 
     """A token written straight to the table, as login or the API-key endpoint would."""
     token, now = new_token(), clock.now()
     TokensRepository(os.environ["TOKENS_TABLE"]).add(
-        Token(digest=digest(token), user_id=user_id, kind=kind, created_at=now,
-              expires_at=now + expires_in if expires_in is not None else None)
+        Token(
+            digest=digest(token),
+            user_id=user_id,
+            kind=kind,
+            created_at=now,
+            expires_at=now + expires_in if expires_in is not None else None,
+        )
     )
     return token
 
@@ -53,7 +60,9 @@ def test_a_developer_api_key_does_not_open_the_auth_api(in_process, tenant_of):
         assert reply.status == 403 and reply.body["code"] == "PERMISSION_DENIED"
         assert "POST /events/" in reply.body["error"]
     assert in_process.post("/auth/logout-all/", token=tenant.token).status == 204
-    assert in_process.get(f"/auth/users/{tenant.id}/", token=api_key).status == 403  # logout-all spares it
+    assert (
+        in_process.get(f"/auth/users/{tenant.id}/", token=api_key).status == 403
+    )  # logout-all spares it
 
 
 def test_tokens_are_stored_only_as_digests_and_passwords_only_as_argon2id(in_process, tenant_of):
@@ -70,11 +79,26 @@ def test_tokens_are_stored_only_as_digests_and_passwords_only_as_argon2id(in_pro
 def test_no_log_line_carries_a_password_or_token(in_process, tenant_of, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     tenant = tenant_of(in_process)
-    in_process.post("/auth/login/", json={"username": tenant.username, "password": "wrong " + tenant.password})
-    in_process.patch(f"/auth/users/{tenant.id}/set-password/", token=tenant.token, json={"password": "rotated " + tenant.password})
-    in_process.post("/auth/users/", token=in_process.admin_token, data='{"password": "' + tenant.password + '", broken')
+    in_process.post(
+        "/auth/login/", json={"username": tenant.username, "password": "wrong " + tenant.password}
+    )
+    in_process.patch(
+        f"/auth/users/{tenant.id}/set-password/",
+        token=tenant.token,
+        json={"password": "rotated " + tenant.password},
+    )
+    in_process.post(
+        "/auth/users/",
+        token=in_process.admin_token,
+        data='{"password": "' + tenant.password + '", broken',
+    )
 
     logged = capsys.readouterr().out + capsys.readouterr().err + caplog.text
     assert logged  # the access log and the functions' logs were captured
-    for secret in (tenant.password, tenant.token, in_process.admin_token, in_process.stack.admin_password):
+    for secret in (
+        tenant.password,
+        tenant.token,
+        in_process.admin_token,
+        in_process.stack.admin_password,
+    ):
         assert secret not in logged

@@ -48,8 +48,9 @@ def start_talk(desk: Desk, text: str = "My order never came.") -> Talk:
     [case] = desk.cases_of(customer)
     conversation = desk.conversation_with(customer)
     assert conversation["case_sys_id"] == case["sys_id"], conversation
-    return Talk(desk, customer, conversation["id"], case["sys_id"], case["number"],
-                case["consumer"])
+    return Talk(
+        desk, customer, conversation["id"], case["sys_id"], case["number"], case["consumer"]
+    )
 
 
 @pytest.fixture
@@ -69,10 +70,16 @@ def post_event(api: ApiClient, token: str | None, body, path: str = "/events/"):
     return api.post(path, token=token, json=body)
 
 
-def post_form(api: ApiClient, token: str | None, fields: dict, path: str = "/events/",
-              content_type: str = FORM):
-    return api.post(path, token=token, data=urlencode(fields),
-                    headers={"Content-Type": content_type})
+def post_form(
+    api: ApiClient,
+    token: str | None,
+    fields: dict,
+    path: str = "/events/",
+    content_type: str = FORM,
+):
+    return api.post(
+        path, token=token, data=urlencode(fields), headers={"Content-Type": content_type}
+    )
 
 
 def agent_messages(talk: Talk) -> list[dict]:
@@ -126,9 +133,7 @@ def assert_delivered_once(talk: Talk, text: str) -> None:
 # ---------------------------------------------------------------- accepted events
 
 
-def test_an_agents_comment_by_case_sys_id_with_the_api_key_reaches_the_customer(
-    api, talk, api_key
-):
+def test_an_agents_comment_by_case_sys_id_with_the_api_key_reaches_the_customer(api, talk, api_key):
     text = "Sorry! A replacement ships today."
     reply = post_event(api, api_key, {"case": talk.case_sys_id, "message": text})
 
@@ -171,8 +176,9 @@ def test_target_in_json_names_the_customer_by_consumer_sys_id(api, talk, api_key
 def test_form_fields_as_the_original_api_sent_them(api, talk, api_key, content_type):
     # Spaces, '+', '&' and non-ASCII survive the form encoding.
     text = "Refund of 5€ + shipping & tax: done, café owner ☕"
-    reply = post_form(api, api_key, {"message": text, "target": talk.consumer},
-                      content_type=content_type)
+    reply = post_form(
+        api, api_key, {"message": text, "target": talk.consumer}, content_type=content_type
+    )
 
     assert_accepted(reply, talk)
     assert_delivered_once(talk, text)
@@ -198,9 +204,7 @@ def test_resolving_with_a_message_sends_it_and_ends_the_conversation(api, talk, 
     assert talk.desk.conversation_with(talk.customer)["status"] == "new"
 
 
-def test_resolving_without_a_message_sends_nothing_and_ends_the_conversation(
-    api, talk, api_key
-):
+def test_resolving_without_a_message_sends_nothing_and_ends_the_conversation(api, talk, api_key):
     before = snapshot(talk)
     reply = post_event(api, api_key, {"case": talk.case_sys_id, "type": "resolved"})
 
@@ -219,7 +223,9 @@ def test_the_same_event_id_twice_is_one_reply_delivered_once(api, talk, api_key)
     assert second.status == 202, second.body
     # The retry is answered as the first was (the sender may have delivered it meanwhile).
     assert (second.body["id"], second.body["conversation"]) == (
-        first.body["id"], first.body["conversation"])
+        first.body["id"],
+        first.body["conversation"],
+    )
     assert second.body["status"] in ("queued", "delivered")
     assert first.body["id"] == event["event_id"]
     assert_delivered_once(talk, text)
@@ -260,7 +266,7 @@ def test_an_event_without_an_id_sent_twice_is_delivered_once(api, talk, api_key)
 
     assert_accepted(first, talk)
     assert second.body["id"] == first.body["id"]
-    assert_accepted(other, talk)["id"] != first.body["id"]
+    assert assert_accepted(other, talk)["id"] != first.body["id"]
     assert_delivered_once(talk, "One moment.")
     assert_delivered_once(talk, "Another thing.")
 
@@ -272,10 +278,12 @@ def test_event_ids_are_per_tenant(api, talk, api_key):
     try:
         other = start_talk(other_desk)
         other_key = api.post("/api-key/", token=other_desk.token).body["token"]
-        mine = post_event(api, api_key, {"case": talk.case_sys_id, "message": "Mine.",
-                                         "event_id": event_id})
-        theirs = post_event(api, other_key, {"case": other.case_sys_id, "message": "Theirs.",
-                                             "event_id": event_id})
+        mine = post_event(
+            api, api_key, {"case": talk.case_sys_id, "message": "Mine.", "event_id": event_id}
+        )
+        theirs = post_event(
+            api, other_key, {"case": other.case_sys_id, "message": "Theirs.", "event_id": event_id}
+        )
         assert_accepted(mine, talk)
         assert_accepted(theirs, other)
         assert_delivered_once(talk, "Mine.")
@@ -311,8 +319,10 @@ CONTROLS = "\x00\x07\x1b\x7f\x85\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068
 @pytest.mark.parametrize("as_form", [False, True])
 def test_controls_and_bidi_overrides_are_taken_out_of_the_reply_on_x(api, talk, api_key, as_form):
     # U+202E would show the rest reversed; NUL and ESC would reach the customer's app.
-    written = ("Your refund\x00 is \x1b[1mready\x1b[0m\u202e: see invoice\u2066 fdp.exe\u2069\x7f"
-               "\r\nThanks,\tAnna \u05e9\u05dc\u05d5\u05dd\u200f")
+    written = (
+        "Your refund\x00 is \x1b[1mready\x1b[0m\u202e: see invoice\u2066 fdp.exe\u2069\x7f"
+        "\r\nThanks,\tAnna \u05e9\u05dc\u05d5\u05dd\u200f"
+    )
     sent = "Your refund is [1mready[0m: see invoice fdp.exe\nThanks,\tAnna \u05e9\u05dc\u05d5\u05dd\u200f"
     body = {"case": talk.case_sys_id, "message": written}
     reply = post_form(api, api_key, body) if as_form else post_event(api, api_key, body)
@@ -335,8 +345,9 @@ def test_anonymous_and_bad_credentials_are_refused_with_401(api, talk, api_key):
     attempts = {
         "no header": api.post("/events/", json=event),
         "unknown key": post_event(api, "0" * 64, event),
-        "malformed header": api.post("/events/", json=event,
-                                     headers={"Authorization": f"Basic {api_key}"}),
+        "malformed header": api.post(
+            "/events/", json=event, headers={"Authorization": f"Basic {api_key}"}
+        ),
     }
     for name, reply in attempts.items():
         assert reply.status == 401, (name, reply.body)
@@ -353,8 +364,9 @@ def test_a_regenerated_api_key_replaces_the_old_one(api, talk, api_key):
     old = post_event(api, api_key, {"case": talk.case_sys_id, "message": "Stale key."})
     assert_envelope(old, 401, "NOT_AUTHENTICATED")
     assert_unchanged(talk, before)
-    fresh = post_event(api, renewed.body["token"],
-                       {"case": talk.case_sys_id, "message": "Fresh key."})
+    fresh = post_event(
+        api, renewed.body["token"], {"case": talk.case_sys_id, "message": "Fresh key."}
+    )
     assert_accepted(fresh, talk)
     assert_delivered_once(talk, "Fresh key.")
 
@@ -441,23 +453,41 @@ def bad_json_bodies(talk: Talk) -> list[tuple[str, object, str]]:
         ("no message for a comment", {"case": case}, "message"),
         ("empty message for a comment", {"case": case, "message": ""}, "message"),
         ("blank message for a comment", {"case": case, "message": "  \n "}, "message"),
-        ("only controls for a comment", {"case": case, "message": "\x00\x1b \u202e\u2066"},
-         "message"),
-        ("empty message, explicit comment", {"case": case, "message": "", "type": "comment"},
-         "message"),
+        (
+            "only controls for a comment",
+            {"case": case, "message": "\x00\x1b \u202e\u2066"},
+            "message",
+        ),
+        (
+            "empty message, explicit comment",
+            {"case": case, "message": "", "type": "comment"},
+            "message",
+        ),
         ("message too long", {"case": case, "message": "x" * 10_001}, "message"),
         ("message not a string", {"case": case, "message": ["Hello"]}, "message"),
         ("unknown type", {"case": case, "message": "Hello", "type": "reopened"}, "type"),
         ("type in capitals", {"case": case, "message": "Hello", "type": "Resolved"}, "type"),
         ("null type", {"case": case, "message": "Hello", "type": None}, "type"),
-        ("event_id with a space", {"case": case, "message": "Hello", "event_id": "a b"},
-         "event_id"),
-        ("event_id not ASCII", {"case": case, "message": "Hello", "event_id": "évènement"},
-         "event_id"),
-        ("event_id with a control character",
-         {"case": case, "message": "Hello", "event_id": "a\tb"}, "event_id"),
-        ("event_id too long", {"case": case, "message": "Hello", "event_id": "e" * 101},
-         "event_id"),
+        (
+            "event_id with a space",
+            {"case": case, "message": "Hello", "event_id": "a b"},
+            "event_id",
+        ),
+        (
+            "event_id not ASCII",
+            {"case": case, "message": "Hello", "event_id": "évènement"},
+            "event_id",
+        ),
+        (
+            "event_id with a control character",
+            {"case": case, "message": "Hello", "event_id": "a\tb"},
+            "event_id",
+        ),
+        (
+            "event_id too long",
+            {"case": case, "message": "Hello", "event_id": "e" * 101},
+            "event_id",
+        ),
         ("empty event_id", {"case": case, "message": "Hello", "event_id": ""}, "event_id"),
         ("event_id a number", {"case": case, "message": "Hello", "event_id": 42}, "event_id"),
         ("case too long", {"case": "c" * 65, "message": "Hello"}, "case"),
@@ -475,14 +505,17 @@ def test_bad_json_bodies_are_refused_with_400_naming_the_field(api, talk, api_ke
     assert_unchanged(talk, before)
 
 
-@pytest.mark.parametrize("raw", [
-    pytest.param("not json", id="not-json"),
-    pytest.param('{"case": "x", "message": "Hello"', id="truncated"),
-    pytest.param('[{"case": "x", "message": "Hello"}]', id="array"),
-    pytest.param('"Hello"', id="string"),
-    pytest.param("null", id="null"),
-    pytest.param("42", id="number"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("not json", id="not-json"),
+        pytest.param('{"case": "x", "message": "Hello"', id="truncated"),
+        pytest.param('[{"case": "x", "message": "Hello"}]', id="array"),
+        pytest.param('"Hello"', id="string"),
+        pytest.param("null", id="null"),
+        pytest.param("42", id="number"),
+    ],
+)
 def test_a_body_that_is_not_a_json_object_is_refused_with_400(api, talk, api_key, raw):
     before = snapshot(talk)
     raw = raw.replace('"x"', f'"{talk.case_sys_id}"')  # a real case: only the shape is wrong
@@ -557,8 +590,9 @@ def test_error_messages_say_what_to_do(api, talk, api_key):
     validator's internals."""
     missing = post_event(api, api_key, {"message": "Hello"})
     assert "target" in missing.body["error"] and "number" in missing.body["error"]
-    bad_type = post_event(api, api_key, {"case": talk.case_sys_id, "message": "Hi",
-                                         "type": "reopened"})
+    bad_type = post_event(
+        api, api_key, {"case": talk.case_sys_id, "message": "Hi", "type": "reopened"}
+    )
     for kind in ("comment", "resolved", "closed"):
         assert kind in bad_type.body["error"], bad_type.body
     not_json = api.post("/events/", token=api_key, data="not json")
@@ -566,8 +600,9 @@ def test_error_messages_say_what_to_do(api, talk, api_key):
 
 
 def test_a_bad_event_id_is_explained_in_words(api, talk, api_key):
-    reply = post_event(api, api_key, {"case": talk.case_sys_id, "message": "Hi",
-                                      "event_id": "change 42"})
+    reply = post_event(
+        api, api_key, {"case": talk.case_sys_id, "message": "Hi", "event_id": "change 42"}
+    )
     assert_envelope(reply, 400, "VALIDATION_ERROR", "event_id")
     message = " ".join(reply.body["details"]["event_id"])
     assert "pattern" not in message and "^[" not in message, message

@@ -19,12 +19,31 @@ from tests.api.desks import account_activity_dm, close_desk, drained, open_desk,
 from twittnow.api import MAX_PAGE_SIZE
 
 CONVERSATION_FIELDS = {
-    "id", "user", "x_account_id", "customer_id", "customer_screen_name", "customer_name",
-    "channel", "status", "case_number", "case_sys_id", "created_at", "last_message_at",
+    "id",
+    "user",
+    "x_account_id",
+    "customer_id",
+    "customer_screen_name",
+    "customer_name",
+    "channel",
+    "status",
+    "case_number",
+    "case_sys_id",
+    "created_at",
+    "last_message_at",
 }
 MESSAGE_FIELDS = {
-    "id", "direction", "author", "text", "media_urls", "status", "status_detail",
-    "case_number", "x_message_ids", "sent_at", "updated_at",
+    "id",
+    "direction",
+    "author",
+    "text",
+    "media_urls",
+    "status",
+    "status_detail",
+    "case_number",
+    "x_message_ids",
+    "sent_at",
+    "updated_at",
 }
 PAGE_FIELDS = {"count", "next", "previous", "results"}
 UNKNOWN_ID = "0" * 32  # shaped like a conversation id (a uuid5's hex)
@@ -105,10 +124,14 @@ def test_a_customers_dm_is_listed_with_its_case(api, desk, customer):
     assert conversation["x_account_id"] == desk.x_account.id
     assert conversation["customer_id"] == Account.named(customer).id
     assert (conversation["customer_screen_name"], conversation["customer_name"]) == (
-        customer, customer)
+        customer,
+        customer,
+    )
     assert (conversation["channel"], conversation["status"]) == ("dm", "open")
     assert (conversation["case_number"], conversation["case_sys_id"]) == (
-        case["number"], case["sys_id"])
+        case["number"],
+        case["sys_id"],
+    )
     assert parse_time(conversation["created_at"]) <= datetime.now(UTC)
     assert parse_time(conversation["last_message_at"]) <= parse_time(conversation["created_at"])
 
@@ -130,7 +153,10 @@ def test_messages_are_listed_oldest_first_with_what_became_of_them(api, desk, cu
         ("inbound", "customer", "commented"),
     ]
     assert [m["text"] for m in messages if m["author"] == "customer"] == [
-        "Where is my parcel?", "It was due Monday.", "Order number 1234."]
+        "Where is my parcel?",
+        "It was due Monday.",
+        "Order number 1234.",
+    ]
     assert case["number"] in messages[1]["text"]
     assert {m["case_number"] for m in messages} == {case["number"]}
     assert messages[1]["x_message_ids"], "the acknowledgement names the DM X made of it"
@@ -158,8 +184,11 @@ def test_a_reply_is_listed_after_the_messages_sent_before_it(api, desk, customer
 
 
 def test_a_conversation_collecting_custom_fields_has_no_case_yet(api, desk, customer):
-    field = api.post("/custom-fields/", token=desk.token,
-                     json={"field_name": "city", "message": "Which city do you live in?"})
+    field = api.post(
+        "/custom-fields/",
+        token=desk.token,
+        json={"field_name": "city", "message": "Which city do you live in?"},
+    )
     assert field.status == 201, field.body
     conversation = talked(desk, customer, "My parcel is lost.")
 
@@ -203,13 +232,18 @@ def test_nothing_secret_is_listed(api, desk, customer):
     conversation = talked(desk, customer, "Hello")
     stack = api.stack
     secrets = [
-        stack.servicenow_sandbox.admin_password, stack.x_sandbox.consumer_secret,
-        desk.token, api.admin_token, *stored_secrets(),
+        stack.servicenow_sandbox.admin_password,
+        stack.x_sandbox.consumer_secret,
+        desk.token,
+        api.admin_token,
+        *stored_secrets(),
     ]
     assert len(secrets) > 6  # this desk's at least: its password, X token and token secret
-    for reply in (api.get("/conversations/", token=desk.token),
-                  api.get(f"/conversations/{conversation['id']}/messages/", token=desk.token),
-                  api.get("/conversations/?page_size=200", token=api.admin_token)):
+    for reply in (
+        api.get("/conversations/", token=desk.token),
+        api.get(f"/conversations/{conversation['id']}/messages/", token=desk.token),
+        api.get("/conversations/?page_size=200", token=api.admin_token),
+    ):
         assert reply.status == 200
         assert not [secret for secret in secrets if secret in reply.text]
 
@@ -238,7 +272,10 @@ def test_the_latest_conversation_is_listed_first(api, desk, three_customers):
     assert names(listed(api, desk.token)) == [oldest, latest, middle]
     # An admin sees the same order, for the tenant and among every tenant's.
     assert names(listed(api, api.admin_token, f"&user={desk.tenant_id}")) == [
-        oldest, latest, middle]
+        oldest,
+        latest,
+        middle,
+    ]
     everyone = names(listed(api, api.admin_token))
     assert [name for name in everyone if name in three_customers] == [oldest, latest, middle]
 
@@ -320,9 +357,10 @@ BAD_PAGES = [
 ]
 
 
-@pytest.mark.parametrize(("query", "field", "says"), BAD_PAGES + [
-    ("user=" + "x" * 65, "user", "at most 64 characters"),
-])
+@pytest.mark.parametrize(
+    ("query", "field", "says"),
+    [*BAD_PAGES, ("user=" + "x" * 65, "user", "at most 64 characters")],
+)
 def test_a_bad_query_parameter_of_the_list_is_a_400(api, tenant, query, field, says):
     reply = api.get(f"/conversations/?{query}", token=tenant.token)
     assert_envelope(reply, 400, "VALIDATION_ERROR", field)
@@ -333,8 +371,7 @@ def test_a_bad_query_parameter_of_messages_is_a_400(api, desk, customer):
     conversation = talked(desk, customer, "Hello")
     before = messages_of(api, desk.token, conversation["id"])
     for query, field, says in BAD_PAGES:
-        reply = api.get(f"/conversations/{conversation['id']}/messages/?{query}",
-                        token=desk.token)
+        reply = api.get(f"/conversations/{conversation['id']}/messages/?{query}", token=desk.token)
         assert_envelope(reply, 400, "VALIDATION_ERROR", field)
         assert says in " ".join(reply.body["details"][field]), (query, reply.body)
     assert messages_of(api, desk.token, conversation["id"]) == before
@@ -354,8 +391,11 @@ def test_a_deeply_nested_body_is_a_4xx_not_a_5xx(api, tenant):
 
 def test_anonymous_and_unknown_tokens_are_401(api, desk, customer):
     conversation = talked(desk, customer, "Hello")
-    paths = ["/conversations/", f"/conversations/{conversation['id']}/messages/",
-             f"/conversations/?user={desk.tenant_id}"]
+    paths = [
+        "/conversations/",
+        f"/conversations/{conversation['id']}/messages/",
+        f"/conversations/?user={desk.tenant_id}",
+    ]
     for path in paths:
         for token in (None, "not-a-token", uuid.uuid4().hex * 2):
             reply = api.get(path, token=token)
@@ -415,13 +455,19 @@ def test_an_admin_reads_every_tenants_conversations(api, desk, other_desk):
     assert listed(api, api.admin_token, f"&user={other_desk.tenant_id}") == [other]
     for token, conversation in ((desk.token, mine), (other_desk.token, other)):
         assert messages_of(api, api.admin_token, conversation["id"]) == messages_of(
-            api, token, conversation["id"])
+            api, token, conversation["id"]
+        )
 
 
-@pytest.mark.parametrize("conversation_id", [
-    pytest.param(UNKNOWN_ID, id="unknown"), pytest.param("..", id="dots"),
-    pytest.param("x" * 1000, id="long"), pytest.param("%00", id="nul"),
-])
+@pytest.mark.parametrize(
+    "conversation_id",
+    [
+        pytest.param(UNKNOWN_ID, id="unknown"),
+        pytest.param("..", id="dots"),
+        pytest.param("x" * 1000, id="long"),
+        pytest.param("%00", id="nul"),
+    ],
+)
 def test_an_unknown_conversation_is_a_404_for_anyone(api, tenant, conversation_id):
     for token in (tenant.token, api.admin_token):
         reply = api.get(f"/conversations/{conversation_id}/messages/", token=token)

@@ -27,7 +27,11 @@ def test_the_seed_walkthrough(api, tenant):
     assert created.status == 201, created.body
     field = created.body
     assert set(field) == FIELDS
-    assert (field["user"], field["field_name"], field["message"]) == (tenant.id, "City", "Which city do you live in?")
+    assert (field["user"], field["field_name"], field["message"]) == (
+        tenant.id,
+        "City",
+        "Which city do you live in?",
+    )
     assert field["created_at"] and field["updated_at"]
 
     listed = api.get("/custom-fields/", token=tenant.token)
@@ -36,12 +40,16 @@ def test_the_seed_walkthrough(api, tenant):
 
     assert api.delete(f"/custom-fields/{field['id']}/", token=tenant.token).status == 204
     assert api.get("/custom-fields/", token=tenant.token).body["count"] == 0
-    assert_envelope(api.delete(f"/custom-fields/{field['id']}/", token=tenant.token), 404, "NOT_FOUND")
+    assert_envelope(
+        api.delete(f"/custom-fields/{field['id']}/", token=tenant.token), 404, "NOT_FOUND"
+    )
 
 
 def test_fields_are_listed_in_creation_order_and_paginated(api, tenant):
     names = ["City", "Order number", "Account", "Phone"]
-    created = [create(api, tenant.token, field_name=name, message=f"Your {name}?") for name in names]
+    created = [
+        create(api, tenant.token, field_name=name, message=f"Your {name}?") for name in names
+    ]
 
     first = api.get("/custom-fields/?page_size=3", token=tenant.token).body
     assert first["count"] == 4 and first["previous"] is None
@@ -50,7 +58,9 @@ def test_fields_are_listed_in_creation_order_and_paginated(api, tenant):
     assert [f["field_name"] for f in second["results"]] == names[3:]
     assert second["next"] is None and second["previous"]
     assert fields_of(api, tenant.token) == created
-    assert_envelope(api.get("/custom-fields/?page=3&page_size=3", token=tenant.token), 404, "NOT_FOUND")
+    assert_envelope(
+        api.get("/custom-fields/?page=3&page_size=3", token=tenant.token), 404, "NOT_FOUND"
+    )
 
 
 def test_a_caller_lists_only_its_own_fields(api, admin_token, tenant, other_tenant):
@@ -73,7 +83,9 @@ def test_a_tenant_cannot_list_another_tenants_fields(api, tenant, other_tenant):
     reply = api.get(f"/custom-fields/?user={other_tenant.id}", token=tenant.token)
 
     assert reply.status in (403, 404), reply.body
-    assert_envelope(reply, reply.status, "PERMISSION_DENIED" if reply.status == 403 else "NOT_FOUND")
+    assert_envelope(
+        reply, reply.status, "PERMISSION_DENIED" if reply.status == 403 else "NOT_FOUND"
+    )
     assert secret_name not in reply.text and "Only for other" not in reply.text
 
 
@@ -85,7 +97,9 @@ def test_names_are_trimmed(api, tenant):
 @pytest.mark.parametrize("name", ["City", "city", "CITY", " City "])
 def test_names_are_unique_per_tenant_whatever_their_case(api, tenant, name):
     first = create(api, tenant.token)
-    reply = api.post("/custom-fields/", token=tenant.token, json={"field_name": name, "message": "Again?"})
+    reply = api.post(
+        "/custom-fields/", token=tenant.token, json={"field_name": name, "message": "Again?"}
+    )
     assert_envelope(reply, 409, "CONFLICT", "field_name")
     assert reply.body["details"] == {"field_name": ["This field must be unique."]}
     assert fields_of(api, tenant.token) == [first]
@@ -98,7 +112,9 @@ def test_names_are_unique_per_tenant_whatever_their_case(api, tenant, name):
 def test_look_alike_names_are_the_same_name(api, tenant, first, look_alike):
     """Fullwidth letters, ligatures and superscripts (NFKC), and full case folding."""
     field = create(api, tenant.token, field_name=first, message="Which one?")
-    reply = api.post("/custom-fields/", token=tenant.token, json={"field_name": look_alike, "message": "Again?"})
+    reply = api.post(
+        "/custom-fields/", token=tenant.token, json={"field_name": look_alike, "message": "Again?"}
+    )
     assert_envelope(reply, 409, "CONFLICT", "field_name")
     assert fields_of(api, tenant.token) == [field]
 
@@ -108,7 +124,9 @@ def test_a_dotless_i_makes_another_name(api, tenant):
     mapping it would merge distinct Turkish words. Only confusable skeletons (UTS #39)
     would catch it, and a tenant can only confuse itself with its own field names."""
     create(api, tenant.token)
-    assert create(api, tenant.token, field_name="Cıty", message="Which cıty?")["field_name"] == "Cıty"
+    assert (
+        create(api, tenant.token, field_name="Cıty", message="Which cıty?")["field_name"] == "Cıty"
+    )
 
 
 def test_concurrent_renames_of_one_field_leave_one_name_claimed(api, tenant):
@@ -120,7 +138,11 @@ def test_concurrent_renames_of_one_field_leave_one_name_claimed(api, tenant):
 
     def rename(name):
         start.wait()
-        statuses.append(api.patch(f"/custom-fields/{field['id']}/", token=tenant.token, json={"field_name": name}).status)
+        statuses.append(
+            api.patch(
+                f"/custom-fields/{field['id']}/", token=tenant.token, json={"field_name": name}
+            ).status
+        )
 
     threads = [threading.Thread(target=rename, args=(name,)) for name in names]
     [thread.start() for thread in threads]
@@ -128,8 +150,10 @@ def test_concurrent_renames_of_one_field_leave_one_name_claimed(api, tenant):
 
     assert set(statuses) <= {200, 409} and 200 in statuses
     [final] = [listed["field_name"] for listed in fields_of(api, tenant.token)]
-    for name in names + ["City"]:  # every name but the final one is free again
-        reply = api.post("/custom-fields/", token=tenant.token, json={"field_name": name, "message": "Free?"})
+    for name in [*names, "City"]:  # every name but the final one is free again
+        reply = api.post(
+            "/custom-fields/", token=tenant.token, json={"field_name": name, "message": "Free?"}
+        )
         assert reply.status == (409 if name == final else 201), (name, final, reply.body)
 
 
@@ -139,9 +163,14 @@ def test_a_rename_racing_a_delete_leaves_no_name_claimed(api, tenant):
 
     def call(method, body):
         start.wait()
-        statuses[method] = api.request(method, f"/custom-fields/{field['id']}/", token=tenant.token, json=body).status
+        statuses[method] = api.request(
+            method, f"/custom-fields/{field['id']}/", token=tenant.token, json=body
+        ).status
 
-    threads = [threading.Thread(target=call, args=("PATCH", {"field_name": "Town"})), threading.Thread(target=call, args=("DELETE", None))]
+    threads = [
+        threading.Thread(target=call, args=("PATCH", {"field_name": "Town"})),
+        threading.Thread(target=call, args=("DELETE", None)),
+    ]
     [thread.start() for thread in threads]
     [thread.join() for thread in threads]
 
@@ -160,7 +189,11 @@ def test_of_concurrent_creates_of_one_name_exactly_one_succeeds(api, tenant):
     statuses = []
 
     def post(name):
-        statuses.append(api.post("/custom-fields/", token=tenant.token, json={**SEED, "field_name": name}).status)
+        statuses.append(
+            api.post(
+                "/custom-fields/", token=tenant.token, json={**SEED, "field_name": name}
+            ).status
+        )
 
     threads = [threading.Thread(target=post, args=(name,)) for name in ["City", "CITY", "city"]]
     [thread.start() for thread in threads]
@@ -172,13 +205,23 @@ def test_of_concurrent_creates_of_one_name_exactly_one_succeeds(api, tenant):
 
 def test_a_deleted_or_renamed_fields_name_is_free_again(api, tenant):
     field = create(api, tenant.token)
-    renamed = api.patch(f"/custom-fields/{field['id']}/", token=tenant.token, json={"field_name": "Town"})
+    renamed = api.patch(
+        f"/custom-fields/{field['id']}/", token=tenant.token, json={"field_name": "Town"}
+    )
     assert renamed.status == 200, renamed.body
     city_again = create(api, tenant.token, field_name="city", message="Which city?")
     assert api.delete(f"/custom-fields/{city_again['id']}/", token=tenant.token).status == 204
-    assert create(api, tenant.token, field_name="CITY", message="Which city?")["field_name"] == "CITY"
-    assert_envelope(api.post("/custom-fields/", token=tenant.token, json={"field_name": "town", "message": "m"}),
-                    409, "CONFLICT", "field_name")
+    assert (
+        create(api, tenant.token, field_name="CITY", message="Which city?")["field_name"] == "CITY"
+    )
+    assert_envelope(
+        api.post(
+            "/custom-fields/", token=tenant.token, json={"field_name": "town", "message": "m"}
+        ),
+        409,
+        "CONFLICT",
+        "field_name",
+    )
 
 
 # ---------------------------------------------------------------- updates
@@ -195,14 +238,18 @@ def test_the_owner_updates_a_field(api, tenant):
     assert message.body["created_at"] == field["created_at"]
     assert message.body["updated_at"] >= field["updated_at"]
 
-    both = api.patch(path, token=tenant.token, json={"field_name": "Town", "message": "Which town?"})
+    both = api.patch(
+        path, token=tenant.token, json={"field_name": "Town", "message": "Which town?"}
+    )
     assert (both.body["field_name"], both.body["message"]) == ("Town", "Which town?")
     assert fields_of(api, tenant.token) == [both.body]
 
 
 def test_a_field_may_change_the_case_of_its_own_name(api, tenant):
     field = create(api, tenant.token)
-    reply = api.patch(f"/custom-fields/{field['id']}/", token=tenant.token, json={"field_name": "CITY"})
+    reply = api.patch(
+        f"/custom-fields/{field['id']}/", token=tenant.token, json={"field_name": "CITY"}
+    )
     assert reply.status == 200, reply.body
     assert reply.body["field_name"] == "CITY"
 
@@ -210,11 +257,18 @@ def test_a_field_may_change_the_case_of_its_own_name(api, tenant):
 def test_renaming_onto_an_existing_name_is_a_409_and_changes_nothing(api, tenant):
     city = create(api, tenant.token)
     country = create(api, tenant.token, field_name="Country", message="Which country?")
-    reply = api.patch(f"/custom-fields/{country['id']}/", token=tenant.token, json={"field_name": "city"})
+    reply = api.patch(
+        f"/custom-fields/{country['id']}/", token=tenant.token, json={"field_name": "city"}
+    )
     assert_envelope(reply, 409, "CONFLICT", "field_name")
     assert fields_of(api, tenant.token) == [city, country]
     # The losing rename released nothing: Country is still taken.
-    assert api.post("/custom-fields/", token=tenant.token, json={"field_name": "country", "message": "m"}).status == 409
+    assert (
+        api.post(
+            "/custom-fields/", token=tenant.token, json={"field_name": "country", "message": "m"}
+        ).status
+        == 409
+    )
 
 
 def test_an_admin_updates_and_deletes_a_tenants_field(api, admin_token, tenant):
@@ -227,7 +281,10 @@ def test_an_admin_updates_and_deletes_a_tenants_field(api, admin_token, tenant):
     assert fields_of(api, tenant.token) == []
 
 
-@pytest.mark.parametrize("method,body", [("PATCH", {"message": "Hacked"}), ("PATCH", {"field_name": "Hacked"}), ("DELETE", None)])
+@pytest.mark.parametrize(
+    "method,body",
+    [("PATCH", {"message": "Hacked"}), ("PATCH", {"field_name": "Hacked"}), ("DELETE", None)],
+)
 def test_another_tenants_field_is_404_and_untouched(api, tenant, other_tenant, method, body):
     field = create(api, other_tenant.token)
     reply = api.request(method, f"/custom-fields/{field['id']}/", token=tenant.token, json=body)
@@ -237,15 +294,26 @@ def test_another_tenants_field_is_404_and_untouched(api, tenant, other_tenant, m
 
 @pytest.mark.parametrize("method,body", [("PATCH", {"message": "m"}), ("DELETE", None)])
 def test_unknown_ids_are_404(api, admin_token, method, body):
-    assert_envelope(api.request(method, f"/custom-fields/{UNKNOWN_ID}/", token=admin_token, json=body), 404, "NOT_FOUND")
+    assert_envelope(
+        api.request(method, f"/custom-fields/{UNKNOWN_ID}/", token=admin_token, json=body),
+        404,
+        "NOT_FOUND",
+    )
 
 
 @pytest.mark.parametrize(
     "method,path",
-    [("POST", "/custom-fields/"), ("GET", "/custom-fields/"), ("PATCH", "/custom-fields/{id}/"), ("DELETE", "/custom-fields/{id}/")],
+    [
+        ("POST", "/custom-fields/"),
+        ("GET", "/custom-fields/"),
+        ("PATCH", "/custom-fields/{id}/"),
+        ("DELETE", "/custom-fields/{id}/"),
+    ],
 )
 @pytest.mark.parametrize("authorization", [None, "Token not-a-real-token"])
-def test_anonymous_callers_get_401_before_the_body_is_read(api, tenant, method, path, authorization):
+def test_anonymous_callers_get_401_before_the_body_is_read(
+    api, tenant, method, path, authorization
+):
     field = create(api, tenant.token)
     headers = {"Authorization": authorization} if authorization else {}
     reply = api.request(method, path.format(id=field["id"]), headers=headers, data="{not json")
@@ -285,7 +353,9 @@ def test_create_rejects_bad_bodies(api, tenant, body, fields):
 
 @pytest.mark.parametrize("data", ["{not json", "", '{"field_name": "City",}'])
 def test_create_rejects_malformed_or_missing_json(api, tenant, data):
-    assert_envelope(api.post("/custom-fields/", token=tenant.token, data=data), 400, "VALIDATION_ERROR", "body")
+    assert_envelope(
+        api.post("/custom-fields/", token=tenant.token, data=data), 400, "VALIDATION_ERROR", "body"
+    )
     assert fields_of(api, tenant.token) == []
 
 
@@ -293,7 +363,9 @@ def test_a_tenant_cannot_create_a_field_for_another_tenant(api, tenant, other_te
     """The contract's body has no `user`; if one is taken, it is an admin's."""
     reply = api.post("/custom-fields/", token=tenant.token, json={**SEED, "user": other_tenant.id})
     assert reply.status in (400, 403), reply.body
-    assert_envelope(reply, reply.status, "VALIDATION_ERROR" if reply.status == 400 else "PERMISSION_DENIED")
+    assert_envelope(
+        reply, reply.status, "VALIDATION_ERROR" if reply.status == 400 else "PERMISSION_DENIED"
+    )
     assert fields_of(api, tenant.token) == [] and fields_of(api, other_tenant.token) == []
 
 
@@ -336,10 +408,22 @@ def test_trailing_slashes_are_optional(api, tenant):
     field = api.post("/custom-fields", token=tenant.token, json=SEED)
     assert field.status == 201, field.body
     assert api.get("/custom-fields", token=tenant.token).body["count"] == 1
-    assert api.patch(f"/custom-fields/{field.body['id']}", token=tenant.token, json={"message": "m"}).status == 200
+    assert (
+        api.patch(
+            f"/custom-fields/{field.body['id']}", token=tenant.token, json={"message": "m"}
+        ).status
+        == 200
+    )
     assert api.delete(f"/custom-fields/{field.body['id']}", token=tenant.token).status == 204
-    details = api.post("/servicenow-details", token=tenant.token,
-                       json={"instance_url": "https://dev1.service-now.com", "admin_user": "a", "admin_password": "p"})
+    details = api.post(
+        "/servicenow-details",
+        token=tenant.token,
+        json={
+            "instance_url": "https://dev1.service-now.com",
+            "admin_user": "a",
+            "admin_password": "p",
+        },
+    )
     assert details.status == 201, details.body
     assert api.get(f"/servicenow-details/{details.body['id']}", token=tenant.token).status == 200
     assert api.post("/api-key", token=tenant.token).status == 201

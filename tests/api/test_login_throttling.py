@@ -21,7 +21,9 @@ def concurrent_logins(api, username: str, passwords: list[str]) -> list:
 
     def log_in(index: int):
         start.wait()
-        replies[index] = api.post("/auth/login/", json={"username": username, "password": passwords[index]})
+        replies[index] = api.post(
+            "/auth/login/", json={"username": username, "password": passwords[index]}
+        )
 
     threads = [threading.Thread(target=log_in, args=(index,)) for index in range(len(passwords))]
     [thread.start() for thread in threads]
@@ -33,7 +35,9 @@ def concurrent_logins(api, username: str, passwords: list[str]) -> list:
 def test_of_20_concurrent_wrong_passwords_only_5_are_checked(api, tenant, unique_email, who):
     username = tenant.username if who == "known" else unique_email("nobody")
 
-    replies = concurrent_logins(api, username, [f"guess number {index}" for index in range(GUESSES)])
+    replies = concurrent_logins(
+        api, username, [f"guess number {index}" for index in range(GUESSES)]
+    )
 
     statuses = sorted(reply.status for reply in replies)
     assert statuses == [401] * 5 + [429] * (GUESSES - 5)
@@ -51,23 +55,45 @@ def test_successful_logins_do_not_use_up_the_limit(api, tenant):
         api.login(tenant.username, tenant.password)
 
     def wrong():
-        return api.post("/auth/login/", json={"username": tenant.username, "password": "not it at all"}).status
+        return api.post(
+            "/auth/login/", json={"username": tenant.username, "password": "not it at all"}
+        ).status
 
     assert [wrong() for _ in range(4)] == [401] * 4
     api.login(tenant.username, tenant.password)
     assert wrong() == 401  # the fifth failure: the success between did not count
     assert wrong() == 429
-    assert api.post("/auth/login/", json={"username": tenant.username, "password": tenant.password}).status == 429
+    assert (
+        api.post(
+            "/auth/login/", json={"username": tenant.username, "password": tenant.password}
+        ).status
+        == 429
+    )
 
 
 def test_look_alike_spellings_of_a_username_share_its_limit(api, tenant):
     local_part, domain = tenant.username.split("@")
-    fullwidth = "".join(chr(ord(character) + 0xFEE0) if "!" <= character <= "~" else character for character in local_part)
-    spellings = [tenant.username.upper(), f"{fullwidth}@{domain}", tenant.username.title(), f" {tenant.username} "]
+    fullwidth = "".join(
+        chr(ord(character) + 0xFEE0) if "!" <= character <= "~" else character
+        for character in local_part
+    )
+    spellings = [
+        tenant.username.upper(),
+        f"{fullwidth}@{domain}",
+        tenant.username.title(),
+        f" {tenant.username} ",
+    ]
 
-    for spelling in spellings + [tenant.username]:
-        assert api.post("/auth/login/", json={"username": spelling, "password": "a wrong guess"}).status == 401
-    reply = api.post("/auth/login/", json={"username": f"{fullwidth}@{domain}", "password": tenant.password})
+    for spelling in [*spellings, tenant.username]:
+        assert (
+            api.post(
+                "/auth/login/", json={"username": spelling, "password": "a wrong guess"}
+            ).status
+            == 401
+        )
+    reply = api.post(
+        "/auth/login/", json={"username": f"{fullwidth}@{domain}", "password": tenant.password}
+    )
     assert_envelope(reply, 429, "RATE_LIMIT_EXCEEDED")
 
 
@@ -95,7 +121,9 @@ class Recorder:
             for write in params.get("TransactItems", [])
             for action in write.values()
         ]
-        kinds = tuple(str(next(iter(key.values()), {}).get("S", "")).split("#")[0] for key in keys if key)
+        kinds = tuple(
+            str(next(iter(key.values()), {}).get("S", "")).split("#")[0] for key in keys if key
+        )
         self.calls.append((model.name, params.get("TableName"), kinds))
 
     def take(self) -> tuple[list, int]:
@@ -104,7 +132,9 @@ class Recorder:
         return taken
 
 
-@pytest.mark.parametrize("password", ["a wrong guess", "p\u00e4ssw\u00f6rd, decomposed: pa\u0308ssword"])
+@pytest.mark.parametrize(
+    "password", ["a wrong guess", "p\u00e4ssw\u00f6rd, decomposed: pa\u0308ssword"]
+)
 def test_known_and_unknown_usernames_make_the_same_dynamodb_calls_and_password_work(
     auth_logic, in_process_api, tenant_of, monkeypatch, password
 ):
@@ -112,7 +142,10 @@ def test_known_and_unknown_usernames_make_the_same_dynamodb_calls_and_password_w
     recorder = Recorder(auth_logic.repositories.dynamo.client(), monkeypatch)
 
     seen = {}
-    for who, username in [("known", tenant.username), ("unknown", f"nobody-{uuid.uuid4().hex[:12]}@example.com")]:
+    for who, username in [
+        ("known", tenant.username),
+        ("unknown", f"nobody-{uuid.uuid4().hex[:12]}@example.com"),
+    ]:
         with pytest.raises(auth_logic.NotAuthenticated):
             auth_logic.login(username, password)
         seen[who] = recorder.take()
@@ -121,7 +154,9 @@ def test_known_and_unknown_usernames_make_the_same_dynamodb_calls_and_password_w
     calls, verifications = seen["known"]
     attempts, users = os.environ["LOGIN_ATTEMPTS_TABLE"], os.environ["USERS_TABLE"]
     assert calls == [
-        ("UpdateItem", attempts, ("login",)), ("PutItem", attempts, ()),  # the attempt, in a new window
-        ("GetItem", users, ("USERNAME",)), ("GetItem", users, ("USER",)),  # the claim, then a user
+        ("UpdateItem", attempts, ("login",)),
+        ("PutItem", attempts, ()),  # the attempt, in a new window
+        ("GetItem", users, ("USERNAME",)),
+        ("GetItem", users, ("USER",)),  # the claim, then a user
     ]
     assert verifications == (1 if unicodedata.normalize("NFKC", password) == password else 2)

@@ -13,7 +13,15 @@ from tests.api.client import assert_envelope
 
 NFC = unicodedata.normalize("NFC", "pässwörd of Tony")
 NFD = unicodedata.normalize("NFD", NFC)
-WEAK = ["password", "12345678", "Password1", "ｐａｓｓｗｏｒｄ", "qwertyuiop", " " * 8, "aaaaaaaaaa"]
+WEAK = [
+    "password",
+    "12345678",
+    "Password1",
+    "ｐａｓｓｗｏｒｄ",
+    "qwertyuiop",
+    " " * 8,
+    "aaaaaaaaaa",
+]
 
 
 def new_user(username: str, password: str) -> dict:
@@ -21,10 +29,14 @@ def new_user(username: str, password: str) -> dict:
 
 
 @pytest.mark.parametrize("password", WEAK)
-def test_creating_a_user_with_a_common_password_is_refused(api, admin_token, unique_email, password):
+def test_creating_a_user_with_a_common_password_is_refused(
+    api, admin_token, unique_email, password
+):
     before = api.users_as_admin()
 
-    reply = api.post("/auth/users/", token=admin_token, json=new_user(unique_email("weak"), password))
+    reply = api.post(
+        "/auth/users/", token=admin_token, json=new_user(unique_email("weak"), password)
+    )
 
     assert_envelope(reply, 400, "VALIDATION_ERROR", "password")
     assert "Choose" in reply.body["details"]["password"][0]
@@ -39,14 +51,20 @@ def test_the_username_or_its_local_part_is_refused_as_password(api, admin_token,
         assert "username" in reply.body["details"]["password"][0]
 
 
-@pytest.mark.parametrize("password", WEAK[:3] + ["{username}", "{local_part}"])
-def test_setting_a_weak_password_is_refused_and_the_old_one_stays(api, tenant, admin_token, password):
+@pytest.mark.parametrize("password", [*WEAK[:3], "{username}", "{local_part}"])
+def test_setting_a_weak_password_is_refused_and_the_old_one_stays(
+    api, tenant, admin_token, password
+):
     chosen = password.format(username=tenant.username, local_part=tenant.username.split("@")[0])
     for token in (tenant.token, admin_token):  # the user, and an admin resetting it
-        reply = api.patch(f"/auth/users/{tenant.id}/set-password/", token=token, json={"password": chosen})
+        reply = api.patch(
+            f"/auth/users/{tenant.id}/set-password/", token=token, json={"password": chosen}
+        )
         assert_envelope(reply, 400, "VALIDATION_ERROR", "password")
     assert api.login(tenant.username, tenant.password)
-    assert api.get(f"/auth/users/{tenant.id}/", token=tenant.token).status == 200  # sessions live on
+    assert (
+        api.get(f"/auth/users/{tenant.id}/", token=tenant.token).status == 200
+    )  # sessions live on
 
 
 def test_a_password_logs_in_whether_its_accents_are_composed_or_not(api, admin_token, unique_email):
@@ -63,14 +81,24 @@ def test_a_hash_made_before_normalization_still_logs_in_and_is_upgraded(in_proce
     key = {"pk": {"S": f"USER#{tenant.id}"}}
     # What the service stored before passwords were normalized: a hash of the typed form.
     users.update_item(
-        TableName=os.environ["USERS_TABLE"], Key=key,
+        TableName=os.environ["USERS_TABLE"],
+        Key=key,
         UpdateExpression="SET password_hash = :hash",
-        ExpressionAttributeValues={":hash": {"S": PasswordHasher(time_cost=1, memory_cost=47104, parallelism=1).hash(NFD)}},
+        ExpressionAttributeValues={
+            ":hash": {"S": PasswordHasher(time_cost=1, memory_cost=47104, parallelism=1).hash(NFD)}
+        },
     )
-    assert in_process_api.post("/auth/login/", json={"username": tenant.username, "password": NFC}).status == 401
+    assert (
+        in_process_api.post(
+            "/auth/login/", json={"username": tenant.username, "password": NFC}
+        ).status
+        == 401
+    )
 
     assert in_process_api.login(tenant.username, NFD)  # as it was typed when it was set
 
-    upgraded = users.get_item(TableName=os.environ["USERS_TABLE"], Key=key)["Item"]["password_hash"]["S"]
+    upgraded = users.get_item(TableName=os.environ["USERS_TABLE"], Key=key)["Item"][
+        "password_hash"
+    ]["S"]
     assert PasswordHasher().verify(upgraded, NFC)  # now the hash of the NFKC form
     assert in_process_api.login(tenant.username, NFC)

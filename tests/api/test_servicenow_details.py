@@ -18,14 +18,30 @@ import responses
 
 from tests.api.client import all_pages, assert_envelope
 
-SEED = {"instance_url": "https://dev119258.service-now.com", "admin_user": "admin", "admin_password": "dcyHPleT2F3C"}
+SEED = {
+    "instance_url": "https://dev119258.service-now.com",
+    "admin_user": "admin",
+    "admin_password": "dcyHPleT2F3C",
+}
 SEED_PATCH = {"admin_user": "Twitter", "admin_password": "Y7Ifer3"}
-FIELDS = {"id", "user", "instance_url", "admin_user", "status", "status_detail", "status_checked_at",
-          "created_at", "updated_at"}
+FIELDS = {
+    "id",
+    "user",
+    "instance_url",
+    "admin_user",
+    "status",
+    "status_detail",
+    "status_checked_at",
+    "created_at",
+    "updated_at",
+}
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 CASE_API = "/api/sn_customerservice/case"
 NOT_AUTHENTICATED_BODY = {
-    "error": {"message": "User Not Authenticated", "detail": "Required to provide Auth information"},
+    "error": {
+        "message": "User Not Authenticated",
+        "detail": "Required to provide Auth information",
+    },
     "status": "failure",
 }
 
@@ -66,7 +82,9 @@ def test_the_seed_walkthrough(api, admin_token, tenant):
 
     listed = details_of(api, tenant.token)
     assert listed["count"] == 1 and listed["results"] == [record]
-    assert record["id"] in [item["id"] for item in all_pages(api, "/servicenow-details/?page_size=200", admin_token)]
+    assert record["id"] in [
+        item["id"] for item in all_pages(api, "/servicenow-details/?page_size=200", admin_token)
+    ]
 
     assert api.get(path, token=tenant.token).body == record
     assert api.get(path, token=admin_token).body == record
@@ -101,7 +119,9 @@ def test_a_tenant_may_name_itself_as_user(api, tenant):
 
 
 def test_a_tenant_cannot_add_details_for_another_user(api, tenant, other_tenant):
-    reply = api.post("/servicenow-details/", token=tenant.token, json={**SEED, "user": other_tenant.id})
+    reply = api.post(
+        "/servicenow-details/", token=tenant.token, json={**SEED, "user": other_tenant.id}
+    )
     assert_envelope(reply, 403, "PERMISSION_DENIED")
     assert details_of(api, other_tenant.token)["count"] == 0
     assert details_of(api, tenant.token)["count"] == 0
@@ -118,7 +138,9 @@ def test_one_record_per_user(api, admin_token, tenant, as_admin):
     first = create(api, tenant.token)
     second_body = {**SEED, "instance_url": "https://dev2.service-now.com"}
     if as_admin:
-        reply = api.post("/servicenow-details/", token=admin_token, json={**second_body, "user": tenant.id})
+        reply = api.post(
+            "/servicenow-details/", token=admin_token, json={**second_body, "user": tenant.id}
+        )
     else:
         reply = api.post("/servicenow-details/", token=tenant.token, json=second_body)
 
@@ -153,7 +175,10 @@ def test_of_concurrent_creates_for_one_user_exactly_one_succeeds(api, tenant):
 def test_instance_urls_are_stored_normalized(api, tenant, given, stored):
     record = create(api, tenant.token, instance_url=given)
     assert record["instance_url"] == stored
-    assert api.get(f"/servicenow-details/{record['id']}/", token=tenant.token).body["instance_url"] == stored
+    assert (
+        api.get(f"/servicenow-details/{record['id']}/", token=tenant.token).body["instance_url"]
+        == stored
+    )
 
 
 REFUSED_URLS = [
@@ -177,12 +202,16 @@ REFUSED_URLS = [
 
 @pytest.mark.parametrize("instance_url", REFUSED_URLS)
 def test_instance_urls_off_the_allow_list_are_refused(api, tenant, instance_url):
-    reply = api.post("/servicenow-details/", token=tenant.token, json={**SEED, "instance_url": instance_url})
+    reply = api.post(
+        "/servicenow-details/", token=tenant.token, json={**SEED, "instance_url": instance_url}
+    )
     assert_envelope(reply, 400, "VALIDATION_ERROR", "instance_url")
     assert details_of(api, tenant.token)["count"] == 0
 
 
-@pytest.mark.parametrize("instance_url", ["http://dev1.service-now.com", "https://evil.example.com", "https://10.0.0.1"])
+@pytest.mark.parametrize(
+    "instance_url", ["http://dev1.service-now.com", "https://evil.example.com", "https://10.0.0.1"]
+)
 def test_a_patch_to_a_refused_instance_url_changes_nothing(api, tenant, instance_url):
     record = create(api, tenant.token)
     path = f"/servicenow-details/{record['id']}/"
@@ -221,9 +250,16 @@ def test_create_rejects_bad_bodies(api, tenant, body, fields):
     assert details_of(api, tenant.token)["count"] == 0
 
 
-@pytest.mark.parametrize("data", ["{not json", "", '{"instance_url": "https://dev1.service-now.com",}'])
+@pytest.mark.parametrize(
+    "data", ["{not json", "", '{"instance_url": "https://dev1.service-now.com",}']
+)
 def test_create_rejects_malformed_or_missing_json(api, tenant, data):
-    assert_envelope(api.post("/servicenow-details/", token=tenant.token, data=data), 400, "VALIDATION_ERROR", "body")
+    assert_envelope(
+        api.post("/servicenow-details/", token=tenant.token, data=data),
+        400,
+        "VALIDATION_ERROR",
+        "body",
+    )
     assert details_of(api, tenant.token)["count"] == 0
 
 
@@ -241,7 +277,11 @@ def test_create_rejects_malformed_or_missing_json(api, tenant, data):
         ("PATCH", {"admin_user": "Twitter"}, "admin_password"),
         ("PUT", {"admin_user": "Twitter"}, "instance_url"),
         ("PUT", {"admin_user": "Twitter"}, "admin_password"),
-        ("PUT", {"instance_url": "https://dev2.service-now.com", "admin_user": "Twitter"}, "admin_password"),
+        (
+            "PUT",
+            {"instance_url": "https://dev2.service-now.com", "admin_user": "Twitter"},
+            "admin_password",
+        ),
         ("PUT", {**SEED, "admin_password": ""}, "admin_password"),
         ("PUT", {**SEED, "favourite_colour": "red"}, "favourite_colour"),
     ],
@@ -249,13 +289,17 @@ def test_create_rejects_malformed_or_missing_json(api, tenant, data):
 def test_updates_reject_bad_bodies_and_change_nothing(api, tenant, method, body, field):
     record = create(api, tenant.token)
     path = f"/servicenow-details/{record['id']}/"
-    assert_envelope(api.request(method, path, token=tenant.token, json=body), 400, "VALIDATION_ERROR", field)
+    assert_envelope(
+        api.request(method, path, token=tenant.token, json=body), 400, "VALIDATION_ERROR", field
+    )
     assert api.get(path, token=tenant.token).body == record
 
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
 @pytest.mark.parametrize("as_admin", [False, True])
-def test_an_update_cannot_move_a_record_to_another_user(api, admin_token, tenant, other_tenant, method, as_admin):
+def test_an_update_cannot_move_a_record_to_another_user(
+    api, admin_token, tenant, other_tenant, method, as_admin
+):
     record = create(api, tenant.token)
     path = f"/servicenow-details/{record['id']}/"
     body = {**SEED, "user": other_tenant.id} if method == "PUT" else {"user": other_tenant.id}
@@ -281,20 +325,33 @@ def test_an_update_naming_the_owner_is_accepted(api, tenant, method):
 def test_put_replaces_every_field(api, tenant):
     record = create(api, tenant.token)
     path = f"/servicenow-details/{record['id']}/"
-    reply = api.put(path, token=tenant.token,
-                    json={"instance_url": "HTTPS://Dev2.Service-Now.com/", "admin_user": "integration", "admin_password": "n3w-Secret"})
+    reply = api.put(
+        path,
+        token=tenant.token,
+        json={
+            "instance_url": "HTTPS://Dev2.Service-Now.com/",
+            "admin_user": "integration",
+            "admin_password": "n3w-Secret",
+        },
+    )
     assert reply.status == 200, reply.body
     assert set(reply.body) == FIELDS
     assert (reply.body["id"], reply.body["user"]) == (record["id"], tenant.id)
-    assert (reply.body["instance_url"], reply.body["admin_user"]) == ("https://dev2.service-now.com", "integration")
+    assert (reply.body["instance_url"], reply.body["admin_user"]) == (
+        "https://dev2.service-now.com",
+        "integration",
+    )
     assert reply.body["created_at"] == record["created_at"]
     assert api.get(path, token=tenant.token).body == reply.body
 
 
 def test_patch_normalizes_the_instance_url(api, tenant):
     record = create(api, tenant.token)
-    reply = api.patch(f"/servicenow-details/{record['id']}/", token=tenant.token,
-                      json={"instance_url": "HTTPS://Dev3.Service-Now.com/", "admin_password": "n3w-Secret"})
+    reply = api.patch(
+        f"/servicenow-details/{record['id']}/",
+        token=tenant.token,
+        json={"instance_url": "HTTPS://Dev3.Service-Now.com/", "admin_password": "n3w-Secret"},
+    )
     assert reply.status == 200, reply.body
     assert reply.body["instance_url"] == "https://dev3.service-now.com"
     assert reply.body["admin_user"] == record["admin_user"]
@@ -304,7 +361,10 @@ def test_patch_normalizes_the_instance_url(api, tenant):
     "method,body",
     [
         ("PATCH", {"instance_url": "https://dev2.service-now.com"}),
-        ("PATCH", {"instance_url": "https://dev2.service-now.com", "admin_user": SEED["admin_user"]}),
+        (
+            "PATCH",
+            {"instance_url": "https://dev2.service-now.com", "admin_user": SEED["admin_user"]},
+        ),
         ("PATCH", {"admin_user": "Twitter"}),
         ("PATCH", {"instance_url": "https://dev2.service-now.com", "admin_user": "Twitter"}),
         ("PUT", {"instance_url": "https://dev2.service-now.com", "admin_user": SEED["admin_user"]}),
@@ -324,11 +384,15 @@ def test_new_credentials_without_their_password_are_refused(api, tenant, method,
             assert (field in message) == (body.get(field, record[field]) != record[field]), message
 
 
-@pytest.mark.parametrize("spelling", ["HTTPS://DEV119258.Service-Now.com/", "https://dev119258.service-now.com."])
+@pytest.mark.parametrize(
+    "spelling", ["HTTPS://DEV119258.Service-Now.com/", "https://dev119258.service-now.com."]
+)
 def test_the_same_instance_url_spelled_otherwise_needs_no_password(api, tenant, spelling):
     record = create(api, tenant.token)
     path = f"/servicenow-details/{record['id']}/"
-    reply = api.patch(path, token=tenant.token, json={"instance_url": spelling, "admin_user": SEED["admin_user"]})
+    reply = api.patch(
+        path, token=tenant.token, json={"instance_url": spelling, "admin_user": SEED["admin_user"]}
+    )
 
     assert reply.status == 200, reply.body
     assert reply.body == record  # nothing changed: still verified as it was
@@ -337,7 +401,9 @@ def test_the_same_instance_url_spelled_otherwise_needs_no_password(api, tenant, 
 # ---------------------------------------------------------------- who sees what
 
 
-def test_a_tenant_lists_only_its_own_record_and_an_admin_lists_all(api, admin_token, tenant, other_tenant):
+def test_a_tenant_lists_only_its_own_record_and_an_admin_lists_all(
+    api, admin_token, tenant, other_tenant
+):
     mine = create(api, tenant.token)
     theirs = create(api, other_tenant.token, instance_url="https://dev2.service-now.com")
 
@@ -357,7 +423,12 @@ def test_a_tenant_lists_only_its_own_record_and_an_admin_lists_all(api, admin_to
 
 def test_listing_rejects_bad_pages(api, tenant):
     for query, field in [("page=0", "page"), ("page_size=1000", "page_size"), ("page=abc", "page")]:
-        assert_envelope(api.get(f"/servicenow-details/?{query}", token=tenant.token), 400, "VALIDATION_ERROR", field)
+        assert_envelope(
+            api.get(f"/servicenow-details/?{query}", token=tenant.token),
+            400,
+            "VALIDATION_ERROR",
+            field,
+        )
 
 
 @pytest.mark.parametrize(
@@ -370,7 +441,9 @@ def test_listing_rejects_bad_pages(api, tenant):
         ("POST", "verify/", None),
     ],
 )
-def test_another_tenants_record_is_404_and_untouched(api, tenant, other_tenant, method, suffix, body):
+def test_another_tenants_record_is_404_and_untouched(
+    api, tenant, other_tenant, method, suffix, body
+):
     record = create(api, other_tenant.token)
     path = f"/servicenow-details/{record['id']}/"
     reply = api.request(method, path + suffix, token=tenant.token, json=body)
@@ -381,10 +454,18 @@ def test_another_tenants_record_is_404_and_untouched(api, tenant, other_tenant, 
 
 @pytest.mark.parametrize(
     "method,suffix,body",
-    [("GET", "", None), ("PATCH", "", SEED_PATCH), ("PUT", "", SEED), ("DELETE", "", None), ("POST", "verify/", None)],
+    [
+        ("GET", "", None),
+        ("PATCH", "", SEED_PATCH),
+        ("PUT", "", SEED),
+        ("DELETE", "", None),
+        ("POST", "verify/", None),
+    ],
 )
 def test_unknown_ids_are_404(api, admin_token, method, suffix, body):
-    reply = api.request(method, f"/servicenow-details/{UNKNOWN_ID}/{suffix}", token=admin_token, json=body)
+    reply = api.request(
+        method, f"/servicenow-details/{UNKNOWN_ID}/{suffix}", token=admin_token, json=body
+    )
     assert_envelope(reply, 404, "NOT_FOUND")
 
 
@@ -401,7 +482,9 @@ def test_unknown_ids_are_404(api, admin_token, method, suffix, body):
     ],
 )
 @pytest.mark.parametrize("authorization", [None, "Token not-a-real-token"])
-def test_anonymous_callers_get_401_before_the_body_is_read(api, tenant, method, path, authorization):
+def test_anonymous_callers_get_401_before_the_body_is_read(
+    api, tenant, method, path, authorization
+):
     record = create(api, tenant.token)
     headers = {"Authorization": authorization} if authorization else {}
     reply = api.request(method, path.format(id=record["id"]), headers=headers, data="{not json")
@@ -466,14 +549,32 @@ def basic(user: str, password: str) -> str:
 @pytest.mark.parametrize(
     "answer,status,detail",
     [
-        ({"status": 401, "json": NOT_AUTHENTICATED_BODY}, "bad_credentials", "User Not Authenticated"),
-        ({"status": 403, "json": {"error": {"message": "Operation Failed", "detail": "ACL Exception Insert Failed due to security constraints"}, "status": "failure"}},
-         "missing_role", None),
+        (
+            {"status": 401, "json": NOT_AUTHENTICATED_BODY},
+            "bad_credentials",
+            "User Not Authenticated",
+        ),
+        (
+            {
+                "status": 403,
+                "json": {
+                    "error": {
+                        "message": "Operation Failed",
+                        "detail": "ACL Exception Insert Failed due to security constraints",
+                    },
+                    "status": "failure",
+                },
+            },
+            "missing_role",
+            None,
+        ),
         ({"status": 200, "json": {"result": []}}, "ok", None),
         ({"body": requests.ConnectionError("Connection refused")}, "unreachable", None),
     ],
 )
-def test_verify_reports_what_the_instance_answered(in_process_api, tenant_of, answer, status, detail):
+def test_verify_reports_what_the_instance_answered(
+    in_process_api, tenant_of, answer, status, detail
+):
     api = in_process_api
     tenant = tenant_of(api)
     host = f"dev{uuid.uuid4().hex[:8]}.service-now.com"
@@ -490,7 +591,9 @@ def test_verify_reports_what_the_instance_answered(in_process_api, tenant_of, an
     if detail:
         assert detail in reply.body["detail"]
     assert case_api.call_count >= 1
-    assert case_api.calls[0].request.headers["Authorization"] == basic(SEED["admin_user"], SEED["admin_password"])
+    assert case_api.calls[0].request.headers["Authorization"] == basic(
+        SEED["admin_user"], SEED["admin_password"]
+    )
     after = api.get(path, token=tenant.token).body
     assert (after["status"], after["status_detail"]) == (status, reply.body["detail"])
     assert after["status_checked_at"] == reply.body["checked_at"]
@@ -520,8 +623,11 @@ def test_verify_goes_only_to_the_stored_instance(in_process_api, tenant_of):
 
     with mocked_instance() as instance:
         case_api = instance.get(f"https://{host}{CASE_API}", json={"result": []})
-        reply = api.post(f"/servicenow-details/{record['id']}/verify/", token=tenant.token,
-                         json={"instance_url": "https://evil.example.com"})
+        reply = api.post(
+            f"/servicenow-details/{record['id']}/verify/",
+            token=tenant.token,
+            json={"instance_url": "https://evil.example.com"},
+        )
         assert all(call.request.url.startswith(f"https://{host}/") for call in instance.calls)
 
     assert reply.status in (200, 400), reply.body
@@ -538,7 +644,9 @@ def test_verify_goes_only_to_the_stored_instance(in_process_api, tenant_of):
         ("PATCH", {"admin_user": "someone.else"}),
     ],
 )
-def test_the_stored_password_cannot_be_sent_to_another_instance_or_user(in_process_api, tenant_of, method, body):
+def test_the_stored_password_cannot_be_sent_to_another_instance_or_user(
+    in_process_api, tenant_of, method, body
+):
     """The attack: with the tenant's token (no password known), point the record at an
     instance of one's own on the allow-list, then make the service call it."""
     api = in_process_api
@@ -560,9 +668,14 @@ def test_the_stored_password_cannot_be_sent_to_another_instance_or_user(in_proce
     assert theirs.call_count == 0
     assert [call.request.url for call in instance.calls if attacker in call.request.url] == []
     # Still the stored instance, as the stored user, with the stored password.
-    assert [call.request.headers["Authorization"] for call in ours.calls] == [basic(SEED["admin_user"], secret)]
+    assert [call.request.headers["Authorization"] for call in ours.calls] == [
+        basic(SEED["admin_user"], secret)
+    ]
     after = api.get(path, token=tenant.token).body
-    assert (after["instance_url"], after["admin_user"]) == (record["instance_url"], record["admin_user"])
+    assert (after["instance_url"], after["admin_user"]) == (
+        record["instance_url"],
+        record["admin_user"],
+    )
 
 
 def test_a_new_instance_gets_only_the_password_sent_with_it(in_process_api, tenant_of):
@@ -570,19 +683,30 @@ def test_a_new_instance_gets_only_the_password_sent_with_it(in_process_api, tena
     tenant = tenant_of(api)
     old_host, new_host = (f"dev{uuid.uuid4().hex[:8]}.service-now.com" for _ in range(2))
     old_secret, new_secret = (f"sn-secret-{uuid.uuid4().hex}" for _ in range(2))
-    record = create(api, tenant.token, instance_url=f"https://{old_host}", admin_password=old_secret)
+    record = create(
+        api, tenant.token, instance_url=f"https://{old_host}", admin_password=old_secret
+    )
     path = f"/servicenow-details/{record['id']}/"
 
-    moved = api.patch(path, token=tenant.token, json={"instance_url": f"https://{new_host}", "admin_password": new_secret})
+    moved = api.patch(
+        path,
+        token=tenant.token,
+        json={"instance_url": f"https://{new_host}", "admin_password": new_secret},
+    )
     assert moved.status == 200, moved.body
-    assert (moved.body["instance_url"], moved.body["status"]) == (f"https://{new_host}", "unverified")
+    assert (moved.body["instance_url"], moved.body["status"]) == (
+        f"https://{new_host}",
+        "unverified",
+    )
     with mocked_instance() as instance:
         old_api = instance.get(f"https://{old_host}{CASE_API}", json={"result": []})
         new_api = instance.get(f"https://{new_host}{CASE_API}", json={"result": []})
         assert api.post(path + "verify/", token=tenant.token).body["status"] == "ok"
 
     assert old_api.call_count == 0
-    assert [call.request.headers["Authorization"] for call in new_api.calls] == [basic(SEED["admin_user"], new_secret)]
+    assert [call.request.headers["Authorization"] for call in new_api.calls] == [
+        basic(SEED["admin_user"], new_secret)
+    ]
 
 
 # ---------------------------------------------------------------- the password stays secret
@@ -595,29 +719,56 @@ def test_the_admin_password_never_leaves_the_service(in_process_api, tenant_of, 
     first_secret, second_secret, third_secret = (f"sn-secret-{uuid.uuid4().hex}" for _ in range(3))
     host = f"dev{uuid.uuid4().hex[:8]}.service-now.com"
 
-    replies = [api.post("/servicenow-details/", token=tenant.token,
-                        json={**SEED, "instance_url": f"https://{host}", "admin_password": first_secret})]
+    replies = [
+        api.post(
+            "/servicenow-details/",
+            token=tenant.token,
+            json={**SEED, "instance_url": f"https://{host}", "admin_password": first_secret},
+        )
+    ]
     path = f"/servicenow-details/{replies[0].body['id']}/"
     replies.append(api.patch(path, token=tenant.token, json={"admin_password": second_secret}))
-    replies.append(api.put(path, token=tenant.token,
-                           json={**SEED, "instance_url": f"https://{host}", "admin_password": third_secret}))
+    replies.append(
+        api.put(
+            path,
+            token=tenant.token,
+            json={**SEED, "instance_url": f"https://{host}", "admin_password": third_secret},
+        )
+    )
     with mocked_instance() as instance:
         instance.get(f"https://{host}{CASE_API}", status=401, json=NOT_AUTHENTICATED_BODY)
         replies.append(api.post(path + "verify/", token=tenant.token))
     with mocked_instance() as instance:
         # A failure whose text carries the request, as a careless error message might.
-        instance.get(f"https://{host}{CASE_API}", body=requests.ConnectionError(f"refused; auth={third_secret}"))
+        instance.get(
+            f"https://{host}{CASE_API}",
+            body=requests.ConnectionError(f"refused; auth={third_secret}"),
+        )
         replies.append(api.post(path + "verify/", token=tenant.token))
     with mocked_instance() as instance:
-        instance.get(f"https://{host}{CASE_API}", status=500, body=f"<html>Error for {third_secret}</html>")
+        instance.get(
+            f"https://{host}{CASE_API}", status=500, body=f"<html>Error for {third_secret}</html>"
+        )
         replies.append(api.post(path + "verify/", token=tenant.token))
     replies += [
         api.get(path, token=tenant.token),
         api.get("/servicenow-details/", token=tenant.token),
         api.get("/servicenow-details/?page_size=200", token=api.admin_token),
-        api.post("/servicenow-details/", token=tenant.token, json={**SEED, "admin_password": first_secret}),  # 409
-        api.patch(path, token=tenant.token, json={"admin_password": first_secret, "instance_url": "http://x"}),  # 400
-        api.post("/servicenow-details/", token=tenant.token, data='{"admin_password": "' + first_secret + '", broken'),
+        api.post(
+            "/servicenow-details/",
+            token=tenant.token,
+            json={**SEED, "admin_password": first_secret},
+        ),  # 409
+        api.patch(
+            path,
+            token=tenant.token,
+            json={"admin_password": first_secret, "instance_url": "http://x"},
+        ),  # 400
+        api.post(
+            "/servicenow-details/",
+            token=tenant.token,
+            data='{"admin_password": "' + first_secret + '", broken',
+        ),
     ]
     assert [reply.status for reply in replies[:6]] == [201, 200, 200, 200, 200, 200]
 
@@ -644,9 +795,16 @@ def test_the_password_is_kept_in_secrets_manager(in_process_api, tenant_of):
     assert secret not in str(mine)
 
     secrets_manager = boto3.client("secretsmanager")
-    names = [entry["Name"] for page in secrets_manager.get_paginator("list_secrets").paginate() for entry in page["SecretList"]]
-    assert any(secret in secrets_manager.get_secret_value(SecretId=name)["SecretString"]
-               for name in names if "servicenow" in name)
+    names = [
+        entry["Name"]
+        for page in secrets_manager.get_paginator("list_secrets").paginate()
+        for entry in page["SecretList"]
+    ]
+    assert any(
+        secret in secrets_manager.get_secret_value(SecretId=name)["SecretString"]
+        for name in names
+        if "servicenow" in name
+    )
     assert record["id"]
 
 
@@ -655,7 +813,9 @@ def test_the_password_is_kept_in_secrets_manager(in_process_api, tenant_of):
 
 def test_deleting_a_tenant_removes_its_details_custom_fields_and_api_key(api, admin_token, tenant):
     record = create(api, tenant.token)
-    field = api.post("/custom-fields/", token=tenant.token, json={"field_name": "City", "message": "Which city?"})
+    field = api.post(
+        "/custom-fields/", token=tenant.token, json={"field_name": "City", "message": "Which city?"}
+    )
     assert field.status == 201, field.body
     key = api.post("/api-key/", token=tenant.token)
     assert key.status == 201, key.body
@@ -663,14 +823,24 @@ def test_deleting_a_tenant_removes_its_details_custom_fields_and_api_key(api, ad
 
     assert api.delete(f"/auth/users/{tenant.id}/", token=admin_token).status == 204
 
-    assert_envelope(api.get(f"/servicenow-details/{record['id']}/", token=admin_token), 404, "NOT_FOUND")
-    assert record["id"] not in [item["id"] for item in all_pages(api, "/servicenow-details/?page_size=200", admin_token)]
+    assert_envelope(
+        api.get(f"/servicenow-details/{record['id']}/", token=admin_token), 404, "NOT_FOUND"
+    )
+    assert record["id"] not in [
+        item["id"] for item in all_pages(api, "/servicenow-details/?page_size=200", admin_token)
+    ]
     fields = api.get(f"/custom-fields/?user={tenant.id}", token=admin_token)
     assert fields.status in (200, 404), fields.body
     if fields.status == 200:
         assert fields.body["count"] == 0
-    assert_envelope(api.patch(f"/custom-fields/{field.body['id']}/", token=admin_token, json={"message": "x"}), 404, "NOT_FOUND")
-    assert_envelope(api.get(f"/servicenow-details/{record['id']}/", token=api_key), 401, "NOT_AUTHENTICATED")
+    assert_envelope(
+        api.patch(f"/custom-fields/{field.body['id']}/", token=admin_token, json={"message": "x"}),
+        404,
+        "NOT_FOUND",
+    )
+    assert_envelope(
+        api.get(f"/servicenow-details/{record['id']}/", token=api_key), 401, "NOT_AUTHENTICATED"
+    )
     assert_envelope(api.post("/api-key/", token=api_key), 401, "NOT_AUTHENTICATED")
 
 
@@ -679,7 +849,14 @@ def test_deleting_a_tenant_leaves_no_rows_or_secrets_behind(in_process_api, tena
     tenant = tenant_of(api)
     secret = f"sn-secret-{uuid.uuid4().hex}"
     create(api, tenant.token, admin_password=secret)
-    assert api.post("/custom-fields/", token=tenant.token, json={"field_name": "City", "message": "Which city?"}).status == 201
+    assert (
+        api.post(
+            "/custom-fields/",
+            token=tenant.token,
+            json={"field_name": "City", "message": "Which city?"},
+        ).status
+        == 201
+    )
     assert api.delete(f"/auth/users/{tenant.id}/", token=api.admin_token).status == 204
 
     dynamodb = boto3.client("dynamodb")
@@ -689,13 +866,18 @@ def test_deleting_a_tenant_leaves_no_rows_or_secrets_behind(in_process_api, tena
     for page in secrets_manager.get_paginator("list_secrets").paginate():
         for entry in page["SecretList"]:
             if "servicenow" in entry["Name"]:
-                assert secret not in secrets_manager.get_secret_value(SecretId=entry["Name"])["SecretString"]
+                assert (
+                    secret
+                    not in secrets_manager.get_secret_value(SecretId=entry["Name"])["SecretString"]
+                )
 
 
 # ---------------------------------------------------------------- changes that race
 
 
-def test_a_verify_racing_a_move_keeps_neither_its_outcome_nor_the_old_instance(in_process_api, tenant_of):
+def test_a_verify_racing_a_move_keeps_neither_its_outcome_nor_the_old_instance(
+    in_process_api, tenant_of
+):
     """The verify reads the record, calls the instance, then records the outcome; a PATCH
     to another instance lands in between. The outcome is of the old credentials: it is
     not kept, and it does not write the old instance back over the new one (which would
@@ -704,13 +886,18 @@ def test_a_verify_racing_a_move_keeps_neither_its_outcome_nor_the_old_instance(i
     tenant = tenant_of(api)
     old_host, new_host = (f"dev{uuid.uuid4().hex[:8]}.service-now.com" for _ in range(2))
     old_secret, new_secret = (f"sn-secret-{uuid.uuid4().hex}" for _ in range(2))
-    record = create(api, tenant.token, instance_url=f"https://{old_host}", admin_password=old_secret)
+    record = create(
+        api, tenant.token, instance_url=f"https://{old_host}", admin_password=old_secret
+    )
     path = f"/servicenow-details/{record['id']}/"
     moved = {}
 
     def move_while_verifying(request):
-        moved["reply"] = api.patch(path, token=tenant.token, json={
-            "instance_url": f"https://{new_host}", "admin_password": new_secret})
+        moved["reply"] = api.patch(
+            path,
+            token=tenant.token,
+            json={"instance_url": f"https://{new_host}", "admin_password": new_secret},
+        )
         return 200, {}, json.dumps({"result": []})
 
     with mocked_instance() as instance:
@@ -726,4 +913,6 @@ def test_a_verify_racing_a_move_keeps_neither_its_outcome_nor_the_old_instance(i
         new_api = instance.get(f"https://{new_host}{CASE_API}", json={"result": []})
         assert api.post(path + "verify/", token=tenant.token).body["status"] == "ok"
     assert old_api.call_count == 0
-    assert [call.request.headers["Authorization"] for call in new_api.calls] == [basic(SEED["admin_user"], new_secret)]
+    assert [call.request.headers["Authorization"] for call in new_api.calls] == [
+        basic(SEED["admin_user"], new_secret)
+    ]

@@ -39,8 +39,14 @@ from tests.api.desks import (
     signature,
 )
 
-ALIASES = ["/twitter-activity", "/twitter-activity/", "/activity", "/activity/",
-           "/api/activity", "/api/activity/"]
+ALIASES = [
+    "/twitter-activity",
+    "/twitter-activity/",
+    "/activity",
+    "/activity/",
+    "/api/activity",
+    "/api/activity/",
+]
 
 
 @pytest.fixture
@@ -88,9 +94,7 @@ def assert_refused_and_not_queued(api, desk, customer, body: str, reply) -> None
 # ---------------------------------------------------------------- accepted
 
 
-def test_a_customers_dm_is_queued_and_becomes_their_conversation(
-    api, desk, customer, other_tenant
-):
+def test_a_customers_dm_is_queued_and_becomes_their_conversation(api, desk, customer, other_tenant):
     reply = post_delivery(api, account_activity_dm(desk, customer, "My parcel is lost."))
     assert reply.status == 200, reply.body
     assert reply.body == {"queued": 1}
@@ -99,7 +103,9 @@ def test_a_customers_dm_is_queued_and_becomes_their_conversation(
 
     [customer_message, acknowledgement] = desk.messages_with(customer)
     assert (customer_message["author"], customer_message["text"]) == (
-        "customer", "My parcel is lost.")
+        "customer",
+        "My parcel is lost.",
+    )
     assert customer_message["status"] == "case_created"
     assert acknowledgement["author"] == "bot"
     # It is the account's tenant's conversation, and no one else's.
@@ -183,7 +189,8 @@ def forged_deliveries(desk, customer) -> dict[str, str]:
     return {
         "account activity dm": json.dumps(aaa_direct_message(desk.x_account, dm)),
         "x activity dm": json.dumps(
-            xaa_event(str(uuid.uuid4()), subscription, xaa_direct_message_payload(dm))),
+            xaa_event(str(uuid.uuid4()), subscription, xaa_direct_message_payload(dm))
+        ),
         "revoke": json.dumps(aaa_revoke(desk.x_account, datetime.now(UTC))),
     }
 
@@ -202,9 +209,8 @@ def test_the_crc_challenge_signs_no_forged_delivery(api, desk, customer, path):
         assert "response_token" not in reply.body, kind
         assert "sha256=" not in json.dumps(reply.body), kind
     # Nor anything else that is not shaped like X's tokens.
-    for token in ['{"a":1}', 'a b', 'tok"en', "x" * 129, "a=b", "ab/cd", "ab+cd", "é"]:
-        assert_envelope(api.get(crc_path(path, token)), 400, "VALIDATION_ERROR",
-                        "crc_token")
+    for token in ['{"a":1}', "a b", 'tok"en', "x" * 129, "a=b", "ab/cd", "ab+cd", "é"]:
+        assert_envelope(api.get(crc_path(path, token)), 400, "VALIDATION_ERROR", "crc_token")
     drained(api.stack)
     assert customer not in customers_of(desk)
     assert desk.x_details()["status"] == "connected"
@@ -221,14 +227,17 @@ def test_an_unsigned_delivery_is_refused(api, desk, customer):
     assert_refused_and_not_queued(api, desk, customer, body, api.post(WEBHOOK, data=body))
 
 
-@pytest.mark.parametrize("header", [
-    "",
-    "garbage",
-    "sha256=",
-    "sha256=not-base64!",
-    "sha256=" + "A" * 44,
-    "sha1=c29tZXRoaW5n",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "garbage",
+        "sha256=",
+        "sha256=not-base64!",
+        "sha256=" + "A" * 44,
+        "sha1=c29tZXRoaW5n",
+    ],
+)
 def test_a_garbage_signature_is_refused(api, desk, customer, header):
     body = json.dumps(account_activity_dm(desk, customer, "Garbage signature"))
     reply = api.post(WEBHOOK, data=body, headers={SIGNATURE_HEADER: header})
@@ -245,7 +254,8 @@ def test_a_body_changed_after_signing_is_refused(api, desk, customer):
     delivery = account_activity_dm(desk, customer, "Refund me 10 EUR")
     signed = signature(api.stack.x_sandbox.consumer_secret, json.dumps(delivery))
     delivery["direct_message_events"][0]["message_create"]["message_data"]["text"] = (
-        "Refund me 1000 EUR")
+        "Refund me 1000 EUR"
+    )
     body = json.dumps(delivery)
     reply = api.post(WEBHOOK, data=body, headers={SIGNATURE_HEADER: signed})
     assert_refused_and_not_queued(api, desk, customer, body, reply)
@@ -268,15 +278,18 @@ def test_the_signature_of_one_delivery_does_not_pass_another(api, desk, customer
 # ---------------------------------------------------------------- signed, but not a delivery
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param("not json", id="text"),
-    pytest.param("", id="empty"),
-    pytest.param('{"for_user_id": "1"', id="truncated"),
-    pytest.param("null", id="null"),
-    pytest.param('"a string"', id="string"),
-    pytest.param("42", id="number"),
-    pytest.param("[]", id="empty-array"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("not json", id="text"),
+        pytest.param("", id="empty"),
+        pytest.param('{"for_user_id": "1"', id="truncated"),
+        pytest.param("null", id="null"),
+        pytest.param('"a string"', id="string"),
+        pytest.param("42", id="number"),
+        pytest.param("[]", id="empty-array"),
+    ],
+)
 def test_a_signed_body_that_is_not_a_json_object_is_a_400(api, body):
     reply = post_delivery(api, body)
     assert_envelope(reply, 400, "VALIDATION_ERROR", "body")
@@ -295,7 +308,8 @@ def test_a_signed_json_array_of_deliveries_is_a_400_and_queues_nothing(api, desk
 
 
 def test_a_signed_deeply_nested_body_is_a_4xx(api, desk):
-    body = '{"for_user_id": "%s", "nested": %s}' % (desk.x_account.id, "[" * 5000 + "]" * 5000)
+    nested = "[" * 5000 + "]" * 5000
+    body = f'{{"for_user_id": "{desk.x_account.id}", "nested": {nested}}}'
     reply = post_delivery(api, body)
     assert 400 <= reply.status < 500, reply.text
     assert set(reply.body) == {"error", "code", "details", "request_id"}
@@ -311,8 +325,11 @@ def test_a_delivery_for_an_account_no_tenant_holds_is_answered_200_and_dropped(a
     delivery = aaa_direct_message(stranger, dm_from(customer, stranger, "Hello?"))
     assert post_delivery(api, delivery).body == {"queued": 0}
     subscription = ActivitySubscription("sub-2", "dm.received", stranger.id, None, None)
-    activity = xaa_event(str(uuid.uuid4()), subscription,
-                         xaa_direct_message_payload(dm_from(customer, stranger, "Hi")))
+    activity = xaa_event(
+        str(uuid.uuid4()),
+        subscription,
+        xaa_direct_message_payload(dm_from(customer, stranger, "Hi")),
+    )
     assert post_delivery(api, activity).body == {"queued": 0}
     assert post_delivery(api, aaa_revoke(stranger, datetime.now(UTC))).body == {"queued": 0}
     revoke = xaa_revoke(str(uuid.uuid4()), stranger, datetime.now(UTC))
@@ -339,33 +356,66 @@ def test_a_delivery_after_the_tenant_disconnected_does_not_reach_its_conversatio
     connect_x(api, desk.token, desk.account)
     drained(api.stack, timeout=90)
 
-    texts = [message["text"] for message in desk.messages_with(customer)
-             if message["author"] == "customer"]
+    texts = [
+        message["text"]
+        for message in desk.messages_with(customer)
+        if message["author"] == "customer"
+    ]
     assert texts == ["First message"]
 
 
-@pytest.mark.parametrize("kind", [
-    "aaa_typing", "aaa_read", "aaa_favorite", "xaa_typing", "xaa_read", "replay_job_status",
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "aaa_typing",
+        "aaa_read",
+        "aaa_favorite",
+        "xaa_typing",
+        "xaa_read",
+        "replay_job_status",
+    ],
+)
 def test_typing_read_and_other_events_queue_nothing(api, desk, customer, kind):
     held, sender = desk.x_account, Account.named(customer)
-    typing = {"created_timestamp": str(int(datetime.now(UTC).timestamp() * 1000)),
-              "sender_id": sender.id, "target": {"recipient_id": held.id}}
+    typing = {
+        "created_timestamp": str(int(datetime.now(UTC).timestamp() * 1000)),
+        "sender_id": sender.id,
+        "target": {"recipient_id": held.id},
+    }
     users = {account.id: account.v1() for account in (held, sender)}
     delivery = {
-        "aaa_typing": {"for_user_id": held.id, "direct_message_indicate_typing_events": [typing],
-                       "users": users},
-        "aaa_read": {"for_user_id": held.id, "users": users,
-                     "direct_message_mark_read_events": [{**typing, "last_read_event_id": "1"}]},
-        "aaa_favorite": {"for_user_id": held.id, "favorite_events": [
-            {"id": "a1", "created_at": "Mon May 19 14:01:46 +0000 2025",
-             "user": sender.v1(), "favorited_status": {"id_str": "1"}}]},
-        "xaa_typing": xaa_event(str(uuid.uuid4()), ActivitySubscription(
-            "sub-3", "dm.indicate_typing", held.id, None, None), typing),
-        "xaa_read": xaa_event(str(uuid.uuid4()), ActivitySubscription(
-            "sub-4", "dm.read", held.id, None, None), typing),
-        "replay_job_status": {"replay_job_status": {"job_state": "Complete",
-                                                    "job_state_description": "done"}},
+        "aaa_typing": {
+            "for_user_id": held.id,
+            "direct_message_indicate_typing_events": [typing],
+            "users": users,
+        },
+        "aaa_read": {
+            "for_user_id": held.id,
+            "users": users,
+            "direct_message_mark_read_events": [{**typing, "last_read_event_id": "1"}],
+        },
+        "aaa_favorite": {
+            "for_user_id": held.id,
+            "favorite_events": [
+                {
+                    "id": "a1",
+                    "created_at": "Mon May 19 14:01:46 +0000 2025",
+                    "user": sender.v1(),
+                    "favorited_status": {"id_str": "1"},
+                }
+            ],
+        },
+        "xaa_typing": xaa_event(
+            str(uuid.uuid4()),
+            ActivitySubscription("sub-3", "dm.indicate_typing", held.id, None, None),
+            typing,
+        ),
+        "xaa_read": xaa_event(
+            str(uuid.uuid4()), ActivitySubscription("sub-4", "dm.read", held.id, None, None), typing
+        ),
+        "replay_job_status": {
+            "replay_job_status": {"job_state": "Complete", "job_state_description": "done"}
+        },
     }[kind]
     assert post_delivery(api, delivery).body == {"queued": 0}
     drained(api.stack)
@@ -391,8 +441,10 @@ def malformed(held: str, customer: str) -> dict[str, object]:
         return delivery
 
     return {
-        "bare_message_create": {"for_user_id": held,
-                                "direct_message_events": [{"type": "message_create"}]},
+        "bare_message_create": {
+            "for_user_id": held,
+            "direct_message_events": [{"type": "message_create"}],
+        },
         "events_not_a_list": {"for_user_id": held, "direct_message_events": "message_create"},
         "event_not_an_object": {"for_user_id": held, "direct_message_events": [42]},
         "no_users": {**dm(), "users": None},
@@ -405,12 +457,23 @@ def malformed(held: str, customer: str) -> dict[str, object]:
         "post_without_author": {"for_user_id": held, "tweet_create_events": [{"id_str": "1"}]},
         "for_user_id_a_number": {**good, "for_user_id": int(held)},
         "empty_object": {},
-        "xaa_payload_a_list": {"data": {"event_uuid": "1", "event_type": "dm.received",
-                                        "filter": {"user_id": held}, "payload": []}},
+        "xaa_payload_a_list": {
+            "data": {
+                "event_uuid": "1",
+                "event_type": "dm.received",
+                "filter": {"user_id": held},
+                "payload": [],
+            }
+        },
         "xaa_data_a_string": {"data": "dm.received"},
-        "xaa_revoke_bad_time": {"data": {"event_uuid": "1", "event_type": "oauth.revoke",
-                                         "filter": {}, "payload": {"user_id": held,
-                                                                   "date_time": "yesterday"}}},
+        "xaa_revoke_bad_time": {
+            "data": {
+                "event_uuid": "1",
+                "event_type": "oauth.revoke",
+                "filter": {},
+                "payload": {"user_id": held, "date_time": "yesterday"},
+            }
+        },
         "aaa_revoke_without_time": {"user_event": {"revoke": {"source": {"user_id": held}}}},
     }
 
@@ -430,8 +493,11 @@ def test_a_malformed_signed_delivery_is_answered_200_and_dropped(api, desk, cust
 def test_a_login_token_is_no_signature(api, desk, customer, other_tenant, who):
     """The webhook answers to X only: no user, not even the account's tenant or an admin,
     can put events on its queue."""
-    token = {"the tenant": desk.token, "another tenant": other_tenant.token,
-             "an admin": api.admin_token}[who]
+    token = {
+        "the tenant": desk.token,
+        "another tenant": other_tenant.token,
+        "an admin": api.admin_token,
+    }[who]
     body = json.dumps(account_activity_dm(desk, customer, "Sent with a login token"))
     reply = api.post(WEBHOOK, data=body, token=token)
     assert_refused_and_not_queued(api, desk, customer, body, reply)
@@ -442,6 +508,7 @@ def test_the_sandbox_xs_own_deliveries_are_accepted(api, desk, customer):
     X's): the connected account is subscribed through the X Activity API."""
     sent = desk.customer_dm(customer, "Through the sandbox X")
     assert [(item["shape"], item["status"]) for item in sent["deliveries"]] == [
-        ("activity", 200)], sent
+        ("activity", 200)
+    ], sent
     drained(api.stack)
     assert desk.messages_with(customer)[0]["text"] == "Through the sandbox X"

@@ -31,7 +31,11 @@ def registered_webhook(local_stack, x_sandbox_url) -> str:
     """The webhook the local stack registered with the sandbox X at start (in a deployed
     stack, the operator's `python -m ops webhooks register`)."""
     webhooks = requests.get(f"{x_sandbox_url}/sandbox", timeout=10).json()["webhooks"]
-    ours = [webhook for webhook in webhooks if webhook["url"] == f"{local_stack.public_base_url}/twitter-activity"]
+    ours = [
+        webhook
+        for webhook in webhooks
+        if webhook["url"] == f"{local_stack.public_base_url}/twitter-activity"
+    ]
     assert ours and ours[0]["valid"], webhooks
     return ours[0]["id"]
 
@@ -45,7 +49,9 @@ def authorize_on_x(api, token: str, answer: str) -> str:
     """GET /get-auth-url, then the answer on X's page; returns X's redirect."""
     reply = api.get("/get-auth-url", token=token)
     assert reply.status == 200, reply.body
-    authorize = requests.get(f"{reply.body['auth_url']}&{answer}", allow_redirects=False, timeout=10)
+    authorize = requests.get(
+        f"{reply.body['auth_url']}&{answer}", allow_redirects=False, timeout=10
+    )
     assert authorize.status_code == 302, authorize.text
     return authorize.headers["Location"]
 
@@ -79,10 +85,16 @@ def x_details_of(api, admin_token: str, user_id: str) -> list[dict]:
 
 def sandbox_subscriptions(x_sandbox_url: str, screen_name: str) -> list[dict]:
     state = requests.get(f"{x_sandbox_url}/sandbox", timeout=10).json()
-    return [subscription for subscription in state["subscriptions"] if subscription.get("screen_name") == screen_name]
+    return [
+        subscription
+        for subscription in state["subscriptions"]
+        if subscription.get("screen_name") == screen_name
+    ]
 
 
-def test_the_seed_walkthrough(api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url):
+def test_the_seed_walkthrough(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
     started = api.get("/get-auth-url", token=tenant.token)
     assert started.status == 200
     assert started.body["auth_url"].startswith(f"{x_sandbox_url}/oauth/authorize?oauth_token=")
@@ -137,10 +149,19 @@ def test_the_callback_answers_a_page_for_the_person(api, tenant, screen_name, re
     assert confirm(api, tenant.token, code).status == 200
 
 
-def test_the_page_escapes_the_company_name(api, admin_token, unique_email, screen_name, registered_webhook):
+def test_the_page_escapes_the_company_name(
+    api, admin_token, unique_email, screen_name, registered_webhook
+):
     username, password = unique_email("markup"), f"pw-{uuid.uuid4().hex}"
-    created = api.post("/auth/users/", token=admin_token, json={
-        "username": username, "password": password, "company_name": "<script>alert(1)</script>"})
+    created = api.post(
+        "/auth/users/",
+        token=admin_token,
+        json={
+            "username": username,
+            "password": password,
+            "company_name": "<script>alert(1)</script>",
+        },
+    )
     assert created.status == 201, created.body
     page = api.get(authorize_on_x(api, api.login(username, password), f"approve={screen_name}"))
     assert page.status == 200
@@ -200,7 +221,10 @@ def test_an_expired_code_is_refused(api, admin_token, tenant, screen_name, regis
     code = approve(api, tenant.token, screen_name)["confirmation"]
     boto3.client("dynamodb").update_item(
         TableName=os.environ["CREDENTIALS_TABLE"],
-        Key={"user_id": {"S": f"x-pending#{hashlib.sha256(code.encode()).hexdigest()}"}, "kind": {"S": "x_pending"}},
+        Key={
+            "user_id": {"S": f"x-pending#{hashlib.sha256(code.encode()).hexdigest()}"},
+            "kind": {"S": "x_pending"},
+        },
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
     )
@@ -208,11 +232,21 @@ def test_an_expired_code_is_refused(api, admin_token, tenant, screen_name, regis
     assert x_details_of(api, admin_token, tenant.id) == []
 
 
-@pytest.mark.parametrize("body", [
-    None, {}, {"confirmation": ""}, {"confirmation": 7}, {"confirmation": "x" * 201},
-    {"confirmation": "abc", "user": "someone"}, [],
-])
-def test_confirming_with_bad_input_is_a_400_and_changes_nothing(api, admin_token, tenant, screen_name, registered_webhook, body):
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {},
+        {"confirmation": ""},
+        {"confirmation": 7},
+        {"confirmation": "x" * 201},
+        {"confirmation": "abc", "user": "someone"},
+        [],
+    ],
+)
+def test_confirming_with_bad_input_is_a_400_and_changes_nothing(
+    api, admin_token, tenant, screen_name, registered_webhook, body
+):
     code = approve(api, tenant.token, screen_name)["confirmation"]
     reply = api.post("/twitter-callback/confirm/", token=tenant.token, json=body)
     assert_envelope(reply, 400, "VALIDATION_ERROR")
@@ -225,34 +259,67 @@ def test_a_pending_connection_keeps_no_usable_token(api, tenant, screen_name, re
     code = approve(api, tenant.token, screen_name)["confirmation"]
 
     assert _x_secrets() == secrets_before  # nothing in Secrets Manager before confirmation
-    [pending] = [item for item in _credentials_items()
-                 if item["kind"]["S"] == "x_pending" and item["tenant_id"]["S"] == tenant.id]
-    assert set(pending) == {"user_id", "kind", "tenant_id", "x_user_id", "screen_name", "sealed_tokens", "expires_at"}
+    [pending] = [
+        item
+        for item in _credentials_items()
+        if item["kind"]["S"] == "x_pending" and item["tenant_id"]["S"] == tenant.id
+    ]
+    assert set(pending) == {
+        "user_id",
+        "kind",
+        "tenant_id",
+        "x_user_id",
+        "screen_name",
+        "sealed_tokens",
+        "expires_at",
+    }
     assert code not in str(pending)
 
     assert confirm(api, tenant.token, code).status == 200
-    [connection] = [item for item in _credentials_items() if item["kind"]["S"] == "x" and item["user_id"]["S"] == tenant.id]
-    tokens = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=connection["secret_arn"]["S"])["SecretString"])
-    assert tokens["access_token"] not in str(pending) and tokens["access_token_secret"] not in str(pending)
-    assert not [item for item in _credentials_items() if item["kind"]["S"] == "x_pending" and item["tenant_id"]["S"] == tenant.id]
+    [connection] = [
+        item
+        for item in _credentials_items()
+        if item["kind"]["S"] == "x" and item["user_id"]["S"] == tenant.id
+    ]
+    tokens = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId=connection["secret_arn"]["S"])[
+            "SecretString"
+        ]
+    )
+    assert tokens["access_token"] not in str(pending) and tokens["access_token_secret"] not in str(
+        pending
+    )
+    assert not [
+        item
+        for item in _credentials_items()
+        if item["kind"]["S"] == "x_pending" and item["tenant_id"]["S"] == tenant.id
+    ]
 
 
 # ---------------------------------------------------------------- forged redirects (issue item 8)
 
 
-def test_a_forged_declined_redirect_does_not_cancel_the_authorization(api, tenant, screen_name, registered_webhook):
+def test_a_forged_declined_redirect_does_not_cancel_the_authorization(
+    api, tenant, screen_name, registered_webhook
+):
     started = api.get("/get-auth-url", token=tenant.token).body
     oauth_token = parse_qs(urlsplit(started["auth_url"]).query)["oauth_token"][0]
 
-    assert_envelope(api.get(f"/twitter-callback?denied={oauth_token}&format=json"), 403, "PERMISSION_DENIED")
+    assert_envelope(
+        api.get(f"/twitter-callback?denied={oauth_token}&format=json"), 403, "PERMISSION_DENIED"
+    )
 
-    approved = requests.get(f"{started['auth_url']}&approve={screen_name}", allow_redirects=False, timeout=10)
+    approved = requests.get(
+        f"{started['auth_url']}&approve={screen_name}", allow_redirects=False, timeout=10
+    )
     landed = api.get(approved.headers["Location"] + "&format=json")
     assert landed.status == 200, landed.body
     assert confirm(api, tenant.token, landed.body["confirmation"]).status == 200
 
 
-def test_a_forged_wrong_verifier_does_not_spend_the_authorization(api, admin_token, tenant, screen_name, registered_webhook):
+def test_a_forged_wrong_verifier_does_not_spend_the_authorization(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
     forged = f"/twitter-callback?oauth_token={oauth_token_of(callback)}&oauth_verifier=guessed&format=json"
 
@@ -273,7 +340,9 @@ def test_verifiers_cannot_be_guessed_at(api, tenant, screen_name, registered_web
     # The authorization is spent: even the real redirect is refused now.
     assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
     assert "Item" not in boto3.client("dynamodb").get_item(
-        TableName=os.environ["OAUTH_REQUESTS_TABLE"], Key={"oauth_token": {"S": oauth_token_of(callback)}})
+        TableName=os.environ["OAUTH_REQUESTS_TABLE"],
+        Key={"oauth_token": {"S": oauth_token_of(callback)}},
+    )
 
 
 def test_declining_on_x_connects_nothing(api, admin_token, tenant, registered_webhook):
@@ -285,16 +354,27 @@ def test_declining_on_x_connects_nothing(api, admin_token, tenant, registered_we
     assert x_details_of(api, admin_token, tenant.id) == []
 
 
-def test_a_reused_or_unknown_token_is_refused_and_stores_nothing_more(api, admin_token, tenant, screen_name, registered_webhook):
+def test_a_reused_or_unknown_token_is_refused_and_stores_nothing_more(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
-    assert confirm(api, tenant.token, api.get(callback + "&format=json").body["confirmation"]).status == 200
+    assert (
+        confirm(api, tenant.token, api.get(callback + "&format=json").body["confirmation"]).status
+        == 200
+    )
     assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
-    assert_envelope(api.get("/twitter-callback?oauth_token=nope&oauth_verifier=nope&format=json"), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        api.get("/twitter-callback?oauth_token=nope&oauth_verifier=nope&format=json"),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert_envelope(api.get("/twitter-callback?format=json"), 400, "VALIDATION_ERROR")
     assert len(x_details_of(api, admin_token, tenant.id)) == 1
 
 
-def test_an_expired_authorization_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
+def test_an_expired_authorization_is_refused(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
     boto3.client("dynamodb").update_item(
         TableName=os.environ["OAUTH_REQUESTS_TABLE"],
@@ -309,7 +389,9 @@ def test_an_expired_authorization_is_refused(api, admin_token, tenant, screen_na
 # ---------------------------------------------------------------- one account, one tenant
 
 
-def test_one_tenant_per_x_account(api, admin_token, tenant, other_tenant, screen_name, registered_webhook):
+def test_one_tenant_per_x_account(
+    api, admin_token, tenant, other_tenant, screen_name, registered_webhook
+):
     connect(api, tenant.token, screen_name)
     callback = authorize_on_x(api, other_tenant.token, f"approve={screen_name}")
     refused = api.get(callback + "&format=json")
@@ -319,7 +401,9 @@ def test_one_tenant_per_x_account(api, admin_token, tenant, other_tenant, screen
     assert len(x_details_of(api, admin_token, tenant.id)) == 1
 
 
-def test_the_rules_are_checked_again_at_confirmation(api, admin_token, tenant, other_tenant, screen_name, registered_webhook):
+def test_the_rules_are_checked_again_at_confirmation(
+    api, admin_token, tenant, other_tenant, screen_name, registered_webhook
+):
     code = approve(api, other_tenant.token, screen_name)["confirmation"]
     connect(api, tenant.token, screen_name)  # meanwhile
 
@@ -330,25 +414,37 @@ def test_the_rules_are_checked_again_at_confirmation(api, admin_token, tenant, o
     assert confirm(api, other_tenant.token, code).status == 200  # the refusal used nothing up
 
 
-def test_an_account_revoked_by_its_tenant_can_be_connected_by_another(api, admin_token, tenant, other_tenant, screen_name, registered_webhook):
+def test_an_account_revoked_by_its_tenant_can_be_connected_by_another(
+    api, admin_token, tenant, other_tenant, screen_name, registered_webhook
+):
     connect(api, tenant.token, screen_name)
     assert api.delete("/twitter-revoke/", token=tenant.token).status == 204
 
     taken = connect(api, other_tenant.token, screen_name)
 
-    assert [details["id"] for details in x_details_of(api, admin_token, other_tenant.id)] == [taken["id"]]
+    assert [details["id"] for details in x_details_of(api, admin_token, other_tenant.id)] == [
+        taken["id"]
+    ]
     assert x_details_of(api, admin_token, tenant.id) == []
-    assert_envelope(api.get(authorize_on_x(api, tenant.token, f"approve={screen_name}") + "&format=json"), 409, "CONFLICT")
+    assert_envelope(
+        api.get(authorize_on_x(api, tenant.token, f"approve={screen_name}") + "&format=json"),
+        409,
+        "CONFLICT",
+    )
 
 
-def test_reconnecting_ones_own_account_keeps_the_record_and_another_account_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
+def test_reconnecting_ones_own_account_keeps_the_record_and_another_account_is_refused(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
     first = connect(api, tenant.token, screen_name)
     again = connect(api, tenant.token, screen_name)
     assert again["id"] == first["id"] and again["updated_at"] >= first["updated_at"]
 
     callback = authorize_on_x(api, tenant.token, f"approve=b{screen_name}")
     assert_envelope(api.get(callback + "&format=json"), 409, "CONFLICT")
-    assert [details["screen_name"] for details in x_details_of(api, admin_token, tenant.id)] == [screen_name]
+    assert [details["screen_name"] for details in x_details_of(api, admin_token, tenant.id)] == [
+        screen_name
+    ]
 
 
 def test_permissions(api, tenant, other_tenant, screen_name, registered_webhook):
@@ -356,15 +452,29 @@ def test_permissions(api, tenant, other_tenant, screen_name, registered_webhook)
     assert_envelope(api.get("/get-auth-url"), 401, "NOT_AUTHENTICATED")
     assert_envelope(api.delete("/twitter-revoke/"), 401, "NOT_AUTHENTICATED")
     assert_envelope(api.get("/twitter-details/", token=tenant.token), 403, "PERMISSION_DENIED")
-    assert_envelope(api.get(f"/twitter-details/{connected['id']}/", token=other_tenant.token), 404, "NOT_FOUND")
+    assert_envelope(
+        api.get(f"/twitter-details/{connected['id']}/", token=other_tenant.token), 404, "NOT_FOUND"
+    )
     assert_envelope(api.get(f"/twitter-details/{connected['id']}/"), 401, "NOT_AUTHENTICATED")
     assert api.delete("/twitter-revoke/", token=other_tenant.token).status == 204  # its own: none
     assert api.get(f"/twitter-details/{connected['id']}/", token=tenant.token).status == 200
 
 
-def test_no_token_or_secret_is_returned_or_kept_in_dynamodb(api, admin_token, tenant, screen_name, registered_webhook):
+def test_no_token_or_secret_is_returned_or_kept_in_dynamodb(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
     connected = connect(api, tenant.token, screen_name)
-    assert set(connected) == {"id", "user", "x_user_id", "screen_name", "status", "status_detail", "webhook_api", "connected_at", "updated_at"}
+    assert set(connected) == {
+        "id",
+        "user",
+        "x_user_id",
+        "screen_name",
+        "status",
+        "status_detail",
+        "webhook_api",
+        "connected_at",
+        "updated_at",
+    }
     for item in _credentials_items():
         assert not {"access_token", "access_token_secret", "oauth_token_secret"} & set(item)
 
@@ -379,7 +489,9 @@ def test_x_being_down_is_a_503_to_retry(api, tenant, x_sandbox_url):
     assert int(reply.headers["Retry-After"]) > 0
 
 
-def test_x_down_at_the_callback_leaves_the_authorization_for_a_retry(api, tenant, screen_name, registered_webhook, x_sandbox_url):
+def test_x_down_at_the_callback_leaves_the_authorization_for_a_retry(
+    api, tenant, screen_name, registered_webhook, x_sandbox_url
+):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
     with x_fault(x_sandbox_url, "oauth"):
         reply = api.get(callback + "&format=json")
@@ -388,7 +500,9 @@ def test_x_down_at_the_callback_leaves_the_authorization_for_a_retry(api, tenant
     assert api.get(callback).status == 200
 
 
-def test_x_down_at_confirmation_leaves_the_code_for_a_retry(api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url):
+def test_x_down_at_confirmation_leaves_the_code_for_a_retry(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
     code = approve(api, tenant.token, screen_name)["confirmation"]
     with x_fault(x_sandbox_url, "webhooks"):
         reply = confirm(api, tenant.token, code)
@@ -406,16 +520,24 @@ def test_the_webhook_answers_xs_crc_challenge(api, path):
     assert_envelope(api.get(path), 400, "VALIDATION_ERROR", "crc_token")
 
 
-def test_deleting_a_tenant_disconnects_its_x_account(api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url):
+def test_deleting_a_tenant_disconnects_its_x_account(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
     connected = connect(api, tenant.token, screen_name)
     assert api.delete(f"/auth/users/{tenant.id}/", token=admin_token).status == 204
     assert api.get(f"/twitter-details/{connected['id']}/", token=admin_token).status == 404
     assert not sandbox_subscriptions(x_sandbox_url, screen_name)
 
 
-def test_deleting_a_tenant_while_x_is_down_deletes_nothing(api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url):
+def test_deleting_a_tenant_while_x_is_down_deletes_nothing(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
     connected = connect(api, tenant.token, screen_name)
-    requests.post(f"{x_sandbox_url}/sandbox/faults", json={"endpoint": "*", "status": 503, "times": 5}, timeout=10)
+    requests.post(
+        f"{x_sandbox_url}/sandbox/faults",
+        json={"endpoint": "*", "status": 503, "times": 5},
+        timeout=10,
+    )
     try:
         reply = api.delete(f"/auth/users/{tenant.id}/", token=admin_token)
     finally:
@@ -431,7 +553,11 @@ def test_deleting_a_tenant_while_x_is_down_deletes_nothing(api, admin_token, ten
 @contextmanager
 def x_fault(x_sandbox_url: str, endpoint: str):
     """The sandbox X answers 503 to the next call of `endpoint` while the block runs."""
-    requests.post(f"{x_sandbox_url}/sandbox/faults", json={"endpoint": endpoint, "status": 503, "times": 1}, timeout=10)
+    requests.post(
+        f"{x_sandbox_url}/sandbox/faults",
+        json={"endpoint": endpoint, "status": 503, "times": 1},
+        timeout=10,
+    )
     try:
         yield
     finally:
@@ -439,10 +565,16 @@ def x_fault(x_sandbox_url: str, endpoint: str):
 
 
 def _credentials_items() -> list[dict]:
-    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=os.environ["CREDENTIALS_TABLE"])
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName=os.environ["CREDENTIALS_TABLE"])
+    )
     return [item for page in pages for item in page["Items"]]
 
 
 def _x_secrets() -> set[str]:
     pages = boto3.client("secretsmanager").get_paginator("list_secrets").paginate()
-    return {secret["Name"] for page in pages for secret in page["SecretList"] if "/x/" in secret["Name"]}
+    return {
+        secret["Name"] for page in pages for secret in page["SecretList"] if "/x/" in secret["Name"]
+    }

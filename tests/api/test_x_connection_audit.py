@@ -42,7 +42,10 @@ def test_connecting_and_revoking_are_recorded_as_done_by_the_tenant(api, tenant,
     assert api.delete("/twitter-revoke/", token=tenant.token).status == 204
 
     revoked, connected = connection_entries(api, tenant.id)
-    assert (revoked["action"], connected["action"]) == ("x_connection.revoked", "x_connection.connected")
+    assert (revoked["action"], connected["action"]) == (
+        "x_connection.revoked",
+        "x_connection.connected",
+    )
     for entry in (revoked, connected):
         assert (entry["user"], entry["user_id"]) == (tenant.username, tenant.id)
         assert (entry["resource_id"], entry["tenant_id"]) == (connection_id, tenant.id)
@@ -72,10 +75,16 @@ def test_a_401_breaks_the_connection_a_later_send_restores_it_and_both_are_recor
     api = in_process_api
     desk = open_desk(api)
     connection_id = desk.x_details()["id"]
-    fault = requests.post(f"{desk.x_url}/sandbox/faults", json={"endpoint": "dm", "status": 401, "times": 1}, timeout=10)
+    fault = requests.post(
+        f"{desk.x_url}/sandbox/faults",
+        json={"endpoint": "dm", "status": 401, "times": 1},
+        timeout=10,
+    )
     assert fault.status_code == 201, fault.text
     try:
-        desk.customer_dm(f"first_{uuid.uuid4().hex[:8]}", "Hello?")  # its acknowledgement meets the 401
+        desk.customer_dm(
+            f"first_{uuid.uuid4().hex[:8]}", "Hello?"
+        )  # its acknowledgement meets the 401
         assert "connect the account again" in wait_for_status(desk, "broken")["status_detail"]
 
         second = f"second_{uuid.uuid4().hex[:8]}"
@@ -88,7 +97,10 @@ def test_a_401_breaks_the_connection_a_later_send_restores_it_and_both_are_recor
 
     restored, broken, connected = connection_entries(api, desk.tenant_id)
     assert [entry["action"] for entry in (restored, broken, connected)] == [
-        "x_connection.restored", "x_connection.broken", "x_connection.connected"]
+        "x_connection.restored",
+        "x_connection.broken",
+        "x_connection.connected",
+    ]
     for entry in (restored, broken):
         assert (entry["user"], entry["user_id"], entry["ip_address"]) == ("system", None, "")
         assert (entry["resource_id"], entry["tenant_id"]) == (connection_id, desk.tenant_id)
@@ -111,7 +123,9 @@ def empty_inbound_queue(stack) -> None:
 
 
 def test_the_connection_entries_can_be_filtered_by_action(api, tenant, desk):
-    requests.post(f"{desk.x_url}/sandbox/accounts/{desk.account}/revoke", timeout=30).raise_for_status()
+    requests.post(
+        f"{desk.x_url}/sandbox/accounts/{desk.account}/revoke", timeout=30
+    ).raise_for_status()
     drained(api.stack)
     listed = all_pages(api, "/audit/?page_size=200&action=x_connection.broken", api.admin_token)
     assert [entry["tenant_id"] for entry in listed].count(tenant.id) == 1

@@ -104,8 +104,12 @@ def test_nothing_lost_nothing_twice_under_faults(stack, desk):
 
     # Customers write at the same time, each one DM after the other.
     with ThreadPoolExecutor(max_workers=10) as pool:
-        list(pool.map(lambda item: [desk.customer_dm(item[0], text) for text in item[1]],
-                      customers.items()))
+        list(
+            pool.map(
+                lambda item: [desk.customer_dm(item[0], text) for text in item[1]],
+                customers.items(),
+            )
+        )
     faults_end = time.monotonic() + FAULTS_AFTER_THE_LAST_DM_SECONDS
     desk.x("POST", "/sandbox/faults", **X_THROTTLING)  # again, for the agents' replies
     answered = reply_on_cases_until(desk, faults_end)
@@ -178,7 +182,8 @@ def reply_on_cases_until(desk: Desk, end: float) -> set[str]:
 
 def agent_comment(desk: Desk, case_number: str, text: str) -> None:
     answer = requests.post(
-        f"{desk.servicenow_url}/sandbox/cases/{case_number}/comment", json={"text": text},
+        f"{desk.servicenow_url}/sandbox/cases/{case_number}/comment",
+        json={"text": text},
         timeout=30,
     )
     assert answer.ok, answer.text

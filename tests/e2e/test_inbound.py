@@ -38,7 +38,9 @@ def test_a_customer_dm_opens_a_case_and_the_customer_is_told_its_number(
     assert case["number"] in acknowledgement["text"]
     conversation = desk.conversation_with(customer)
     assert (conversation["case_number"], conversation["status"], conversation["channel"]) == (
-        case["number"], "open", "dm"
+        case["number"],
+        "open",
+        "dm",
     )
     messages = desk.messages_with(customer)
     assert [(m["author"], m["status"], m["case_number"]) for m in messages] == [
@@ -77,9 +79,14 @@ def test_a_delivery_x_sends_three_times_is_one_comment(local_stack, desk, custom
 
 
 def test_custom_fields_are_asked_one_at_a_time_before_the_case_opens(local_stack, desk, customer):
-    for field_name, question in [("city", "Which city do you live in?"), ("order", "Your order number?")]:
+    for field_name, question in [
+        ("city", "Which city do you live in?"),
+        ("order", "Your order number?"),
+    ]:
         reply = desk.api.post(
-            "/custom-fields/", token=desk.token, json={"field_name": field_name, "message": question}
+            "/custom-fields/",
+            token=desk.token,
+            json={"field_name": field_name, "message": question},
         )
         assert reply.status == 201, reply.body
 
@@ -107,9 +114,14 @@ def test_custom_fields_are_asked_one_at_a_time_before_the_case_opens(local_stack
         ("customer", "answered"),
         ("bot", "delivered"),
     ]
-    overview = requests.get(f"{desk.servicenow_url}/api/sn_customerservice/case/{case['sys_id']}",
-                            auth=(local_stack.servicenow_sandbox.admin_user,
-                                  local_stack.servicenow_sandbox.admin_password), timeout=30)
+    overview = requests.get(
+        f"{desk.servicenow_url}/api/sn_customerservice/case/{case['sys_id']}",
+        auth=(
+            local_stack.servicenow_sandbox.admin_user,
+            local_stack.servicenow_sandbox.admin_password,
+        ),
+        timeout=30,
+    )
     description = overview.json()["result"]["description"]
     assert "My parcel is lost." in description
     assert "city: Berlin" in description and "order: A-1234" in description
@@ -168,7 +180,8 @@ def test_bad_servicenow_credentials_show_on_the_details_and_keep_the_message(
     local_stack, desk, customer
 ):
     changed = desk.api.patch(
-        f"/servicenow-details/{desk.details_id}/", token=desk.token,
+        f"/servicenow-details/{desk.details_id}/",
+        token=desk.token,
         json={"admin_password": "not-the-password"},
     )
     assert changed.status == 200, changed.body
@@ -183,7 +196,9 @@ def test_bad_servicenow_credentials_show_on_the_details_and_keep_the_message(
         # The message would come back in 5 minutes; this worker's tests run one at a time,
         # so emptying the queue touches no other test's messages.
         queue_url = local_stack.environment.values["INBOUND_QUEUE_URL"]
-        boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url).purge_queue(QueueUrl=queue_url)
+        boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url).purge_queue(
+            QueueUrl=queue_url
+        )
 
 
 def test_a_revoke_on_x_marks_the_connection_broken(local_stack, desk):

@@ -18,9 +18,23 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def run_createadmin(state_file: Path, username: str, password: str) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     return subprocess.run(
-        [sys.executable, "-m", "ops", "createadmin", "--local", "--state-file", str(state_file), "--username", username],
-        cwd=REPO_ROOT, env={**environment, "ADMIN_PASSWORD": password},
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "createadmin",
+            "--local",
+            "--state-file",
+            str(state_file),
+            "--username",
+            username,
+        ],
+        cwd=REPO_ROOT,
+        env={**environment, "ADMIN_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -30,7 +44,11 @@ def test_createadmin_adds_an_admin_to_the_local_stack_who_can_log_in(local_stack
     assert done.returncode == 0, done.stderr
     assert "ops-admin@example.com" in done.stdout
     assert "an ops password" not in done.stdout + done.stderr
-    login = requests.post(f"{local_stack.base_url}/auth/login/", json={"username": "ops-admin@example.com", "password": "an ops password"}, timeout=10)
+    login = requests.post(
+        f"{local_stack.base_url}/auth/login/",
+        json={"username": "ops-admin@example.com", "password": "an ops password"},
+        timeout=10,
+    )
     assert login.status_code == 200
     assert login.json()["user"]["is_admin"] is True
 
@@ -49,15 +67,23 @@ def test_createadmin_refuses_bad_input_and_a_missing_stack(local_stack, tmp_path
     assert nowhere.returncode == 2 and "make run" in nowhere.stderr
 
 
-def test_a_deployed_stack_is_found_through_cloudformation_and_its_functions_environment(monkeypatch):
+def test_a_deployed_stack_is_found_through_cloudformation_and_its_functions_environment(
+    monkeypatch,
+):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     cloudformation, lambda_client = boto3.client("cloudformation"), boto3.client("lambda")
     with Stubber(cloudformation) as stacks, Stubber(lambda_client) as functions:
         stacks.add_response(
             "describe_stack_resource",
-            {"StackResourceDetail": {"LogicalResourceId": "CreateUserFunction", "PhysicalResourceId": "twittnow-dev-CreateUser-abc",
-                                     "ResourceType": "AWS::Lambda::Function", "LastUpdatedTimestamp": "2026-11-22T00:00:00Z",
-                                     "ResourceStatus": "CREATE_COMPLETE"}},
+            {
+                "StackResourceDetail": {
+                    "LogicalResourceId": "CreateUserFunction",
+                    "PhysicalResourceId": "twittnow-dev-CreateUser-abc",
+                    "ResourceType": "AWS::Lambda::Function",
+                    "LastUpdatedTimestamp": "2026-11-22T00:00:00Z",
+                    "ResourceStatus": "CREATE_COMPLETE",
+                }
+            },
             {"StackName": "twittnow-dev", "LogicalResourceId": "CreateUserFunction"},
         )
         functions.add_response(
@@ -65,17 +91,35 @@ def test_a_deployed_stack_is_found_through_cloudformation_and_its_functions_envi
             {"Environment": {"Variables": {"USERS_TABLE": "twittnow-dev-UsersTable-XYZ"}}},
             {"FunctionName": "twittnow-dev-CreateUser-abc"},
         )
-        monkeypatch.setattr(targets.boto3, "client", {"cloudformation": cloudformation, "lambda": lambda_client}.get)
+        monkeypatch.setattr(
+            targets.boto3, "client", {"cloudformation": cloudformation, "lambda": lambda_client}.get
+        )
         monkeypatch.delenv("USERS_TABLE", raising=False)
         targets.use_deployed_stack("twittnow-dev")
         assert os.environ["USERS_TABLE"] == "twittnow-dev-UsersTable-XYZ"
 
 
 def run_webhooks(state_file: Path, *arguments: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "X_"))}
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "X_"))
+    }
     return subprocess.run(
-        [sys.executable, "-m", "ops", "webhooks", *arguments, "--local", "--state-file", str(state_file)],
-        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "webhooks",
+            *arguments,
+            "--local",
+            "--state-file",
+            str(state_file),
+        ],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -104,7 +148,12 @@ def run_rekey_claims(state_file: Path) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     return subprocess.run(
         [sys.executable, "-m", "ops", "rekey-claims", "--local", "--state-file", str(state_file)],
-        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -112,7 +161,11 @@ def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack)
     """Claims stored as before (lowercased, not case folded) move to their keys now; a
     pair that is one name now is reported, not merged."""
     api, marker = local_stack.base_url, uuid.uuid4().hex[:8]
-    admin = requests.post(f"{api}/auth/login/", json={"username": local_stack.admin_username, "password": local_stack.admin_password}, timeout=10).json()["token"]
+    admin = requests.post(
+        f"{api}/auth/login/",
+        json={"username": local_stack.admin_username, "password": local_stack.admin_password},
+        timeout=10,
+    ).json()["token"]
     headers = {"Authorization": f"Token {admin}"}
 
     def create_user(username):
@@ -121,13 +174,24 @@ def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack)
         assert reply.status_code == 201, reply.text
         return reply.json()["id"]
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=local_stack.aws.endpoint_url, region_name=local_stack.aws.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=local_stack.aws.endpoint_url,
+        region_name=local_stack.aws.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     users_table = local_stack.template.physical_names()["UsersTable"]
 
     def as_before(user_id, username):  # the claim as the service wrote it before
-        dynamodb.delete_item(TableName=users_table, Key={"pk": {"S": f"USERNAME#{username.replace('ß', 'ss').lower()}"}})
-        dynamodb.put_item(TableName=users_table, Item={"pk": {"S": f"USERNAME#{username.lower()}"}, "user_id": {"S": user_id}})
+        dynamodb.delete_item(
+            TableName=users_table,
+            Key={"pk": {"S": f"USERNAME#{username.replace('ß', 'ss').lower()}"}},
+        )
+        dynamodb.put_item(
+            TableName=users_table,
+            Item={"pk": {"S": f"USERNAME#{username.lower()}"}, "user_id": {"S": user_id}},
+        )
 
     old = f"straße-{marker}@example.com"
     old_id = create_user(old)
@@ -135,14 +199,20 @@ def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack)
     taken = f"straße-taken-{marker}@example.com"
     taken_id = create_user(taken)
     as_before(taken_id, taken)
-    look_alike_id = create_user(taken.replace("ß", "SS"))  # possible while the claim was the old one
+    look_alike_id = create_user(
+        taken.replace("ß", "SS")
+    )  # possible while the claim was the old one
 
     done = run_rekey_claims(local_stack.state_file)
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 username moved" in done.stdout and "1 username taken" in done.stdout
     assert taken in done.stderr and taken_id in done.stderr and look_alike_id not in done.stderr
-    login = requests.post(f"{api}/auth/login/", json={"username": old.replace("ß", "SS"), "password": "rekeying passphrase"}, timeout=10)
+    login = requests.post(
+        f"{api}/auth/login/",
+        json={"username": old.replace("ß", "SS"), "password": "rekeying passphrase"},
+        timeout=10,
+    )
     assert login.status_code == 200 and login.json()["user"]["id"] == old_id
     again = run_rekey_claims(local_stack.state_file)
     assert "username moved" not in again.stdout and "1 username taken" in again.stdout

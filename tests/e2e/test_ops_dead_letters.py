@@ -29,9 +29,21 @@ def dead_letters(local_stack, *arguments: str, state_file: Path | None = None):
         key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "X_"))
     }
     return subprocess.run(
-        [sys.executable, "-m", "ops", "dead-letters", *arguments,
-         "--local", "--state-file", str(state_file)],
-        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "ops",
+            "dead-letters",
+            *arguments,
+            "--local",
+            "--state-file",
+            str(state_file),
+        ],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
         stdin=subprocess.DEVNULL,
     )
 
@@ -48,13 +60,19 @@ def dead_letter_dm(local_stack, desk: Desk, customer: str, text: str) -> str:
     """Puts a customer's DM to the desk on the inbound dead-letter queue, as SQS leaves an
     event that failed every attempt; answers its message id."""
     event = DirectMessageReceived(
-        event_id=str(uuid.uuid4().int % 10**18), account_id=desk.x_account.id,
-        customer_id=Account.named(customer).id, customer_screen_name=customer,
-        customer_name=customer, text=text, sent_at=datetime.now(UTC),
+        event_id=str(uuid.uuid4().int % 10**18),
+        account_id=desk.x_account.id,
+        customer_id=Account.named(customer).id,
+        customer_screen_name=customer,
+        customer_name=customer,
+        text=text,
+        sent_at=datetime.now(UTC),
     )
     sent = sqs(local_stack).send_message(
-        QueueUrl=dead_letter_queue(local_stack, "inbound"), MessageBody=event.model_dump_json(),
-        MessageGroupId=conversation_key(event), MessageDeduplicationId=deduplication_id(event),
+        QueueUrl=dead_letter_queue(local_stack, "inbound"),
+        MessageBody=event.model_dump_json(),
+        MessageGroupId=conversation_key(event),
+        MessageDeduplicationId=deduplication_id(event),
     )
     return sent["MessageId"]
 
@@ -127,14 +145,20 @@ def test_redrive_moves_the_chosen_message_back_to_the_processor_and_nothing_else
 def test_outbound_dead_letters_are_listed_and_redriven_to_the_sender(local_stack):
     conversation_id = f"conversation-{uuid.uuid4().hex}"
     body = json.dumps(
-        {"conversation_id": conversation_id, "message_key": "m1", "type": "comment",
-         "case_sys_id": "c1"}
+        {
+            "conversation_id": conversation_id,
+            "message_key": "m1",
+            "type": "comment",
+            "case_sys_id": "c1",
+        }
     )
     # As long as SQS allows, so that the redriven copy needs a shorter one.
     deduplication = f"{conversation_id}:{'e' * 128}"[:128]
     message_id = sqs(local_stack).send_message(
-        QueueUrl=dead_letter_queue(local_stack, "outbound"), MessageBody=body,
-        MessageGroupId=conversation_id, MessageDeduplicationId=deduplication,
+        QueueUrl=dead_letter_queue(local_stack, "outbound"),
+        MessageBody=body,
+        MessageGroupId=conversation_id,
+        MessageDeduplicationId=deduplication,
     )["MessageId"]
 
     summary = f"comment  conversation {conversation_id}  message m1"

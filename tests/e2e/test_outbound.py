@@ -34,7 +34,9 @@ class Agent:
     def act(self, action: str, case_number: str, text: str | None = None) -> dict:
         body = {"text": text} if text is not None else {}
         answer = requests.post(
-            f"{self.desk.servicenow_url}/sandbox/cases/{case_number}/{action}", json=body, timeout=30
+            f"{self.desk.servicenow_url}/sandbox/cases/{case_number}/{action}",
+            json=body,
+            timeout=30,
         )
         assert answer.ok, answer.text
         event = answer.json()["event"]
@@ -71,9 +73,7 @@ def test_an_agents_comment_on_a_mention_is_a_reply_in_the_customers_thread(
 ):
     posted = desk.customer_mention(customer, "my order never came")
     drained(local_stack)
-    follow_up = desk.customer_mention(
-        customer, "still waiting", in_reply_to=posted["post"]["id"]
-    )
+    follow_up = desk.customer_mention(customer, "still waiting", in_reply_to=posted["post"]["id"])
     drained(local_stack)
     case = case_of(desk, customer)
 
@@ -180,7 +180,8 @@ def test_a_reply_x_refuses_is_a_work_note_waits_in_the_dead_letter_queue_and_is_
     drained(local_stack)
     case = case_of(desk, customer)
     answer = requests.post(
-        f"{desk.x_url}/sandbox/faults", json={"endpoint": "dm", "status": 400, "times": 1},
+        f"{desk.x_url}/sandbox/faults",
+        json={"endpoint": "dm", "status": 400, "times": 1},
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
@@ -212,7 +213,8 @@ def test_x_refusing_the_accounts_token_marks_the_connection_broken_and_keeps_the
     drained(local_stack)
     case = case_of(desk, customer)
     answer = requests.post(
-        f"{desk.x_url}/sandbox/faults", json={"endpoint": "dm", "status": 401, "times": 1},
+        f"{desk.x_url}/sandbox/faults",
+        json={"endpoint": "dm", "status": 401, "times": 1},
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
@@ -228,7 +230,9 @@ def test_x_refusing_the_accounts_token_marks_the_connection_broken_and_keeps_the
         # The reply would come back in 5 minutes; this worker's tests run one at a time,
         # so emptying the queue touches no other test's messages.
         queue_url = local_stack.environment.values["OUTBOUND_QUEUE_URL"]
-        boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url).purge_queue(QueueUrl=queue_url)
+        boto3.client("sqs", endpoint_url=local_stack.aws_endpoint_url).purge_queue(
+            QueueUrl=queue_url
+        )
 
 
 def test_an_agents_comment_on_a_case_not_linked_yet_still_reaches_the_customer(
@@ -268,7 +272,8 @@ def test_the_bots_questions_and_agents_replies_reach_x_without_controls_or_bidi_
     local_stack, desk, agent, customer
 ):
     question = desk.api.post(
-        "/custom-fields/", token=desk.token,
+        "/custom-fields/",
+        token=desk.token,
         json={"field_name": "city", "message": "Which\x1b[5m city\u202e do you live in?\x00"},
     )
     assert question.status == 201, question.body
@@ -299,7 +304,10 @@ def test_a_reply_post_reaches_x_without_controls_or_bidi_overrides(
     agent.act("comment", case["number"], "Refund\u202e issued\x1b[0m\u2069 today\x00")
     drained(local_stack)
 
-    replies = [item["text"] for item in desk.x("GET", "/sandbox/sent")
-               if item["text"].startswith(f"@{customer} ")]
+    replies = [
+        item["text"]
+        for item in desk.x("GET", "/sandbox/sent")
+        if item["text"].startswith(f"@{customer} ")
+    ]
     assert replies[-1] == f"@{customer} Refund issued[0m today"
     assert not any(char in text for text in replies for char in CONTROLS), replies

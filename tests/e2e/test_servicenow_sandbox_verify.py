@@ -21,13 +21,21 @@ def call(stack, method: str, path: str, token: str | None = None, **body) -> dic
 @pytest.fixture
 def tenant_token(local_stack) -> str:
     admin = call(
-        local_stack, "POST", "/auth/login/",
-        username=local_stack.admin_username, password=local_stack.admin_password,
+        local_stack,
+        "POST",
+        "/auth/login/",
+        username=local_stack.admin_username,
+        password=local_stack.admin_password,
     )["token"]
     username, password = f"sandbox-{uuid.uuid4().hex[:12]}@example.com", uuid.uuid4().hex
     call(
-        local_stack, "POST", "/auth/users/", admin,
-        username=username, password=password, company_name="Acme",
+        local_stack,
+        "POST",
+        "/auth/users/",
+        admin,
+        username=username,
+        password=password,
+        company_name="Acme",
     )
     return call(local_stack, "POST", "/auth/login/", username=username, password=password)["token"]
 
@@ -39,7 +47,10 @@ def tenant_token(local_stack) -> str:
 def test_verify_against_the_sandbox_instance(local_stack, tenant_token, password_of, status):
     sandbox = local_stack.servicenow_sandbox
     details = call(
-        local_stack, "POST", "/servicenow-details/", tenant_token,
+        local_stack,
+        "POST",
+        "/servicenow-details/",
+        tenant_token,
         instance_url=sandbox.base_url,
         admin_user=sandbox.admin_user,
         admin_password=password_of(sandbox),

@@ -59,13 +59,12 @@ class Desk:
     # ------------------------------------------------------------ acting on X
 
     def customer_dm(self, customer: str, text: str, **extra) -> dict:
-        return self.x("POST", f"/sandbox/customers/{customer}/dm", to=self.account, text=text,
-                      **extra)
+        return self.x(
+            "POST", f"/sandbox/customers/{customer}/dm", to=self.account, text=text, **extra
+        )
 
     def customer_mention(self, customer: str, text: str) -> dict:
-        return self.x(
-            "POST", f"/sandbox/customers/{customer}/mention", to=self.account, text=text
-        )
+        return self.x("POST", f"/sandbox/customers/{customer}/mention", to=self.account, text=text)
 
     def rename(self, customer: str, screen_name: str) -> None:
         """The customer takes another screen name on X; their old one is free."""
@@ -74,7 +73,8 @@ class Desk:
     def x_user_id(self, customer: str) -> str:
         """The customer's id on the sandbox X, which knows them already."""
         [user] = [
-            account for account in self.x("GET", "/sandbox")["accounts"]
+            account
+            for account in self.x("GET", "/sandbox")["accounts"]
             if account["screen_name"] == customer
         ]
         return user["id"]
@@ -97,8 +97,9 @@ class Desk:
         ]
 
     def x_fault(self, **fault) -> None:
-        answer = requests.post(f"{self.stack.x_sandbox.base_url}/sandbox/faults", json=fault,
-                               timeout=10)
+        answer = requests.post(
+            f"{self.stack.x_sandbox.base_url}/sandbox/faults", json=fault, timeout=10
+        )
         assert answer.status_code == 201, answer.text
 
     def x(self, method: str, path: str, **body):
@@ -113,7 +114,10 @@ class Desk:
     def servicenow(self, method: str, path: str, **body) -> dict:
         sandbox = self.stack.servicenow_sandbox
         answer = requests.request(
-            method, sandbox.base_url + path, json=body or None, timeout=30,
+            method,
+            sandbox.base_url + path,
+            json=body or None,
+            timeout=30,
             auth=(sandbox.admin_user, sandbox.admin_password),
         )
         assert answer.ok, answer.text
@@ -175,7 +179,8 @@ class Desk:
 
     def add_custom_field(self, field_name: str, question: str) -> None:
         reply = self.api.post(
-            "/custom-fields/", token=self.token,
+            "/custom-fields/",
+            token=self.token,
             json={"field_name": field_name, "message": question},
         )
         assert reply.status == 201, reply.body
@@ -221,7 +226,8 @@ def open_desk(stack, *, servicenow: bool = True) -> Desk:
     admin = api.login(stack.admin_username, stack.admin_password)
     username, password = f"inbound-{uuid.uuid4().hex[:12]}@example.com", uuid.uuid4().hex
     created = api.post(
-        "/auth/users/", token=admin,
+        "/auth/users/",
+        token=admin,
         json={"username": username, "password": password, "company_name": "Acme"},
     )
     assert created.status == 201, created.body
@@ -240,7 +246,8 @@ def connect_account(desk: Desk) -> None:
     pending = desk.api.get(approved.headers["Location"] + "&format=json")
     assert pending.status == 200, pending.body
     connected = desk.api.post(
-        "/twitter-callback/confirm/", token=desk.token,
+        "/twitter-callback/confirm/",
+        token=desk.token,
         json={"confirmation": pending.body["confirmation"]},
     )
     assert connected.status == 200, connected.body
@@ -334,8 +341,12 @@ class Processor:
 
     def customer_dm(self, account_id: str, customer: str, text: str):
         return self.inbound.DirectMessageReceived(
-            event_id=x_id(), account_id=account_id, customer_id=Account.named(customer).id,
-            customer_screen_name=customer, customer_name=customer, text=text,
+            event_id=x_id(),
+            account_id=account_id,
+            customer_id=Account.named(customer).id,
+            customer_screen_name=customer,
+            customer_name=customer,
+            text=text,
             sent_at=datetime.now(UTC),
         )
 
@@ -343,14 +354,23 @@ class Processor:
         """A DM the account sent the customer: through an app (ours: an echo), or typed in
         X's own app (no app id)."""
         return self.inbound.DirectMessageSent(
-            event_id=x_id(), account_id=account_id, recipient_id=Account.named(customer).id,
-            text=text, sent_by_app_id=app_id, sent_at=datetime.now(UTC),
+            event_id=x_id(),
+            account_id=account_id,
+            recipient_id=Account.named(customer).id,
+            text=text,
+            sent_by_app_id=app_id,
+            sent_at=datetime.now(UTC),
         )
 
     def mention(self, account_id: str, customer: str, text: str):
         return self.inbound.Mention(
-            event_id=x_id(), account_id=account_id, customer_id=Account.named(customer).id,
-            customer_screen_name=customer, customer_name=customer, post_id=x_id(), text=text,
+            event_id=x_id(),
+            account_id=account_id,
+            customer_id=Account.named(customer).id,
+            customer_screen_name=customer,
+            customer_name=customer,
+            post_id=x_id(),
+            text=text,
             sent_at=datetime.now(UTC),
         )
 
@@ -586,12 +606,16 @@ def test_dying_after_servicenow_took_the_comment_does_not_comment_twice(
     conversation_id = desk.conversation_with(customer)["id"]
     follow_up = processor.customer_dm(desk.account_id, customer, "It was due Monday.")
 
-    with crash_once(
-        processor.repositories.MessagesRepository,
-        "update",
-        lambda _, message, **changes: message.conversation_id == conversation_id
-        and changes.get("status") == "commented",
-    ), pytest.raises(Crash):
+    with (
+        crash_once(
+            processor.repositories.MessagesRepository,
+            "update",
+            lambda _, message, **changes: (
+                message.conversation_id == conversation_id and changes.get("status") == "commented"
+            ),
+        ),
+        pytest.raises(Crash),
+    ):
         processor.handle(follow_up)
     assert desk.messages_with(customer)[-1]["status"] == "commenting"
 
@@ -602,18 +626,19 @@ def test_dying_after_servicenow_took_the_comment_does_not_comment_twice(
     assert desk.messages_with(customer)[-1]["status"] == "commented"
 
 
-def test_dying_after_the_case_was_created_finds_it_on_the_retry(
-    stack, desk, customer, processor
-):
+def test_dying_after_the_case_was_created_finds_it_on_the_retry(stack, desk, customer, processor):
     desk.introduce(customer)
     first = processor.customer_dm(desk.account_id, customer, "Where is my parcel?")
 
-    with crash_once(
-        processor.inbound.ServiceNowClient,
-        "create_case",
-        lambda _, **fields: fields["short_description"].endswith(f"@{customer}"),
-        after_the_call=True,
-    ), pytest.raises(Crash):
+    with (
+        crash_once(
+            processor.inbound.ServiceNowClient,
+            "create_case",
+            lambda _, **fields: fields["short_description"].endswith(f"@{customer}"),
+            after_the_call=True,
+        ),
+        pytest.raises(Crash),
+    ):
         processor.handle(first)
     [case] = desk.cases_of(customer)
     assert desk.conversation_with(customer)["status"] == "new"  # it never learnt the case
@@ -639,11 +664,16 @@ def test_dying_after_the_acknowledgement_was_sent_and_its_id_kept_sends_it_once(
     first = processor.customer_dm(desk.account_id, customer, "Where is my parcel?")
     acknowledgement = is_acknowledgement_of(first)
 
-    with crash_once(
-        processor.repositories.MessagesRepository,
-        "update",
-        lambda *args, **changes: acknowledgement(*args) and changes.get("status") == "delivered",
-    ), pytest.raises(Crash):
+    with (
+        crash_once(
+            processor.repositories.MessagesRepository,
+            "update",
+            lambda *args, **changes: (
+                acknowledgement(*args) and changes.get("status") == "delivered"
+            ),
+        ),
+        pytest.raises(Crash),
+    ):
         processor.handle(first)
     [sent] = desk.sent_to(customer)
     bot = desk.messages_with(customer)[1]
@@ -665,11 +695,14 @@ def test_dying_before_the_acknowledgement_id_was_kept_sends_it_again_the_known_l
     first = processor.customer_dm(desk.account_id, customer, "Where is my parcel?")
     acknowledgement = is_acknowledgement_of(first)
 
-    with crash_once(
-        processor.repositories.MessagesRepository,
-        "update",
-        lambda *args, **changes: acknowledgement(*args) and "x_message_ids" in changes,
-    ), pytest.raises(Crash):
+    with (
+        crash_once(
+            processor.repositories.MessagesRepository,
+            "update",
+            lambda *args, **changes: acknowledgement(*args) and "x_message_ids" in changes,
+        ),
+        pytest.raises(Crash),
+    ):
         processor.handle(first)
     processor.handle(first)
     processor.handle(first)  # X delivering the DM once more changes nothing
@@ -791,12 +824,12 @@ def test_a_new_x_user_with_a_customers_old_handle_gets_their_own_consumer_and_ca
     assert comments_on(desk.case_by_sys_id(newcomers_case["sys_id"])) == []
     [profile] = desk.social_profiles(janes_consumer)
     assert (profile["social_id"], profile["handle"], profile["url"]) == (
-        jane_id, renamed, f"https://x.com/{renamed}"
+        jane_id,
+        renamed,
+        f"https://x.com/{renamed}",
     )
     janes = desk.conversation_of(jane_id)
-    assert (janes["customer_screen_name"], janes["case_sys_id"]) == (
-        renamed, janes_case["sys_id"]
-    )
+    assert (janes["customer_screen_name"], janes["case_sys_id"]) == (renamed, janes_case["sys_id"])
     # Each was told the number of their own case, and nothing else.
     sent = desk.x("GET", "/sandbox/sent")
     for user_id, case in ((jane_id, janes_case), (newcomer_id, newcomers_case)):
@@ -818,8 +851,11 @@ def test_a_late_message_does_not_bring_back_a_handle_its_user_left(
 
     conversation = desk.conversation_of(new.customer_id)
     assert conversation["customer_screen_name"] == renamed
-    [case] = [case for case in desk.servicenow_overview()["cases"]
-              if case["sys_id"] == conversation["case_sys_id"]]
+    [case] = [
+        case
+        for case in desk.servicenow_overview()["cases"]
+        if case["sys_id"] == conversation["case_sys_id"]
+    ]
     assert [p["handle"] for p in desk.social_profiles(case["consumer"])] == [renamed]
     assert comments_on(case) == ["First, as the old handle."]
 
@@ -851,9 +887,7 @@ def test_a_case_resolved_in_servicenow_is_seen_once_its_state_is_stale(
     assert len(sent) == 2 and second_case["number"] in sent[1]
 
 
-def test_a_case_deleted_in_servicenow_makes_the_next_message_open_a_new_one(
-    stack, desk, customer
-):
+def test_a_case_deleted_in_servicenow_makes_the_next_message_open_a_new_one(stack, desk, customer):
     desk.customer_dm(customer, "Where is my parcel?")
     settle(stack)
     [gone] = desk.cases_of(customer)
@@ -937,6 +971,7 @@ def test_only_the_events_accepted_while_the_account_was_disconnected_are_dropped
     delivery just after the account was disconnected. Such an event belongs to no
     connection, even once the account is connected again; one accepted before the
     disconnect, and one accepted after the reconnect, reach the conversation."""
+
     def received_now(text: str):
         return processor.customer_dm(desk.account_id, customer, text).model_copy(
             update={"received_at": datetime.now(UTC)}
@@ -956,8 +991,11 @@ def test_only_the_events_accepted_while_the_account_was_disconnected_are_dropped
             assert processor.run_batch([sqs_record(event)]) == []
         assert scheduled == {}
 
-    texts = [message["text"] for message in desk.messages_with(customer)
-             if message["author"] == "customer"]
+    texts = [
+        message["text"]
+        for message in desk.messages_with(customer)
+        if message["author"] == "customer"
+    ]
     assert texts == [before.text, unstamped.text, after.text]
 
 
@@ -988,9 +1026,7 @@ def test_the_last_attempt_records_why_and_a_redrive_resumes_where_it_stopped(
     assert (message["status"], message["status_detail"]) == ("commented", "")
 
 
-def test_a_failing_conversation_holds_back_only_its_own_messages_in_a_batch(
-    stack, desk, processor
-):
+def test_a_failing_conversation_holds_back_only_its_own_messages_in_a_batch(stack, desk, processor):
     ann, bob = new_customer(), new_customer()
     for name in (ann, bob):
         desk.introduce(name)
@@ -1032,16 +1068,17 @@ def test_a_failing_conversation_holds_back_only_its_own_messages_in_a_batch(
     assert [m["text"] for m in desk.messages_with(bob)] == ["Bob's parcel is late."]
 
 
-def test_a_message_that_is_not_an_event_fails_and_holds_back_only_its_group(
-    stack, desk, processor
-):
+def test_a_message_that_is_not_an_event_fails_and_holds_back_only_its_group(stack, desk, processor):
     ann, bob = new_customer(), new_customer()
     for name in (ann, bob):
         desk.introduce(name)
     bob_1, ann_1, bob_2 = (
         sqs_record(processor.customer_dm(desk.account_id, name, text))
-        for name, text in [(bob, "Bob's parcel is late."), (ann, "Ann's parcel is late."),
-                           (bob, "Bob again.")]
+        for name, text in [
+            (bob, "Bob's parcel is late."),
+            (ann, "Ann's parcel is late."),
+            (bob, "Bob again."),
+        ]
     )
     bob_1["body"] = bob_1["body"].replace('"direct_message_received"', '"direct_message_lost"')
     with quiet_x(stack), processor.retries() as scheduled:
@@ -1063,12 +1100,12 @@ def deliver_dm_from_a_stranger(stack, desk: Desk, customer: str, text: str) -> N
     """X's Account Activity delivery of a DM from an account the sandbox X has never
     seen, so that it refuses DMs to it: as X refuses a customer who does not accept DMs."""
     account = Account.named(desk.account)
-    message = DirectMessage(
-        x_id(), Account.named(customer), account, text, datetime.now(UTC), None
-    )
+    message = DirectMessage(x_id(), Account.named(customer), account, text, datetime.now(UTC), None)
     body = json.dumps(aaa_direct_message(account, message)).encode()
     answer = requests.post(
-        f"{stack.base_url}/twitter-activity", data=body, timeout=30,
+        f"{stack.base_url}/twitter-activity",
+        data=body,
+        timeout=30,
         headers={
             "Content-Type": "application/json",
             "x-twitter-webhooks-signature": delivery_signature(

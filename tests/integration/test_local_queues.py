@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from local.aws import EmbeddedAws
 import local.queues
+from local.aws import EmbeddedAws
 from local.queues import QueuePollers
 from local.runtime import Runtime
 from local.template import DEFAULT_TEMPLATE, Deployment, Template, load_template

@@ -25,7 +25,8 @@ def function_logs(stack) -> Iterator[io.StringIO]:
         if function.logical_id in PROCESSORS:
             stack.runtime.load_handler(function)  # its Logger, and so its handler, exists
     handlers = [
-        handler for handler in logging.getLogger("twittnow").handlers
+        handler
+        for handler in logging.getLogger("twittnow").handlers
         if isinstance(handler, logging.StreamHandler)
     ]
     assert handlers, "the functions' logger has no handler"
@@ -34,7 +35,7 @@ def function_logs(stack) -> Iterator[io.StringIO]:
     try:
         yield output
     finally:
-        for handler, stream in zip(handlers, streams):
+        for handler, stream in zip(handlers, streams, strict=True):
             handler.setStream(stream)
 
 
@@ -65,11 +66,15 @@ def test_failed_attempts_are_logged_with_tenant_and_conversation_and_no_secret(
             drained(stack)
             [case] = desk.cases_of(CUSTOMER)
             requests.post(
-                f"{desk.x_url}/sandbox/faults", json={"endpoint": "dm", "status": 503, "times": 1},
+                f"{desk.x_url}/sandbox/faults",
+                json={"endpoint": "dm", "status": 503, "times": 1},
                 timeout=10,
             ).raise_for_status()
-            reply = api.post("/events/", token=desk.token,
-                             json={"case": case["number"], "message": "We are on it."})
+            reply = api.post(
+                "/events/",
+                token=desk.token,
+                json={"case": case["number"], "message": "We are on it."},
+            )
             assert reply.status == 202, reply.body
             drained(stack)
     finally:
@@ -77,12 +82,17 @@ def test_failed_attempts_are_logged_with_tenant_and_conversation_and_no_secret(
 
     output = logged.getvalue()
     failed = [
-        record for record in log_records(output)
+        record
+        for record in log_records(output)
         if record["message"] == "Attempt failed" and record.get("tenant_id") == desk.tenant_id
     ]
     assert {record["function_name"].rsplit("-", 1)[-1] for record in failed} == set(PROCESSORS)
-    assert {record["conversation_id"] for record in failed} == {desk.conversation_with(CUSTOMER)["id"]}
+    assert {record["conversation_id"] for record in failed} == {
+        desk.conversation_with(CUSTOMER)["id"]
+    }
     for secret in (
-        stack.servicenow_sandbox.admin_password, stack.x_sandbox.consumer_secret, desk.token
+        stack.servicenow_sandbox.admin_password,
+        stack.x_sandbox.consumer_secret,
+        desk.token,
     ):
         assert secret not in output

@@ -11,7 +11,11 @@ EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 
 
 def test_every_function_has_a_sample_event(local_stack):
-    missing = [f.logical_id for f in local_stack.template.functions if not (EVENTS_DIR / f"{f.logical_id}.json").exists()]
+    missing = [
+        f.logical_id
+        for f in local_stack.template.functions
+        if not (EVENTS_DIR / f"{f.logical_id}.json").exists()
+    ]
     assert missing == []
 
 
@@ -29,7 +33,10 @@ def test_every_handler_answers_its_sample_event_without_a_server_error(stack_env
 
 
 def _content_type(answer: dict) -> str:
-    headers = {**answer.get("headers", {}), **{k: v[0] for k, v in answer.get("multiValueHeaders", {}).items()}}
+    headers = {
+        **answer.get("headers", {}),
+        **{k: v[0] for k, v in answer.get("multiValueHeaders", {}).items()},
+    }
     return headers.get("Content-Type", "")
 
 

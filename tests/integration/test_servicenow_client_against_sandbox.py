@@ -3,6 +3,8 @@ seen through the client, and the sandbox's refusals and faults as the client's t
 
 import pytest
 import requests
+
+from sandboxes.servicenow import ServiceNowSandbox
 from twittnow.clients.servicenow import (
     CaseState,
     ServiceNowBadCredentials,
@@ -12,8 +14,6 @@ from twittnow.clients.servicenow import (
     ServiceNowThrottled,
     ServiceNowUnavailable,
 )
-
-from sandboxes.servicenow import ServiceNowSandbox
 
 USER, PASSWORD = "twittnow.integration", "integration-password"
 
@@ -54,12 +54,18 @@ def test_a_customer_becomes_a_consumer_with_a_case_and_a_conversation(client, sa
         profile.sys_id, profile="jane_new", profile_url="https://x.com/jane_new"
     )
     assert (renamed.handle, renamed.url, renamed.social_id) == (
-        "jane_new", "https://x.com/jane_new", "1001"
+        "jane_new",
+        "https://x.com/jane_new",
+        "1001",
     )
 
     case = client.create_case(
-        "DM from @jane", "My order is late", consumer.sys_id, correlation_id="x:dm:1790",
-        u_city="Paris", sn_app_cs_social_social_profile=profile.sys_id,
+        "DM from @jane",
+        "My order is late",
+        consumer.sys_id,
+        correlation_id="x:dm:1790",
+        u_city="Paris",
+        sn_app_cs_social_social_profile=profile.sys_id,
     )
     assert case.number.startswith("CS") and case.is_open
     assert client.get_case(case.sys_id) == case

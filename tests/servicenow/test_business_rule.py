@@ -5,6 +5,7 @@ update an agent (or the integration user) makes, and checks what reaches POST /e
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -228,7 +229,7 @@ def test_an_answer_echoing_the_key_is_logged_without_it():
 class _Recorder(BaseHTTPRequestHandler):
     """A stand-in for POST /events/: keeps what it received, answers 202."""
 
-    received: list = []
+    received: ClassVar[list] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -262,7 +263,8 @@ def test_send_delivers_the_request_and_reports_the_real_answer(events_api):
     outcome = run(case_scenario)
     (request,) = outcome["requests"]
     assert (request["status"], json.loads(request["response_body"])) == (
-        202, {"status": "accepted"}
+        202,
+        {"status": "accepted"},
     )
     (delivered,) = received
     assert delivered["path"] == "/prod/events/"

@@ -59,9 +59,7 @@ def test_an_unload_with_one_retrieved_update_set(unload):
     assert update_set.findtext("state") == "loaded"
     assert update_set.findtext("sys_class_name") == "sys_remote_update_set"
     assert SYS_ID.match(update_set.findtext("sys_id"))
-    assert [child.tag for child in unload] == [
-        "sys_remote_update_set", *["sys_update_xml"] * 4
-    ]
+    assert [child.tag for child in unload] == ["sys_remote_update_set", *["sys_update_xml"] * 4]
 
 
 def test_every_update_belongs_to_the_set_and_names_its_record(unload, updates):

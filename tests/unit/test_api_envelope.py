@@ -31,7 +31,7 @@ def test_field_errors_are_named_and_readable():
 
 
 def test_malformed_json_and_missing_body_are_explained():
-    message, details = describe_validation_errors(
+    _, details = describe_validation_errors(
         [
             {
                 "type": "json_invalid",

@@ -7,7 +7,9 @@ import pytest
 from local.template import DEFAULT_TEMPLATE, Deployment, load_template, read_template
 
 STAGE_DEFAULT = ("/*", "*")
-DEPLOYMENT = Deployment(aws_endpoint_url="http://127.0.0.1:4566", stack_name="unit", region="eu-west-1")
+DEPLOYMENT = Deployment(
+    aws_endpoint_url="http://127.0.0.1:4566", stack_name="unit", region="eu-west-1"
+)
 
 
 def method_settings() -> dict[tuple[str, str], dict]:

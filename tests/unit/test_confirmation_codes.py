@@ -39,4 +39,6 @@ def test_the_stored_digest_does_not_open_the_seal():
 
 def test_sealing_twice_gives_different_ciphertexts():
     code = confirmation_codes.new_code()
-    assert confirmation_codes.seal(code, TOKENS, "t:1") != confirmation_codes.seal(code, TOKENS, "t:1")
+    assert confirmation_codes.seal(code, TOKENS, "t:1") != confirmation_codes.seal(
+        code, TOKENS, "t:1"
+    )

@@ -9,14 +9,14 @@ import boto3
 import pytest
 import requests
 from moto import mock_aws
+
+from local.template import Deployment, load_template
+from sandboxes.servicenow import ServiceNowSandbox
 from twittnow import consumers, repositories
 from twittnow.clients.servicenow import ServiceNowClient
 from twittnow.models import Customer
 from twittnow.repositories import dynamo
 from twittnow.settings import Settings, get_settings
-
-from local.template import Deployment, load_template
-from sandboxes.servicenow import ServiceNowSandbox
 
 USER, PASSWORD = "twittnow.integration", "sandbox-password"
 TENANT = "tenant-1"
@@ -127,10 +127,13 @@ def test_a_new_customer_gets_a_consumer_whose_profile_carries_their_x_user_id(cl
 
     [profile] = profiles(sandbox, jane.consumer_sys_id)
     assert (profile["social_id"], profile["handle"], profile["url"]) == (
-        JANE, "jane", "https://x.com/jane"
+        JANE,
+        "jane",
+        "https://x.com/jane",
     )
     assert (jane.social_profile_sys_id, jane.consumer_instance_url) == (
-        profile["sys_id"], client.instance_url
+        profile["sys_id"],
+        client.instance_url,
     )
     assert stored(JANE) == jane
 
@@ -158,9 +161,7 @@ def test_a_profile_already_carrying_the_x_user_id_is_theirs_and_shows_their_hand
 # ---------------------------------------------------------------- recycled handles
 
 
-def test_a_new_x_user_with_a_former_customers_handle_never_gets_their_consumer(
-    client, sandbox
-):
+def test_a_new_x_user_with_a_former_customers_handle_never_gets_their_consumer(client, sandbox):
     janes = consumers.consumer_of(client, customer(JANE, "jane")).consumer_sys_id
     repositories.customers().put(stored(JANE).model_copy(update={"screen_name": "jane_new"}))
 
@@ -245,8 +246,11 @@ def test_a_remembered_consumer_whose_profile_is_another_x_users_is_not_used(clie
 
 def test_a_consumer_remembered_on_another_instance_is_looked_up_on_this_one(client, sandbox):
     elsewhere = customer(
-        JANE, "jane", consumer_sys_id="f" * 32,
-        consumer_instance_url="https://other.service-now.com", social_profile_sys_id="e" * 32,
+        JANE,
+        "jane",
+        consumer_sys_id="f" * 32,
+        consumer_instance_url="https://other.service-now.com",
+        social_profile_sys_id="e" * 32,
     )
 
     jane = consumers.consumer_of(client, elsewhere)
@@ -285,7 +289,9 @@ def test_a_new_handle_of_the_same_x_user_is_shown_on_their_profile(client, sandb
 
     [profile] = profiles(sandbox, jane.consumer_sys_id)
     assert (profile["social_id"], profile["handle"], profile["url"]) == (
-        JANE, "jane_new", "https://x.com/jane_new"
+        JANE,
+        "jane_new",
+        "https://x.com/jane_new",
     )
 
 

@@ -1,6 +1,7 @@
 """The case correlation id: what the inbound processor builds, case events read back."""
 
 import pytest
+
 from twittnow import correlation_ids
 from twittnow.correlation_ids import CaseCorrelation
 
@@ -17,8 +18,17 @@ def test_a_built_correlation_id_parses_back(conversation_id, event_id):
 
 @pytest.mark.parametrize(
     "correlation_id",
-    ["", "twittnow", "twittnow:", "twittnow:0f3a", "twittnow:0f3a:", "twittnow::1790",
-     "other:0f3a:1790", "TWITTNOW:0f3a:1790", "CS0001005"],
+    [
+        "",
+        "twittnow",
+        "twittnow:",
+        "twittnow:0f3a",
+        "twittnow:0f3a:",
+        "twittnow::1790",
+        "other:0f3a:1790",
+        "TWITTNOW:0f3a:1790",
+        "CS0001005",
+    ],
 )
 def test_what_is_not_one_of_ours_names_no_conversation(correlation_id):
     assert correlation_ids.parse(correlation_id) is None

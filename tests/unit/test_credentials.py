@@ -32,7 +32,9 @@ def test_a_hash_with_other_parameters_verifies_and_asks_for_an_upgrade():
     from argon2 import PasswordHasher
 
     older = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1).hash("correct horse")
-    assert passwords.verify_password(older, "correct horse") == passwords.Verification(True, needs_rehash=True)
+    assert passwords.verify_password(older, "correct horse") == passwords.Verification(
+        True, needs_rehash=True
+    )
 
 
 NFC, NFD = "p\u00e4ssw\u00f6rd", "pa\u0308sswo\u0308rd"  # "pässwörd" composed and decomposed
@@ -43,15 +45,21 @@ def test_passwords_are_nfkc_normalized_so_either_form_logs_in():
 
     assert passwords.verify_password(hashed, NFC) == passwords.Verification(valid=True)
     assert passwords.verify_password(hashed, NFD) == passwords.Verification(valid=True)
-    assert passwords.verify_password(passwords.hash_password("ｐａｓｓｗｏｒｄ ｏｎｅ"), "password one").valid
+    assert passwords.verify_password(
+        passwords.hash_password("ｐａｓｓｗｏｒｄ ｏｎｅ"), "password one"
+    ).valid
 
 
 def test_a_hash_of_an_unnormalized_password_still_verifies_and_asks_for_an_upgrade():
     from argon2 import PasswordHasher
 
-    made_before_normalizing = PasswordHasher(time_cost=1, memory_cost=47104, parallelism=1).hash(NFD)
+    made_before_normalizing = PasswordHasher(time_cost=1, memory_cost=47104, parallelism=1).hash(
+        NFD
+    )
 
-    assert passwords.verify_password(made_before_normalizing, NFD) == passwords.Verification(True, needs_rehash=True)
+    assert passwords.verify_password(made_before_normalizing, NFD) == passwords.Verification(
+        True, needs_rehash=True
+    )
     assert not passwords.verify_password(made_before_normalizing, "p\u00e4ssw\u00f6rt").valid
 
 
@@ -79,7 +87,9 @@ def test_weak_passwords_are_refused_with_a_reason(password, username, complaint)
     assert complaint in refused.value.details["password"][0]
 
 
-@pytest.mark.parametrize("password", ["Acme's own passphrase", "tony.stark@example.com!", NFC + " of Tony"])
+@pytest.mark.parametrize(
+    "password", ["Acme's own passphrase", "tony.stark@example.com!", NFC + " of Tony"]
+)
 def test_other_passwords_are_accepted(password):
     passwords.ensure_acceptable(password, "tony.stark@example.com")
 

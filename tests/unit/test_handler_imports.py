@@ -17,7 +17,12 @@ FUNCTIONS = load_template(Deployment(aws_endpoint_url="http://127.0.0.1:9")).fun
 # the first password hashed or checked, cryptography by the first pending X connection
 # sealed or opened.
 LOADED_ON_FIRST_USE = (
-    "requests", "charset_normalizer", "oauthlib", "email_validator", "dns", "argon2",
+    "requests",
+    "charset_normalizer",
+    "oauthlib",
+    "email_validator",
+    "dns",
+    "argon2",
     "cryptography",
 )
 # Never needed: requests-oauthlib would also load oauthlib's OAuth 2.
@@ -44,8 +49,19 @@ def test_a_handler_loads_no_package_that_only_some_calls_need(function):
     }
     watched = json.dumps([*LOADED_ON_FIRST_USE, *NEVER_LOADED])
     done = subprocess.run(
-        [sys.executable, "-I", "-c", PROGRAM, str(function.code_uri), str(LAYER_DIRS[0]),
-         function.handler, watched],
-        env=environment, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            PROGRAM,
+            str(function.code_uri),
+            str(LAYER_DIRS[0]),
+            function.handler,
+            watched,
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(done.stdout) == []

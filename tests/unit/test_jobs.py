@@ -12,6 +12,9 @@ import pytest
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from moto import mock_aws
+
+from local.queues import sqs_record
+from local.template import Queue
 from twittnow import job_records
 from twittnow.job_records import InboundJobRecord, MalformedJob, ReplyJobRecord
 from twittnow.jobs import ReplyJob
@@ -27,30 +30,44 @@ from twittnow.x_events import (
     deduplication_id,
 )
 
-from local.queues import sqs_record
-from local.template import Queue
-
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 SENT_AT = datetime(2026, 11, 18, 11, 6, 40, tzinfo=UTC)
 RECEIVED_AT = datetime(2026, 11, 18, 11, 6, 41, 250000, tzinfo=UTC)
 INBOUND_EVENTS = [
     DirectMessageReceived(
-        event_id="1900000000000000001", account_id="1500", customer_id="1600",
-        customer_screen_name="jane", customer_name="Jane Doe", text="Où est ma commande ? 📦",
-        media=[Media(url="https://ton.x.com/1.jpg", media_type="photo")], sent_at=SENT_AT,
+        event_id="1900000000000000001",
+        account_id="1500",
+        customer_id="1600",
+        customer_screen_name="jane",
+        customer_name="Jane Doe",
+        text="Où est ma commande ? 📦",
+        media=[Media(url="https://ton.x.com/1.jpg", media_type="photo")],
+        sent_at=SENT_AT,
         received_at=RECEIVED_AT,
     ),
     DirectMessageSent(
-        event_id="1900000000000000002", account_id="1500", recipient_id="1600",
-        text="We are on it.", sent_by_app_id="28000", sent_at=SENT_AT,
+        event_id="1900000000000000002",
+        account_id="1500",
+        recipient_id="1600",
+        text="We are on it.",
+        sent_by_app_id="28000",
+        sent_at=SENT_AT,
     ),
     Mention(
-        event_id="1900000000000000003", account_id="1500", customer_id="1600",
-        customer_screen_name="jane", customer_name="Jane Doe", post_id="1900000000000000003",
-        text="@acme my parcel?", in_reply_to_post_id="1800", sent_at=SENT_AT,
+        event_id="1900000000000000003",
+        account_id="1500",
+        customer_id="1600",
+        customer_screen_name="jane",
+        customer_name="Jane Doe",
+        post_id="1900000000000000003",
+        text="@acme my parcel?",
+        in_reply_to_post_id="1800",
+        sent_at=SENT_AT,
     ),
     AccountRevoked(
-        event_id="revoke:1500:1795000000", account_id="1500", revoked_at=SENT_AT,
+        event_id="revoke:1500:1795000000",
+        account_id="1500",
+        revoked_at=SENT_AT,
         received_at=RECEIVED_AT,
     ),
 ]
@@ -72,7 +89,8 @@ def metrics_namespace(monkeypatch):
 def fifo_queue(monkeypatch):
     """A FIFO queue on moto, and how Lambda would hand its messages over."""
     for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():
         monkeypatch.setenv(name, value)
@@ -81,8 +99,19 @@ def fifo_queue(monkeypatch):
     with mock_aws():
         sqs = boto3.client("sqs")
         url = sqs.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-        queue = Queue("JobsQueue", "jobs.fifo", url, "arn:aws:sqs:us-east-1:123456789012:jobs.fifo",
-                      True, False, 30, None, None, None, {})
+        queue = Queue(
+            "JobsQueue",
+            "jobs.fifo",
+            url,
+            "arn:aws:sqs:us-east-1:123456789012:jobs.fifo",
+            True,
+            False,
+            30,
+            None,
+            None,
+            None,
+            {},
+        )
 
         def received() -> list[dict]:
             messages = sqs.receive_message(
@@ -122,8 +151,10 @@ def record_with(body: str, group: str = "1500:1600", message_id: str = "m-1") ->
 def test_every_inbound_event_comes_back_as_the_webhook_queued_it(fifo_queue):
     queue, received = fifo_queue
     queue.send(
-        [QueueMessage(event, conversation_key(event), deduplication_id(event))
-         for event in INBOUND_EVENTS]
+        [
+            QueueMessage(event, conversation_key(event), deduplication_id(event))
+            for event in INBOUND_EVENTS
+        ]
     )
     records = received()
     parsed = [job_records.parse(SQSRecord(record), InboundJobRecord).body for record in records]
@@ -134,10 +165,15 @@ def test_every_inbound_event_comes_back_as_the_webhook_queued_it(fifo_queue):
 def test_a_reply_comes_back_as_the_case_event_queued_it(fifo_queue):
     queue, received = fifo_queue
     unlinked = REPLY.model_copy(
-        update={"message_key": "2026-11-22T15:01:00.000000Z#agent:0397c7:8", "type": "comment",
-                "case_sys_id": None}
+        update={
+            "message_key": "2026-11-22T15:01:00.000000Z#agent:0397c7:8",
+            "type": "comment",
+            "case_sys_id": None,
+        }
     )
-    queue.send([QueueMessage(job, job.conversation_id, job.message_key) for job in (REPLY, unlinked)])
+    queue.send(
+        [QueueMessage(job, job.conversation_id, job.message_key) for job in (REPLY, unlinked)]
+    )
     parsed = [job_records.parse(SQSRecord(record), ReplyJobRecord).body for record in received()]
     assert parsed == [REPLY, unlinked]
 
@@ -247,6 +283,9 @@ def test_a_malformed_message_fails_its_record_and_group_only():
         event={"Records": records}, record_handler=handle_record, processor=processor
     )
     assert [failure["itemIdentifier"] for failure in answer["batchItemFailures"]] == [
-        "a-1", "a-2", "c-1", "c-2"
+        "a-1",
+        "a-2",
+        "c-1",
+        "c-2",
     ]
     assert handled == ["b-1", "d-1"]

@@ -11,6 +11,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+
+from local.template import Deployment, load_template
 from twittnow.lifecycle import CONVERSATION, MESSAGE, IllegalTransition
 from twittnow.models import (
     Channel,
@@ -25,10 +27,11 @@ from twittnow.repositories.conversations import ConversationsRepository
 from twittnow.repositories.messages import MessagesRepository
 from twittnow.settings import get_settings
 
-from local.template import Deployment, load_template
-
 FUNCTIONS = Path(__file__).parents[2] / "functions"
-LIFECYCLES = {"message": (MESSAGE, MessageStatus), "conversation": (CONVERSATION, ConversationStatus)}
+LIFECYCLES = {
+    "message": (MESSAGE, MessageStatus),
+    "conversation": (CONVERSATION, ConversationStatus),
+}
 
 
 def _pairs(allowed: bool) -> list:
@@ -71,16 +74,22 @@ def test_the_tables_list_what_the_code_does():
     ]
     m = MessageStatus
     assert set(MESSAGE.transitions()) == {
-        (m.RECEIVED, m.COMMENTING), (m.RECEIVED, m.ANSWERED),
-        (m.RECEIVED, m.WAITING_FOR_ANSWERS), (m.RECEIVED, m.CASE_CREATED),
-        (m.COMMENTING, m.COMMENTED), (m.COMMENTING, m.COMMENTING),
-        (m.COMMENTING, m.WAITING_FOR_ANSWERS), (m.COMMENTING, m.CASE_CREATED),
+        (m.RECEIVED, m.COMMENTING),
+        (m.RECEIVED, m.ANSWERED),
+        (m.RECEIVED, m.WAITING_FOR_ANSWERS),
+        (m.RECEIVED, m.CASE_CREATED),
+        (m.COMMENTING, m.COMMENTED),
+        (m.COMMENTING, m.COMMENTING),
+        (m.COMMENTING, m.WAITING_FOR_ANSWERS),
+        (m.COMMENTING, m.CASE_CREATED),
         (m.WAITING_FOR_ANSWERS, m.CASE_CREATED),
         (m.ANSWERED, m.CASE_CREATED),
         (m.CASE_CREATED, m.CASE_CREATED),
-        (m.QUEUED, m.DELIVERED), (m.QUEUED, m.FAILED),
+        (m.QUEUED, m.DELIVERED),
+        (m.QUEUED, m.FAILED),
         (m.DELIVERED, m.COMMENTING),
-        (m.FAILED, m.DELIVERED), (m.FAILED, m.FAILED),
+        (m.FAILED, m.DELIVERED),
+        (m.FAILED, m.FAILED),
     }
 
 
@@ -108,11 +117,15 @@ def _statuses_created_by_the_code(model: type, statuses: type) -> set:
 
 def test_records_are_created_with_the_initial_statuses():
     created = _statuses_created_by_the_code(ConversationMessage, MessageStatus)
-    assert created == MESSAGE.initial == {
-        MessageStatus.RECEIVED,  # a customer's message
-        MessageStatus.QUEUED,  # the bot's or an agent's reply
-        MessageStatus.DELIVERED,  # the company's staff's DM, sent from X's own app
-    }
+    assert (
+        created
+        == MESSAGE.initial
+        == {
+            MessageStatus.RECEIVED,  # a customer's message
+            MessageStatus.QUEUED,  # the bot's or an agent's reply
+            MessageStatus.DELIVERED,  # the company's staff's DM, sent from X's own app
+        }
+    )
     created = _statuses_created_by_the_code(Conversation, ConversationStatus)
     assert created == CONVERSATION.initial == {ConversationStatus.NEW}
 
@@ -120,7 +133,11 @@ def test_records_are_created_with_the_initial_statuses():
 @pytest.mark.parametrize(
     "table,status",
     [(MESSAGE, status) for status in MessageStatus if status not in MESSAGE.initial]
-    + [(CONVERSATION, status) for status in ConversationStatus if status not in CONVERSATION.initial],
+    + [
+        (CONVERSATION, status)
+        for status in ConversationStatus
+        if status not in CONVERSATION.initial
+    ],
 )
 def test_no_record_starts_in_a_later_status(table, status):
     with pytest.raises(IllegalTransition, match=f"A {table.record} cannot start as '{status}'."):
@@ -166,24 +183,36 @@ def tables(monkeypatch):
 
 def _conversation(**fields) -> Conversation:
     return Conversation(
-        id="conversation-1", tenant_id="tenant-1", account_id="100", customer_id="200",
-        customer_screen_name="jane", channel=Channel.DM, created_at=NOW, last_message_at=NOW,
+        id="conversation-1",
+        tenant_id="tenant-1",
+        account_id="100",
+        customer_id="200",
+        customer_screen_name="jane",
+        channel=Channel.DM,
+        created_at=NOW,
+        last_message_at=NOW,
         **fields,
     )
 
 
 def _message(status: MessageStatus) -> ConversationMessage:
     return ConversationMessage(
-        conversation_id="conversation-1", key="0001#event-1", direction=MessageDirection.INBOUND,
-        author="customer", text="My order is late.", event_id="event-1", status=status,
-        sent_at=NOW, updated_at=NOW,
+        conversation_id="conversation-1",
+        key="0001#event-1",
+        direction=MessageDirection.INBOUND,
+        author="customer",
+        text="My order is late.",
+        event_id="event-1",
+        status=status,
+        sent_at=NOW,
+        updated_at=NOW,
     )
 
 
 def test_a_message_is_stored_only_with_an_initial_status(tables):
     _, messages = tables
 
-    with pytest.raises(IllegalTransition, match="A message cannot start as 'commented'."):
+    with pytest.raises(IllegalTransition, match=r"A message cannot start as 'commented'\."):
         messages.add(_message(MessageStatus.COMMENTED))
 
     assert messages.get("conversation-1", "0001#event-1") is None
@@ -212,16 +241,20 @@ def test_a_message_status_is_checked_against_the_stored_one_not_the_callers_copy
     with pytest.raises(IllegalTransition, match="from 'waiting_for_answers' to 'commenting'"):
         messages.update(received, status=MessageStatus.COMMENTING)
 
-    assert messages.get("conversation-1", "0001#event-1").status == MessageStatus.WAITING_FOR_ANSWERS
+    assert (
+        messages.get("conversation-1", "0001#event-1").status == MessageStatus.WAITING_FOR_ANSWERS
+    )
     # Changes that leave the status alone are written as before.
-    assert messages.update(received, failure="ServiceNow timed out").failure == "ServiceNow timed out"
+    assert (
+        messages.update(received, failure="ServiceNow timed out").failure == "ServiceNow timed out"
+    )
     assert messages.get("conversation-1", "0001#event-1").failure == "ServiceNow timed out"
 
 
 def test_a_conversation_is_stored_only_with_an_initial_status(tables):
     conversations, _ = tables
 
-    with pytest.raises(IllegalTransition, match="A conversation cannot start as 'open'."):
+    with pytest.raises(IllegalTransition, match=r"A conversation cannot start as 'open'\."):
         conversations.get_or_create(_conversation(status=ConversationStatus.OPEN))
 
     assert conversations.get("conversation-1") is None
@@ -235,13 +268,17 @@ def test_a_conversation_takes_an_allowed_status_and_refuses_another_unchanged(ta
     opened = conversations.update(
         "conversation-1", status=ConversationStatus.OPEN, case_number="CS1"
     )
-    with pytest.raises(IllegalTransition, match="A conversation cannot go from 'open' to 'collecting'."):
+    with pytest.raises(
+        IllegalTransition, match=r"A conversation cannot go from 'open' to 'collecting'\."
+    ):
         conversations.update(
             "conversation-1", status=ConversationStatus.COLLECTING, pending_field="order"
         )
 
     assert conversations.get("conversation-1") == opened
-    assert conversations.update("conversation-1", status=ConversationStatus.NEW).case_number == "CS1"
+    assert (
+        conversations.update("conversation-1", status=ConversationStatus.NEW).case_number == "CS1"
+    )
 
 
 @pytest.mark.parametrize("changes", [{"status": ConversationStatus.NEW}, {"case_number": "CS1"}])
@@ -252,4 +289,3 @@ def test_updating_a_missing_conversation_fails_as_before(tables, changes):
         conversations.update("no-such-conversation", **changes)
 
     assert conversations.get("no-such-conversation") is None
-

@@ -5,8 +5,8 @@ import textwrap
 import uuid
 
 import pytest
-import twittnow.settings
 
+import twittnow.settings
 from local.runtime import LambdaContext, Runtime, load_module
 from local.template import Function
 

@@ -6,10 +6,10 @@ import time
 
 import pytest
 from moto import mock_aws
-from twittnow.repositories import secrets as secrets_module
-from twittnow.repositories.secrets import SecretsRepository
 
 from tests.aws_calls import count_reads
+from twittnow.repositories import secrets as secrets_module
+from twittnow.repositories.secrets import SecretsRepository
 
 
 @pytest.fixture

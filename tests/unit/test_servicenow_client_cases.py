@@ -141,9 +141,7 @@ def test_no_profile_with_the_x_user_id_is_none(instance, client):
     assert client.find_social_profile("Twitter", "2244994945") is None
 
 
-def test_an_empty_x_user_id_finds_nothing_rather_than_every_profile_without_one(
-    instance, client
-):
+def test_an_empty_x_user_id_finds_nothing_rather_than_every_profile_without_one(instance, client):
     with pytest.raises(ServiceNowUnsafeValue):
         client.find_social_profile("Twitter", "")
     assert not instance.calls
@@ -183,7 +181,9 @@ def test_set_social_profile_patches_the_fields_and_answers_the_profile(instance,
     )
 
     assert (profile.handle, profile.url, profile.social_id) == (
-        "jane_new", "https://x.com/jane_new", X_USER_ID
+        "jane_new",
+        "https://x.com/jane_new",
+        X_USER_ID,
     )
 
 
@@ -237,9 +237,14 @@ def test_the_values_looked_up_are_sent_as_they_are(instance, client, value):
     instance.get(
         CASE_URL,
         json={"result": []},
-        match=[matchers.query_param_matcher(
-            {"sysparm_query": f"correlation_id={value}^ORDERBYDESCsys_created_on", "sysparm_limit": "1"}
-        )],
+        match=[
+            matchers.query_param_matcher(
+                {
+                    "sysparm_query": f"correlation_id={value}^ORDERBYDESCsys_created_on",
+                    "sysparm_limit": "1",
+                }
+            )
+        ],
     )
 
     assert client.find_case_by_correlation_id(value) is None
@@ -249,12 +254,13 @@ def test_the_values_looked_up_are_sent_as_they_are(instance, client, value):
 
 
 def test_create_case_posts_the_case_and_answers_it_new_and_open(instance, client):
-    instance.post(
-        CASE_URL, status=201, json={"result": {"sys_id": CASE_ID, "number": "CS0001005"}}
-    )
+    instance.post(CASE_URL, status=201, json={"result": {"sys_id": CASE_ID, "number": "CS0001005"}})
 
     case = client.create_case(
-        "DM from @jane", "My order is late", CONSUMER_ID, correlation_id="x:dm:1790",
+        "DM from @jane",
+        "My order is late",
+        CONSUMER_ID,
+        correlation_id="x:dm:1790",
         u_city="Paris",
     )
 
@@ -277,9 +283,7 @@ def test_get_case_by_sys_id_reads_the_record(instance, client):
 
     case = client.get_case(CASE_ID)
 
-    assert case == Case(
-        CASE_ID, "CS0001005", "10", True, "x:dm:1790", "DM from @jane", CONSUMER_ID
-    )
+    assert case == Case(CASE_ID, "CS0001005", "10", True, "x:dm:1790", "DM from @jane", CONSUMER_ID)
 
 
 def test_get_case_by_number_queries_it(instance, client):
@@ -365,7 +369,9 @@ def test_a_case_is_open_unless_resolved_closed_or_cancelled(
 @pytest.mark.parametrize(
     ("method", "field"), [("add_comment", "comments"), ("add_work_note", "work_notes")]
 )
-def test_journal_entries_are_put_on_the_case_which_answers_its_state(instance, client, method, field):
+def test_journal_entries_are_put_on_the_case_which_answers_its_state(
+    instance, client, method, field
+):
     instance.put(
         f"{CASE_URL}/{CASE_ID}",
         json={"result": {**CASE_RECORD, "state": "6"}},
@@ -405,12 +411,18 @@ def test_case_activities_reads_the_activity_stream(instance, client):
 
     assert client.case_activities(CASE_ID) == [
         Activity(
-            "600b6e4adb241010d045232d1396196a", "comments", "Can you send a photo?",
-            "John Jason", "2020-05-04 21:15:44",
+            "600b6e4adb241010d045232d1396196a",
+            "comments",
+            "Can you send a photo?",
+            "John Jason",
+            "2020-05-04 21:15:44",
         ),
         Activity(
-            "700b6e4adb241010d045232d1396196a", "attachment", "label.jpg",
-            "twittnow.integration", "2020-05-04 21:10:00",
+            "700b6e4adb241010d045232d1396196a",
+            "attachment",
+            "label.jpg",
+            "twittnow.integration",
+            "2020-05-04 21:10:00",
         ),
     ]
 
@@ -448,8 +460,18 @@ PATH_CALLS = {
     "value",
     # requests resolves "." and ".." ("/case/.." is the case API's parent); a proxy or the
     # instance may decode "%2F".
-    ["..", ".", "../case", "a/b", "%2e%2e", "..%2Fcase", "", CASE_ID.upper(), CASE_ID + "0",
-     CASE_ID[:-1] + "?"],
+    [
+        "..",
+        ".",
+        "../case",
+        "a/b",
+        "%2e%2e",
+        "..%2Fcase",
+        "",
+        CASE_ID.upper(),
+        CASE_ID + "0",
+        CASE_ID[:-1] + "?",
+    ],
 )
 @pytest.mark.parametrize("call_name", PATH_CALLS)
 def test_only_a_sys_id_goes_in_a_path(instance, client, call_name, value):
@@ -462,22 +484,30 @@ def test_only_a_sys_id_goes_in_a_path(instance, client, call_name, value):
 
 CALLS = {
     "create_consumer": (
-        "POST", CONSUMER_URL,
+        "POST",
+        CONSUMER_URL,
         lambda c: c.create_consumer("J", "D", "Twitter", "j", "https://x.com/j"),
     ),
     "get_consumer": ("GET", f"{CONSUMER_URL}/{CONSUMER_ID}", lambda c: c.get_consumer(CONSUMER_ID)),
     "find_social_profile": (
-        "GET", PROFILE_URL, lambda c: c.find_social_profile("Twitter", X_USER_ID)
+        "GET",
+        PROFILE_URL,
+        lambda c: c.find_social_profile("Twitter", X_USER_ID),
     ),
     "social_profile_of": (
-        "GET", PROFILE_URL, lambda c: c.social_profile_of(CONSUMER_ID, "Twitter")
+        "GET",
+        PROFILE_URL,
+        lambda c: c.social_profile_of(CONSUMER_ID, "Twitter"),
     ),
     "set_social_profile": (
-        "PATCH", f"{PROFILE_URL}/{PROFILE_ID}",
+        "PATCH",
+        f"{PROFILE_URL}/{PROFILE_ID}",
         lambda c: c.set_social_profile(PROFILE_ID, social_id=X_USER_ID),
     ),
     "create_case": (
-        "POST", CASE_URL, lambda c: c.create_case("s", "d", CONSUMER_ID, correlation_id="c")
+        "POST",
+        CASE_URL,
+        lambda c: c.create_case("s", "d", CONSUMER_ID, correlation_id="c"),
     ),
     "get_case": ("GET", f"{CASE_URL}/{CASE_ID}", lambda c: c.get_case(CASE_ID)),
     "get_case_by_number": ("GET", CASE_URL, lambda c: c.get_case("CS0001005")),
@@ -485,10 +515,14 @@ CALLS = {
     "add_comment": ("PUT", f"{CASE_URL}/{CASE_ID}", lambda c: c.add_comment(CASE_ID, "t")),
     "add_work_note": ("PUT", f"{CASE_URL}/{CASE_ID}", lambda c: c.add_work_note(CASE_ID, "t")),
     "case_activities": (
-        "GET", f"{CASE_URL}/{CASE_ID}/activities", lambda c: c.case_activities(CASE_ID)
+        "GET",
+        f"{CASE_URL}/{CASE_ID}/activities",
+        lambda c: c.case_activities(CASE_ID),
     ),
     "attach_file": (
-        "POST", ATTACHMENT_URL, lambda c: c.attach_file(CASE_ID, "f.txt", "text/plain", b"x")
+        "POST",
+        ATTACHMENT_URL,
+        lambda c: c.attach_file(CASE_ID, "f.txt", "text/plain", b"x"),
     ),
 }
 ERROR_ANSWERS = [

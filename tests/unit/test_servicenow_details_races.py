@@ -9,14 +9,14 @@ from unittest.mock import patch
 import boto3
 import pytest
 from moto import mock_aws
+
+from local.template import Deployment, load_template
 from twittnow import clock, repositories, servicenow_instances
 from twittnow.models import ServiceNowDetails
 from twittnow.repositories import dynamo
 from twittnow.repositories import secrets as secrets_module
 from twittnow.repositories.credentials import RecordChanged
 from twittnow.settings import Settings, get_settings
-
-from local.template import Deployment, load_template
 
 
 @pytest.fixture

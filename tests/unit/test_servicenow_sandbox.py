@@ -62,7 +62,7 @@ class EventsEndpoint:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:{}/events/".format(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -186,9 +186,7 @@ def profile_of(api, consumer_sys_id: str) -> dict:
     return profile
 
 
-def test_a_social_profile_takes_the_x_user_id_and_a_new_handle_through_the_table_api(
-    api, sandbox
-):
+def test_a_social_profile_takes_the_x_user_id_and_a_new_handle_through_the_table_api(api, sandbox):
     body = {
         "first_name": "Jane",
         "social_channel": "Twitter",
@@ -208,7 +206,9 @@ def test_a_social_profile_takes_the_x_user_id_and_a_new_handle_through_the_table
     )
     assert patched.status_code == 200
     assert patched.json()["result"] == {
-        "social_id": "1", "profile": "jane", "consumer.first_name": "Jane"
+        "social_id": "1",
+        "profile": "jane",
+        "consumer.first_name": "Jane",
     }
     renamed = api(
         "PUT",
@@ -216,7 +216,9 @@ def test_a_social_profile_takes_the_x_user_id_and_a_new_handle_through_the_table
         json={"profile": "jane_new", "profile_url": "https://x.com/jane_new"},
     ).json()["result"]
     assert (renamed["sys_id"], renamed["social_id"], renamed["profile"]) == (
-        profile["sys_id"], "1", "jane_new"
+        profile["sys_id"],
+        "1",
+        "jane_new",
     )
     by_x_user_id = api(
         "GET", PROFILES, params={"sysparm_query": "channel.name=Twitter^social_id=1"}
@@ -274,28 +276,34 @@ def test_attachments_are_kept_on_the_case(api, sandbox):
     }
 
     answer = api(
-        "POST", "/api/now/attachment/file", params=params, data=b"\xff\xd8\xff",
+        "POST",
+        "/api/now/attachment/file",
+        params=params,
+        data=b"\xff\xd8\xff",
         headers={"Content-Type": "image/jpeg"},
     )
 
     assert answer.status_code == 201, answer.text
     attachment = answer.json()["result"]
     assert (attachment["file_name"], attachment["content_type"], attachment["size_bytes"]) == (
-        "label.jpg", "image/jpeg", "3",
+        "label.jpg",
+        "image/jpeg",
+        "3",
     )
     entries = api("GET", f"{CASES}/{case['sys_id']}/activities").json()["result"]["entries"]
     assert entries[0]["element"] == "attachment"
     assert entries[0]["attachment"]["sys_id"] == attachment["sys_id"]
     wrong = api(
-        "POST", "/api/now/attachment/file", params={**params, "table_sys_id": "0" * 32},
-        data=b"x", headers={"Content-Type": "text/plain"},
+        "POST",
+        "/api/now/attachment/file",
+        params={**params, "table_sys_id": "0" * 32},
+        data=b"x",
+        headers={"Content-Type": "text/plain"},
     )
     assert wrong.status_code == 400
 
 
-@pytest.mark.parametrize(
-    "auth", [None, (USER, "wrong"), ("someone", PASSWORD), ("", "")]
-)
+@pytest.mark.parametrize("auth", [None, (USER, "wrong"), ("someone", PASSWORD), ("", "")])
 def test_every_api_call_needs_the_integration_users_credentials(api, auth):
     answer = api("GET", CASES, auth=auth)
 
@@ -443,7 +451,8 @@ def test_faults_are_listed_and_cleared(api, sandbox):
 
 def test_a_timeout_fault_holds_the_call(api, sandbox):
     requests.post(
-        f"{sandbox.base_url}/sandbox/faults", json={"endpoint": "attachment", "status": "timeout"},
+        f"{sandbox.base_url}/sandbox/faults",
+        json={"endpoint": "attachment", "status": "timeout"},
         timeout=5,
     )
 
@@ -470,7 +479,9 @@ def test_a_late_fault_does_the_call_and_answers_after_the_client_gave_up(api, sa
 
     with pytest.raises(requests.Timeout):
         requests.post(
-            sandbox.base_url + CASES, auth=(USER, PASSWORD), json={"short_description": "late"},
+            sandbox.base_url + CASES,
+            auth=(USER, PASSWORD),
+            json={"short_description": "late"},
             timeout=0.3,
         )
 
@@ -487,8 +498,13 @@ def random_fault(sandbox, **fault) -> dict:
 
 def test_a_fault_with_a_rate_fails_that_share_of_calls_until_cleared(api, sandbox):
     assert random_fault(sandbox, seed=7) == {
-        "endpoint": "case", "rate": 0.5, "statuses": [429, 500], "retry_after": 1,
-        "hold_seconds": 30, "seed": 7, "failed": 0,
+        "endpoint": "case",
+        "rate": 0.5,
+        "statuses": [429, 500],
+        "retry_after": 1,
+        "hold_seconds": 30,
+        "seed": 7,
+        "failed": 0,
     }
 
     answers = [api("GET", CASES) for _ in range(100)]

@@ -10,6 +10,8 @@ import time
 import boto3
 import pytest
 from moto import mock_aws
+
+from tests.aws_calls import count_reads
 from twittnow import x_app
 from twittnow.x_app import (
     AppCredentials,
@@ -18,8 +20,6 @@ from twittnow.x_app import (
     delivery_signature,
     signature_matches,
 )
-
-from tests.aws_calls import count_reads
 
 # ---------------------------------------------------------------- webhook security
 
@@ -42,10 +42,20 @@ def test_the_crc_response_is_the_base64_hmac_sha256_of_the_token():
     }
 
 
-@pytest.mark.parametrize("token", [
-    json.dumps({"for_user_id": "1500", "direct_message_events": []}),
-    "", "two words", 'quo"te', "a" * 129, "abc===", "a+b", "a/b", "\u00e9",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        json.dumps({"for_user_id": "1500", "direct_message_events": []}),
+        "",
+        "two words",
+        'quo"te',
+        "a" * 129,
+        "abc===",
+        "a+b",
+        "a/b",
+        "\u00e9",
+    ],
+)
 def test_the_crc_response_signs_no_token_that_is_not_shaped_like_xs(token):
     with pytest.raises(x_app.UnsafeCrcToken):
         crc_response("consumer-secret", token)
@@ -138,7 +148,6 @@ def test_the_secret_gives_the_app_credentials_in_aws_read_once_per_max_age(
     time.sleep(1.1)
     assert app_credentials() == AppCredentials("b", "c")
     assert len(reads) == 2
-
 
 
 def test_a_secret_without_credentials_yet_is_a_clear_error(app_secret):

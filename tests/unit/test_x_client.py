@@ -4,7 +4,6 @@ and no secret in any error or repr."""
 import base64
 import hashlib
 import hmac
-import json
 import re
 import traceback
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ import pytest
 import requests
 import responses
 from responses import matchers
+
 from twittnow.clients import x
 from twittnow.clients.x import (
     AccessToken,
@@ -256,8 +256,11 @@ def test_an_id_that_would_resolve_to_another_path_is_not_sent(api, client, call,
 
 
 def test_an_id_with_a_slash_stays_one_path_segment(api, client):
-    api.post(f"{API}/2/dm_conversations/with/..%2Fx/messages", status=201,
-             json={"data": {"dm_event_id": "1"}})
+    api.post(
+        f"{API}/2/dm_conversations/with/..%2Fx/messages",
+        status=201,
+        json={"data": {"dm_event_id": "1"}},
+    )
 
     assert client.send_dm(USER, "../x", "Hello") == "1"
 

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 import responses
+
+from sandboxes.x import oauth1
 from twittnow.clients.x import (
     DownloadedMedia,
     UserCredentials,
@@ -21,8 +23,6 @@ from twittnow.clients.x import (
     XUnavailable,
 )
 from twittnow.x_app import AppCredentials
-
-from sandboxes.x import oauth1
 
 APP = AppCredentials("consumer-key-123", "consumer-secret-XYZ")
 USER = UserCredentials("1500-access-token-abc", "access-secret-DEF")

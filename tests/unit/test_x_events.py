@@ -8,18 +8,6 @@ from datetime import UTC, datetime
 
 import pydantic
 import pytest
-from twittnow.x_events import (
-    AccountRevoked,
-    DirectMessageReceived,
-    DirectMessageSent,
-    MalformedDelivery,
-    Media,
-    Mention,
-    conversation_key,
-    deduplication_id,
-    delivery_account_id,
-    normalize,
-)
 
 from sandboxes.x.payloads import (
     APP_ID,
@@ -34,6 +22,18 @@ from sandboxes.x.payloads import (
     xaa_event,
     xaa_post_payload,
     xaa_revoke,
+)
+from twittnow.x_events import (
+    AccountRevoked,
+    DirectMessageReceived,
+    DirectMessageSent,
+    MalformedDelivery,
+    Media,
+    Mention,
+    conversation_key,
+    deduplication_id,
+    delivery_account_id,
+    normalize,
 )
 
 ACME = Account.named("acme")  # the connected company account
@@ -1045,9 +1045,9 @@ def mutations(value, path=()):
     )
     for key, child in children:
         for replacement in (None, 7, 1.5, True, "x", [], {}, ["x"], [{}]):
-            yield path + (key,), replacement
-        yield path + (key,), "<removed>"
-        yield from mutations(child, path + (key,))
+            yield (*path, key), replacement
+        yield (*path, key), "<removed>"
+        yield from mutations(child, (*path, key))
 
 
 def mutated(delivery, path, replacement):

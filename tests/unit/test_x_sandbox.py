@@ -13,13 +13,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 from requests_oauthlib import OAuth1
-from twittnow.x_app import crc_response, signature_matches
-from twittnow.x_events import Media, normalize
 
 from local.stack import LocalStack, Settings
 from sandboxes.x import XSandbox, oauth1
 from sandboxes.x.payloads import Account
 from sandboxes.x.server import GENERATED_MP4, GENERATED_PNG
+from twittnow.x_app import crc_response, signature_matches
+from twittnow.x_events import Media, normalize
 
 KEY, SECRET = "sandbox-key", "sandbox-secret"
 CALLBACK = "http://localhost:3000/twitter-callback?tenant=7"
@@ -622,7 +622,9 @@ def test_deliver_twice_makes_every_delivery_twice_as_x_retries_do(x, sandbox, we
     assert webhook.deliveries[2:] == webhook.deliveries[:2]
     webhook.deliveries.clear()
     x.as_user(
-        acme, "POST", f"/2/dm_conversations/with/{jane.json()['dm']['from']['id']}/messages",
+        acme,
+        "POST",
+        f"/2/dm_conversations/with/{jane.json()['dm']['from']['id']}/messages",
         json={"text": "Case CS0001 is open"},
     )
 
@@ -827,7 +829,9 @@ def test_a_mention_media_normalize_alike_in_both_shapes_and_are_public(x, webhoo
         "preview_image_url": gif["preview_url"],
         "variants": [{"bit_rate": 0, "content_type": "video/mp4", "url": gif["url"]}],
     }
-    for item, content in zip(post["media"], [b"first photo", GENERATED_PNG, b"a gif as mp4"]):
+    for item, content in zip(
+        post["media"], [b"first photo", GENERATED_PNG, b"a gif as mp4"], strict=True
+    ):
         fetched = requests.get(item["url"], timeout=5)  # no signature: post media are public
         assert (fetched.status_code, fetched.content) == (200, content)
         assert fetched.headers["Content-Type"] == item["content_type"]

@@ -2,6 +2,7 @@
 as written."""
 
 import pytest
+
 from twittnow.x_text import clean
 
 C0_BUT_TAB_AND_NEWLINE = [chr(code) for code in range(0x20) if chr(code) not in "\t\n\r"]
@@ -11,7 +12,8 @@ BIDI_ISOLATES = ["\u2066", "\u2067", "\u2068", "\u2069"]
 
 
 @pytest.mark.parametrize(
-    "char", [*C0_BUT_TAB_AND_NEWLINE, "\x7f", *C1, *BIDI_EMBEDDINGS_AND_OVERRIDES, *BIDI_ISOLATES],
+    "char",
+    [*C0_BUT_TAB_AND_NEWLINE, "\x7f", *C1, *BIDI_EMBEDDINGS_AND_OVERRIDES, *BIDI_ISOLATES],
     ids=lambda char: f"U+{ord(char):04X}",
 )
 def test_controls_and_bidi_overrides_are_taken_out(char):

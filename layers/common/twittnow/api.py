@@ -210,7 +210,10 @@ def _error_response(error: ApiError, request_id: str) -> Response:
 
 def _as_proxy_result(response: Response) -> dict:
     """A Response given before the resolver runs, in Lambda proxy integration form."""
-    headers = {name: value if isinstance(value, list) else [value] for name, value in response.headers.items()}
+    headers = {
+        name: value if isinstance(value, list) else [value]
+        for name, value in response.headers.items()
+    }
     return {
         "statusCode": response.status_code,
         "multiValueHeaders": headers,
@@ -262,7 +265,10 @@ def describe_validation_errors(errors: Sequence[dict]) -> tuple[str, dict[str, l
         location = [str(part) for part in error.get("loc", ())]
         source, path = (location[0], location[1:]) if location else ("body", [])
         if error["type"] == "json_invalid":
-            field, message = "body", f"The request body is not valid JSON ({error['ctx']['error']})."
+            field, message = (
+                "body",
+                f"The request body is not valid JSON ({error['ctx']['error']}).",
+            )
         elif source == "body" and not path:
             field, message = "body", "The request body must be a JSON object."
         else:
@@ -289,9 +295,7 @@ def _field_message(error: dict) -> str:
     return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def paginate(
-    items: Sequence[T], event: APIGatewayProxyEvent, page: int, page_size: int
-) -> Page[T]:
+def paginate(items: Sequence[T], event: APIGatewayProxyEvent, page: int, page_size: int) -> Page[T]:
     count = len(items)
     last_page = max(1, -(-count // page_size))
     if page > last_page:

@@ -1,7 +1,7 @@
 """Who is calling: resolves `Authorization: Token <key>` (or `Bearer <key>`) to a user."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from twittnow import clock, repositories
 from twittnow.errors import NotAuthenticated, PermissionDenied

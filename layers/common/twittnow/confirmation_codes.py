@@ -60,4 +60,6 @@ def _key(code: str) -> bytes:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     # HKDF, not the lookup digest: the stored digest must not reveal the key.
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_INFO).derive(code.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_INFO).derive(
+        code.encode()
+    )

@@ -58,7 +58,9 @@ class Lifecycle[S: StrEnum]:
         return frozenset(status for status, state in self.states.items() if new in state.then)
 
     def transitions(self) -> list[tuple[S, S]]:
-        return [(status, new) for status, state in self.states.items() for new in sorted(state.then)]
+        return [
+            (status, new) for status, state in self.states.items() for new in sorted(state.then)
+        ]
 
 
 C = ConversationStatus
@@ -71,13 +73,17 @@ CONVERSATION = Lifecycle(
             "No case: the customer's next message opens one, after the tenant's custom "
             "fields are asked (COLLECTING), or at once when there are none (OPEN). Also "
             "after a case is resolved or closed, which can be told more than once (NEW).",
-            C.COLLECTING, C.OPEN, C.NEW,
+            C.COLLECTING,
+            C.OPEN,
+            C.NEW,
         ),
         C.COLLECTING: state(
             "Asking the customer the tenant's custom fields, one question at a time "
             "(COLLECTING again for the next one), then opening the case (OPEN). The "
             "conversation's last case, resolved or closed now, makes it NEW.",
-            C.COLLECTING, C.OPEN, C.NEW,
+            C.COLLECTING,
+            C.OPEN,
+            C.NEW,
         ),
         C.OPEN: state(
             "A case is open: the customer's messages become comments on it, until "
@@ -100,14 +106,20 @@ MESSAGE = Lifecycle(
             "held for the case to come (WAITING_FOR_ANSWERS). A hold cut short, its key "
             "kept on the conversation, is taken into the case another message opens "
             "(CASE_CREATED).",
-            M.COMMENTING, M.ANSWERED, M.WAITING_FOR_ANSWERS, M.CASE_CREATED,
+            M.COMMENTING,
+            M.ANSWERED,
+            M.WAITING_FOR_ANSWERS,
+            M.CASE_CREATED,
         ),
         M.COMMENTING: state(
             "Being written on the case: a retry first looks for the comment on the case "
             "(COMMENTING again, for the staff's DM). Written (COMMENTED), or the case was "
             "gone and the message is held for the next (WAITING_FOR_ANSWERS), or, that "
             "hold cut short, taken into the case another message opens (CASE_CREATED).",
-            M.COMMENTED, M.COMMENTING, M.WAITING_FOR_ANSWERS, M.CASE_CREATED,
+            M.COMMENTED,
+            M.COMMENTING,
+            M.WAITING_FOR_ANSWERS,
+            M.CASE_CREATED,
         ),
         M.COMMENTED: state("On the case, as a comment: final."),
         M.WAITING_FOR_ANSWERS: state(
@@ -129,7 +141,8 @@ MESSAGE = Lifecycle(
         M.QUEUED: state(
             "A reply (the bot's or an agent's) waiting to be sent: X accepts it "
             "(DELIVERED) or refuses it for good (FAILED).",
-            M.DELIVERED, M.FAILED,
+            M.DELIVERED,
+            M.FAILED,
         ),
         M.DELIVERED: state(
             "Accepted by X. The company's staff's DM from X's own app starts here and goes "
@@ -140,7 +153,8 @@ MESSAGE = Lifecycle(
             "Refused by X, status_detail says why. Sent again on a later attempt (the "
             "bot's question, asked again) or a redrive (an agent's reply): DELIVERED, or "
             "FAILED again.",
-            M.DELIVERED, M.FAILED,
+            M.DELIVERED,
+            M.FAILED,
         ),
     },
 )

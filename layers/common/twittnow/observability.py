@@ -25,6 +25,7 @@ def count_failure(kind: str) -> None:
     with single_metric(name="Failures", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="kind", value=kind)
 
+
 # botocore logs every request's parameters at DEBUG, Secrets Manager's SecretString
 # among them, and Lambda's log level controls can set the root logger to DEBUG: the
 # AWS SDK's loggers never go below INFO, whatever the root logger says.

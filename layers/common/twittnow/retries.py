@@ -57,11 +57,17 @@ def delay_for(error: Exception, attempt: int) -> tuple[int, str]:
             wait = math.ceil((error.reset_at - clock.now()).total_seconds())
             return max(1, wait), f"X is rate limiting: {error.message}"
         case ServiceNowBadCredentials() | ServiceNowMissingRole():
-            return TENANT_ACTION_WAIT_SECONDS, f"ServiceNow refused the credentials: {error.message}"
+            return (
+                TENANT_ACTION_WAIT_SECONDS,
+                f"ServiceNow refused the credentials: {error.message}",
+            )
         case InvalidInstanceUrl():
             return TENANT_ACTION_WAIT_SECONDS, f"The ServiceNow instance is not allowed: {error}"
         case XConnectionBroken():
-            return TENANT_ACTION_WAIT_SECONDS, f"The X account must be connected again: {error.message}"
+            return (
+                TENANT_ACTION_WAIT_SECONDS,
+                f"The X account must be connected again: {error.message}",
+            )
         case ServiceNowError():
             return backoff_seconds(attempt), f"ServiceNow failed: {error.message}"
         case XError():

@@ -44,9 +44,7 @@ def status_for(error: ServiceNowError | InvalidInstanceUrl) -> tuple[str, str]:
     return UNREACHABLE, _described(error, "check instance_url and that the instance is up")
 
 
-def record_status(
-    details: ServiceNowDetails, status: str, detail: str
-) -> ServiceNowDetails | None:
+def record_status(details: ServiceNowDetails, status: str, detail: str) -> ServiceNowDetails | None:
     """Keeps the outcome of a call with `details` on the record, where the tenant sees it,
     and answers the record as written. None when the record was changed (new credentials,
     a new instance) or deleted meanwhile: the outcome is of credentials it no longer holds."""

@@ -3,6 +3,7 @@ app's credentials, the account's own credentials, marking a connection broken (a
 connected again), and disconnecting an account (revoke, or its tenant deleted)."""
 
 import json
+from contextlib import suppress
 from functools import cache
 
 from twittnow import audit, clock, repositories
@@ -23,7 +24,9 @@ def x_client() -> XClient:
 
 def credentials_of(connection: XConnection) -> UserCredentials:
     """The account's access token and secret, from Secrets Manager."""
-    tokens = json.loads(repositories.x_secrets().get(connection.secret_arn, connection.secret_version))
+    tokens = json.loads(
+        repositories.x_secrets().get(connection.secret_arn, connection.secret_version)
+    )
     return UserCredentials(tokens["access_token"], tokens["access_token_secret"])
 
 
@@ -69,14 +72,13 @@ def _audit_status(connection: XConnection, action: str, by: str) -> None:
 def disconnect(connection: XConnection) -> None:
     """Unsubscribes the account from the webhook, then forgets its record and its tokens,
     and releases its claim. X being down or throttling raises before anything is forgotten."""
-    try:
+    # Already unsubscribed, or the account revoked us on X's side: nothing left to stop.
+    with suppress(XNotFound, XConnectionBroken):
         x_client().unsubscribe(
             WebhookApi(connection.webhook_api),
             connection.webhook_id,
             connection.x_user_id,
             connection.subscription_id,
         )
-    except (XNotFound, XConnectionBroken):
-        pass  # already unsubscribed, or the account revoked us on X's side
     repositories.credentials().disconnect_x(connection, released_at=clock.now())
     repositories.x_secrets().delete(connection.secret_arn)

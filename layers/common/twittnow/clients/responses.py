@@ -17,7 +17,7 @@ def json_object(response: "requests.Response") -> dict | None:
 
 
 def status_line(response: "requests.Response") -> str:
-    """"429 Too Many Requests": the status with its standard reason phrase."""
+    """ "429 Too Many Requests": the status with its standard reason phrase."""
     try:
         phrase = HTTPStatus(response.status_code).phrase
     except ValueError:

@@ -349,9 +349,7 @@ class ServiceNowClient:
             raise self._unexpected("GET", path)
         return [_activity(entry) for entry in entries if isinstance(entry, dict)]
 
-    def attach_file(
-        self, case_sys_id: str, file_name: str, content_type: str, data: bytes
-    ) -> str:
+    def attach_file(self, case_sys_id: str, file_name: str, content_type: str, data: bytes) -> str:
         """Attaches `data` to the case as `file_name`; answers the attachment's sys_id."""
         params = {"table_name": CASE_TABLE, "table_sys_id": case_sys_id, "file_name": file_name}
         attachment = self._result_object(

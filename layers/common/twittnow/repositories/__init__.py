@@ -6,8 +6,8 @@ from twittnow.repositories.audit_log import AuditLogRepository
 from twittnow.repositories.case_events import CaseEventsRepository
 from twittnow.repositories.conversations import ConversationsRepository
 from twittnow.repositories.credentials import CredentialsRepository
-from twittnow.repositories.customers import CustomersRepository
 from twittnow.repositories.custom_fields import CustomFieldsRepository
+from twittnow.repositories.customers import CustomersRepository
 from twittnow.repositories.echoes import EchoesRepository
 from twittnow.repositories.login_attempts import LoginAttemptsRepository
 from twittnow.repositories.messages import MessagesRepository

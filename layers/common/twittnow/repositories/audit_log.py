@@ -17,7 +17,9 @@ class AuditLogRepository:
         values = entry.model_dump(mode="json")
         client().put_item(
             TableName=self.table_name,
-            Item=to_item({"log": _PARTITION, "at_id": f"{sortable(entry.at)}#{entry.id}", **values}),
+            Item=to_item(
+                {"log": _PARTITION, "at_id": f"{sortable(entry.at)}#{entry.id}", **values}
+            ),
         )
 
     def between(self, start: datetime, end: datetime) -> list[AuditEntry]:

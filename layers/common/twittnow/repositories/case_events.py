@@ -13,8 +13,13 @@ class CaseEventsRepository:
         self.table_name = table_name
 
     def claim(
-        self, tenant_id: str, event_id: str, message_key: str, conversation_id: str,
-        now: datetime, expires_at: datetime,
+        self,
+        tenant_id: str,
+        event_id: str,
+        message_key: str,
+        conversation_id: str,
+        now: datetime,
+        expires_at: datetime,
     ) -> tuple[str, str]:
         """Records the event unless it was accepted before (and has not expired): answers
         the (conversation id, message key) of the event's reply, the earlier one if any."""
@@ -37,9 +42,11 @@ class CaseEventsRepository:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
-            item = client().get_item(
-                TableName=self.table_name, Key=to_item({"id": key}), ConsistentRead=True
-            ).get("Item")
+            item = (
+                client()
+                .get_item(TableName=self.table_name, Key=to_item({"id": key}), ConsistentRead=True)
+                .get("Item")
+            )
             if item is not None:
                 earlier = from_item(item)
                 return earlier["conversation_id"], earlier["message_key"]

@@ -54,7 +54,13 @@ class ClaimedItems:
     def delete(self, item_key: dict, claim_key: dict, expected: Expected) -> None:
         self._write(
             [
-                {"Delete": {"TableName": self.table_name, "Key": item_key, **self._unchanged(expected)}},
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": item_key,
+                        **self._unchanged(expected),
+                    }
+                },
                 {"Delete": {"TableName": self.table_name, "Key": claim_key}},
             ]
         )

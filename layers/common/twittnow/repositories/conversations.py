@@ -1,9 +1,8 @@
 """Conversations table: one item per customer thread (tenant account + customer +
 channel), with its current case. The by_tenant index lists a tenant's, latest first."""
 
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic_core import to_jsonable_python
@@ -18,9 +17,13 @@ class ConversationsRepository:
         self.table_name = table_name
 
     def get(self, conversation_id: str) -> Conversation | None:
-        item = client().get_item(
-            TableName=self.table_name, Key=to_item({"id": conversation_id}), ConsistentRead=True
-        ).get("Item")
+        item = (
+            client()
+            .get_item(
+                TableName=self.table_name, Key=to_item({"id": conversation_id}), ConsistentRead=True
+            )
+            .get("Item")
+        )
         return _to_conversation(item) if item else None
 
     def get_or_create(self, conversation: Conversation) -> Conversation:
@@ -119,14 +122,12 @@ class ConversationsRepository:
         return ids
 
 
-
-
 def _condition_on_status(arguments: dict, new: ConversationStatus) -> None:
     """Checked against the stored status, in the same write."""
     before = sorted(lifecycle.CONVERSATION.before(new))
     names = [f":before_{index}" for index in range(len(before))]
     arguments["ExpressionAttributeValues"].update(
-        to_item({name: status.value for name, status in zip(names, before)})
+        to_item({name: status.value for name, status in zip(names, before, strict=True)})
     )
     allowed = f"#status IN ({', '.join(names)})" if names else "attribute_not_exists(id)"
     arguments["ConditionExpression"] += f" AND {allowed}"
@@ -139,7 +140,9 @@ def _item(conversation: Conversation) -> dict:
 def _sortable(values: dict) -> dict:
     """last_message_at is by_tenant's sort key: written in a format that sorts as time."""
     if "last_message_at" in values:
-        values["last_message_at"] = clock.sortable(datetime.fromisoformat(values["last_message_at"]))
+        values["last_message_at"] = clock.sortable(
+            datetime.fromisoformat(values["last_message_at"])
+        )
     return values
 
 

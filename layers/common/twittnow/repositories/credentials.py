@@ -71,9 +71,13 @@ class CredentialsRepository:
         return _to_servicenow(item) if item else None
 
     def servicenow_of(self, user_id: str) -> ServiceNowDetails | None:
-        item = client().get_item(
-            TableName=self.table_name, Key=to_item({"user_id": user_id, "kind": SERVICENOW})
-        ).get("Item")
+        item = (
+            client()
+            .get_item(
+                TableName=self.table_name, Key=to_item({"user_id": user_id, "kind": SERVICENOW})
+            )
+            .get("Item")
+        )
         return _to_servicenow(item) if item else None
 
     def all_servicenow(self) -> list[ServiceNowDetails]:
@@ -130,20 +134,27 @@ class CredentialsRepository:
             TableName=self.table_name, Key=to_item({"user_id": details.user_id, "kind": SERVICENOW})
         )
 
-
     def add_x_pending(self, pending: PendingXConnection) -> None:
         values = pending.model_dump(mode="json", exclude={"code_digest", "user_id", "expires_at"})
         item = {
             **_pending_key(pending.code_digest),
-            **to_item({**values, "tenant_id": pending.user_id, "expires_at": int(pending.expires_at.timestamp())}),
+            **to_item(
+                {
+                    **values,
+                    "tenant_id": pending.user_id,
+                    "expires_at": int(pending.expires_at.timestamp()),
+                }
+            ),
         }
         client().put_item(TableName=self.table_name, Item=item)
 
     def x_pending(self, code_digest: str) -> PendingXConnection | None:
         """The pending connection of this code, unless it is unknown, used or expired."""
-        item = client().get_item(
-            TableName=self.table_name, Key=_pending_key(code_digest), ConsistentRead=True
-        ).get("Item")
+        item = (
+            client()
+            .get_item(TableName=self.table_name, Key=_pending_key(code_digest), ConsistentRead=True)
+            .get("Item")
+        )
         if item is None:
             return None
         values = from_item(item)
@@ -170,14 +181,20 @@ class CredentialsRepository:
                             "Key": _pending_key(pending.code_digest),
                             "ConditionExpression": "tenant_id = :tenant AND expires_at > :now",
                             "ExpressionAttributeValues": to_item(
-                                {":tenant": connection.user_id, ":now": int(clock.now().timestamp())}
+                                {
+                                    ":tenant": connection.user_id,
+                                    ":now": int(clock.now().timestamp()),
+                                }
                             ),
                         }
                     },
                     {
                         "Put": {
                             "TableName": self.table_name,
-                            "Item": {**_claim_key(connection.x_user_id), **to_item({"tenant_id": connection.user_id})},
+                            "Item": {
+                                **_claim_key(connection.x_user_id),
+                                **to_item({"tenant_id": connection.user_id}),
+                            },
                             "ConditionExpression": "attribute_not_exists(tenant_id) OR tenant_id = :tenant",
                             "ExpressionAttributeValues": to_item({":tenant": connection.user_id}),
                         }
@@ -187,7 +204,9 @@ class CredentialsRepository:
                             "TableName": self.table_name,
                             "Item": _x_item(connection),
                             "ConditionExpression": "attribute_not_exists(user_id) OR x_user_id = :account",
-                            "ExpressionAttributeValues": to_item({":account": connection.x_user_id}),
+                            "ExpressionAttributeValues": to_item(
+                                {":account": connection.x_user_id}
+                            ),
                         }
                     },
                 ]
@@ -195,7 +214,9 @@ class CredentialsRepository:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            reasons = [
+                reason.get("Code") for reason in error.response.get("CancellationReasons", [])
+            ]
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 raise PendingConnectionGone(pending.code_digest) from error
             if reasons[1:2] == ["ConditionalCheckFailed"]:
@@ -203,9 +224,11 @@ class CredentialsRepository:
             raise AlreadyConnected(connection.user_id) from error
 
     def x_of(self, user_id: str) -> XConnection | None:
-        item = client().get_item(
-            TableName=self.table_name, Key=to_item({"user_id": user_id, "kind": X})
-        ).get("Item")
+        item = (
+            client()
+            .get_item(TableName=self.table_name, Key=to_item({"user_id": user_id, "kind": X}))
+            .get("Item")
+        )
         return _to_x(item) if item else None
 
     def x_by_id(self, connection_id: str) -> XConnection | None:
@@ -247,7 +270,12 @@ class CredentialsRepository:
     def disconnect_x(self, connection: XConnection, released_at: datetime) -> None:
         client().transact_write_items(
             TransactItems=[
-                {"Delete": {"TableName": self.table_name, "Key": to_item({"user_id": connection.user_id, "kind": X})}},
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": to_item({"user_id": connection.user_id, "kind": X}),
+                    }
+                },
                 {
                     "Put": {
                         "TableName": self.table_name,
@@ -263,7 +291,9 @@ class CredentialsRepository:
     def _claim(self, x_user_id: str, *attributes: str) -> dict:
         """The account's claim item as plain values ({} if there is none)."""
         projection = {"ProjectionExpression": ", ".join(attributes)} if attributes else {}
-        claim = client().get_item(TableName=self.table_name, Key=_claim_key(x_user_id), **projection)
+        claim = client().get_item(
+            TableName=self.table_name, Key=_claim_key(x_user_id), **projection
+        )
         return from_item(claim["Item"]) if "Item" in claim else {}
 
     def _by_id(self, record_id: str, kind: str) -> dict | None:

@@ -23,7 +23,9 @@ class FieldChanged(Exception):
 
 
 def _field_key(field: CustomField) -> dict:
-    return to_item({"user_id": field.user_id, "sk": f"FIELD#{sortable(field.created_at)}#{field.id}"})
+    return to_item(
+        {"user_id": field.user_id, "sk": f"FIELD#{sortable(field.created_at)}#{field.id}"}
+    )
 
 
 def _claim_key(user_id: str, field_name: str) -> dict:

@@ -10,11 +10,15 @@ class CustomersRepository:
         self.table_name = table_name
 
     def get(self, tenant_id: str, x_user_id: str) -> Customer | None:
-        item = client().get_item(
-            TableName=self.table_name,
-            Key=to_item({"tenant_id": tenant_id, "x_user_id": x_user_id}),
-            ConsistentRead=True,
-        ).get("Item")
+        item = (
+            client()
+            .get_item(
+                TableName=self.table_name,
+                Key=to_item({"tenant_id": tenant_id, "x_user_id": x_user_id}),
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         return Customer.model_validate(from_item(item)) if item else None
 
     def with_consumer(self, tenant_id: str, consumer_sys_id: str) -> Customer | None:
@@ -34,16 +38,18 @@ class CustomersRepository:
         return [Customer.model_validate(from_item(item)) for item in items]
 
     def put(self, customer: Customer) -> None:
-        client().put_item(
-            TableName=self.table_name, Item=to_item(customer.model_dump(mode="json"))
-        )
+        client().put_item(TableName=self.table_name, Item=to_item(customer.model_dump(mode="json")))
 
     def delete_tenant(self, tenant_id: str) -> None:
-        pages = client().get_paginator("query").paginate(
-            TableName=self.table_name,
-            KeyConditionExpression="tenant_id = :tenant",
-            ExpressionAttributeValues=to_item({":tenant": tenant_id}),
-            ProjectionExpression="tenant_id, x_user_id",
+        pages = (
+            client()
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="tenant_id = :tenant",
+                ExpressionAttributeValues=to_item({":tenant": tenant_id}),
+                ProjectionExpression="tenant_id, x_user_id",
+            )
         )
         for page in pages:
             for key in page["Items"]:

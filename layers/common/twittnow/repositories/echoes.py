@@ -25,11 +25,15 @@ class EchoesRepository:
 
     def sending_since(self, account_id: str, recipient_id: str) -> datetime | None:
         """When the service last started sending a DM to `recipient_id`, if recently."""
-        item = client().get_item(
-            TableName=self.table_name,
-            Key=to_item({"id": _sending_key(account_id, recipient_id)}),
-            ConsistentRead=True,
-        ).get("Item")
+        item = (
+            client()
+            .get_item(
+                TableName=self.table_name,
+                Key=to_item({"id": _sending_key(account_id, recipient_id)}),
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         return datetime.fromisoformat(item["at"]["S"]) if item else None
 
     def _put(self, key: str) -> None:

@@ -23,7 +23,9 @@ class LoginAttemptsRepository:
     def __init__(self, table_name: str):
         self.table_name = table_name
 
-    def count_attempt(self, username_key: str, now: datetime, window: timedelta, limit: int) -> datetime:
+    def count_attempt(
+        self, username_key: str, now: datetime, window: timedelta, limit: int
+    ) -> datetime:
         """Counts an attempt for the username; answers when the attempt's window ends.
         Raises TooManyAttempts, counting nothing, when `limit` attempts are counted in
         the current window."""
@@ -55,7 +57,9 @@ class LoginAttemptsRepository:
                     TableName=self.table_name,
                     Item={
                         **self._key(username_key),
-                        **to_item({"failures": 1, "window_ends": window_ends, "expires_at": window_ends}),
+                        **to_item(
+                            {"failures": 1, "window_ends": window_ends, "expires_at": window_ends}
+                        ),
                     },
                     ConditionExpression="attribute_not_exists(pk) OR window_ends <= :now",
                     ExpressionAttributeValues=to_item({":now": int(now.timestamp())}),

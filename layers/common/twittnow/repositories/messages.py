@@ -34,11 +34,15 @@ class MessagesRepository:
         return message, True
 
     def get(self, conversation_id: str, key: str) -> ConversationMessage | None:
-        item = client().get_item(
-            TableName=self.table_name,
-            Key=_key(conversation_id, key),
-            ConsistentRead=True,
-        ).get("Item")
+        item = (
+            client()
+            .get_item(
+                TableName=self.table_name,
+                Key=_key(conversation_id, key),
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         return _to_message(item) if item else None
 
     def update(self, message: ConversationMessage, **changes: Any) -> ConversationMessage:
@@ -69,19 +73,21 @@ class MessagesRepository:
 
     def of_conversation(self, conversation_id: str) -> list[ConversationMessage]:
         """The conversation's messages, oldest first."""
-        pages = client().get_paginator("query").paginate(
-            TableName=self.table_name,
-            KeyConditionExpression="conversation_id = :conversation",
-            ExpressionAttributeValues=to_item({":conversation": conversation_id}),
-            ConsistentRead=True,
+        pages = (
+            client()
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table_name,
+                KeyConditionExpression="conversation_id = :conversation",
+                ExpressionAttributeValues=to_item({":conversation": conversation_id}),
+                ConsistentRead=True,
+            )
         )
         return [_to_message(item) for page in pages for item in page["Items"]]
 
     def delete_conversation(self, conversation_id: str) -> None:
         for message in self.of_conversation(conversation_id):
-            client().delete_item(
-                TableName=self.table_name, Key=_key(conversation_id, message.key)
-            )
+            client().delete_item(TableName=self.table_name, Key=_key(conversation_id, message.key))
 
 
 def _key(conversation_id: str, key: str) -> dict:
@@ -95,7 +101,7 @@ def _condition_on_status(arguments: dict, new: MessageStatus) -> None:
     names = [f":before_{index}" for index in range(len(before))]
     arguments["ExpressionAttributeNames"]["#key"] = "key"
     arguments["ExpressionAttributeValues"].update(
-        to_item({name: status.value for name, status in zip(names, before)})
+        to_item({name: status.value for name, status in zip(names, before, strict=True)})
     )
     condition = "attribute_not_exists(#key)"
     if names:

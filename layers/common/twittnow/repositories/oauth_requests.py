@@ -24,9 +24,15 @@ class OAuthRequestsRepository:
 
     def get(self, oauth_token: str) -> OAuthRequest | None:
         """The request, unless it is unknown, spent or expired (TTL deletion is lazy)."""
-        item = client().get_item(
-            TableName=self.table_name, Key=to_item({"oauth_token": oauth_token}), ConsistentRead=True
-        ).get("Item")
+        item = (
+            client()
+            .get_item(
+                TableName=self.table_name,
+                Key=to_item({"oauth_token": oauth_token}),
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
         if item is None:
             return None
         request = _request(item)

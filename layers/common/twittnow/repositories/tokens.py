@@ -58,7 +58,11 @@ class TokensRepository:
             self.delete(displaced)
 
     def get(self, digest: str) -> Token | None:
-        item = client().get_item(TableName=self.table_name, Key=to_item({"digest": digest})).get("Item")
+        item = (
+            client()
+            .get_item(TableName=self.table_name, Key=to_item({"digest": digest}))
+            .get("Item")
+        )
         return _to_token(item) if item else None
 
     def delete(self, digest: str) -> None:

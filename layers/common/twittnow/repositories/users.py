@@ -112,7 +112,9 @@ class UsersRepository:
     def delete(self, user: User) -> None:
         """Deletes `user`, as read, and its claim; UserChanged if it changed since."""
         try:
-            self._claimed.delete(_user_key(user.id), _claim_key(user.username), _unchanged_since(user))
+            self._claimed.delete(
+                _user_key(user.id), _claim_key(user.username), _unchanged_since(user)
+            )
         except ItemChanged:
             raise UserChanged(user.id) from None
         except ItemGone:

@@ -138,14 +138,12 @@ class WebhookCalls(XTransport):
         return self._field(data.get("subscription", data), "subscription_id", action)
 
     def _delete_activity_subscription(self, subscription_id: str) -> None:
-        try:
+        with suppress(XNotFound):  # already gone
             self._app_call(
                 "DELETE",
                 f"/2/activity/subscriptions/{id_segment(subscription_id)}",
                 "unsubscribe the account",
             )
-        except XNotFound:
-            pass  # already gone
 
 
 def _webhook(data: dict) -> Webhook:
