@@ -35,7 +35,16 @@ def aws(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     template = load_template(Deployment(aws_endpoint_url="", stack_name="races"))
     [table] = [table for table in template.tables if table.logical_id == "CredentialsTable"]
-    caches = (get_settings, dynamo.client, secrets_module._client)
+    # Every cached client and repository, which would otherwise keep this test's table
+    # and moto's clients for the tests that follow in this process.
+    caches = (
+        get_settings,
+        dynamo.client,
+        secrets_module._client,
+        secrets_module._reader,
+        repositories.credentials,
+        repositories.servicenow_secrets,
+    )
     with mock_aws():
         boto3.client("dynamodb").create_table(
             TableName=table.name,
