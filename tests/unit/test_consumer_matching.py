@@ -5,18 +5,14 @@ table in moto."""
 from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
 
-from local.template import Deployment, load_template
 from sandboxes.servicenow import ServiceNowSandbox
+from tests.moto_tables import template_tables
 from twittnow import consumers, repositories
 from twittnow.clients.servicenow import ServiceNowClient
 from twittnow.models import Customer
-from twittnow.repositories import dynamo
-from twittnow.settings import Settings, get_settings
 
 USER, PASSWORD = "twittnow.integration", "sandbox-password"
 TENANT = "tenant-1"
@@ -30,32 +26,8 @@ class Crash(Exception):
 @pytest.fixture
 def customers_table(monkeypatch):
     """The template's customers table, in moto, as twittnow.repositories reaches it."""
-    for name, setting in Settings.model_fields.items():
-        if setting.is_required():
-            monkeypatch.setenv(name.upper(), "unused")
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    template = load_template(Deployment(aws_endpoint_url="", stack_name="matching"))
-    [table] = [table for table in template.tables if table.logical_id == "CustomersTable"]
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=table.name,
-            KeySchema=table.key_schema,
-            AttributeDefinitions=table.attribute_definitions,
-            GlobalSecondaryIndexes=table.global_secondary_indexes,
-            BillingMode="PAY_PER_REQUEST",
-        )
-        monkeypatch.setenv("CUSTOMERS_TABLE", table.name)
-        get_settings.cache_clear()
-        dynamo.client.cache_clear()
+    with template_tables(monkeypatch, "matching", "CustomersTable"):
         yield
-    get_settings.cache_clear()
-    dynamo.client.cache_clear()
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from local.template import Deployment, load_template
+from tests.moto_tables import template_tables
 from twittnow.lifecycle import CONVERSATION, MESSAGE, IllegalTransition
 from twittnow.models import (
     Channel,
@@ -22,10 +20,8 @@ from twittnow.models import (
     MessageDirection,
     MessageStatus,
 )
-from twittnow.repositories import dynamo
 from twittnow.repositories.conversations import ConversationsRepository
 from twittnow.repositories.messages import MessagesRepository
-from twittnow.settings import get_settings
 
 FUNCTIONS = Path(__file__).parents[2] / "functions"
 LIFECYCLES = {
@@ -152,33 +148,11 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def tables(monkeypatch):
     """The template's conversations and messages tables, in moto."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    template = load_template(Deployment(aws_endpoint_url="", stack_name="lifecycle"))
-    by_id = {table.logical_id: table for table in template.tables}
-    with mock_aws():
-        for table in (by_id["ConversationsTable"], by_id["MessagesTable"]):
-            indexes = {"GlobalSecondaryIndexes": table.global_secondary_indexes}
-            boto3.client("dynamodb").create_table(
-                TableName=table.name,
-                KeySchema=table.key_schema,
-                AttributeDefinitions=table.attribute_definitions,
-                BillingMode="PAY_PER_REQUEST",
-                **(indexes if table.global_secondary_indexes else {}),
-            )
-        get_settings.cache_clear()
-        dynamo.client.cache_clear()
+    with template_tables(monkeypatch, "lifecycle", "ConversationsTable", "MessagesTable") as made:
         yield (
-            ConversationsRepository(by_id["ConversationsTable"].name),
-            MessagesRepository(by_id["MessagesTable"].name),
+            ConversationsRepository(made["ConversationsTable"].name),
+            MessagesRepository(made["MessagesTable"].name),
         )
-    get_settings.cache_clear()
-    dynamo.client.cache_clear()
 
 
 def _conversation(**fields) -> Conversation:

@@ -6,59 +6,23 @@ table and Secrets Manager in moto."""
 from datetime import timedelta
 from unittest.mock import patch
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from local.template import Deployment, load_template
+from tests.moto_tables import template_tables
 from twittnow import clock, repositories, servicenow_instances
 from twittnow.models import ServiceNowDetails
-from twittnow.repositories import dynamo
-from twittnow.repositories import secrets as secrets_module
 from twittnow.repositories.credentials import RecordChanged
-from twittnow.settings import Settings, get_settings
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, setting in Settings.model_fields.items():
-        if setting.is_required():
-            monkeypatch.setenv(name.upper(), "unused")
     for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
         "SERVICENOW_ALLOWED_HOSTS": "*.service-now.com",
         "SERVICENOW_SECRET_PREFIX": "races/servicenow/",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    template = load_template(Deployment(aws_endpoint_url="", stack_name="races"))
-    [table] = [table for table in template.tables if table.logical_id == "CredentialsTable"]
-    # Every cached client and repository, which would otherwise keep this test's table
-    # and moto's clients for the tests that follow in this process.
-    caches = (
-        get_settings,
-        dynamo.client,
-        secrets_module._client,
-        secrets_module._reader,
-        repositories.credentials,
-        repositories.servicenow_secrets,
-    )
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=table.name,
-            KeySchema=table.key_schema,
-            AttributeDefinitions=table.attribute_definitions,
-            GlobalSecondaryIndexes=table.global_secondary_indexes,
-            BillingMode="PAY_PER_REQUEST",
-        )
-        monkeypatch.setenv("CREDENTIALS_TABLE", table.name)
-        for cache in caches:
-            cache.cache_clear()
+    with template_tables(monkeypatch, "races", "CredentialsTable"):
         yield
-    for cache in caches:
-        cache.cache_clear()
 
 
 def stored_details(host: str, password: str) -> ServiceNowDetails:
