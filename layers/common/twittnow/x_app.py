@@ -29,9 +29,11 @@ class AppCredentials:
 # The CRC answer and a delivery's signature are the same HMAC with the same key, so an
 # endpoint that answered any crc_token would sign any body an attacker chose: a forged
 # delivery (a DM "from" a customer, a mention, an oauth.revoke) would then pass the
-# webhook's check. X's tokens are short URL-safe base64 strings (base64 of a UUID, 48
-# characters, in the deliveries third parties log); a delivery is a JSON object, which
-# needs `{` and `"`, so no token of this shape is also a body the webhook accepts.
+# webhook's check. X's documentation (xdevplatform/docs, x-api/webhooks/introduction.mdx
+# and quickstart.mdx) says how to answer a crc_token but not what one looks like; the
+# tokens third parties log are base64 of a UUID (48 URL-safe characters), so 128 leaves
+# room. A delivery is a JSON object, which needs `{` and `"`: no token of this shape is
+# also a body the webhook accepts.
 CRC_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}={0,2}")
 
 
