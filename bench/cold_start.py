@@ -31,11 +31,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench.common import machine
-from local.runtime import LAYER_DIRS
+from local import LAYER_DIR
 from local.template import REPO_ROOT, Deployment, Function, load_template
 
 GOAL = 2.0
-LAYER_DIR = LAYER_DIRS[0]
 # A module a handler may load -> the packages that module imports on its first use.
 FIRST_USE = {
     "twittnow.clients.x": ["requests", "oauthlib.oauth1"],
@@ -46,7 +45,7 @@ FIRST_USE = {
         "cryptography.hazmat.primitives.kdf.hkdf",
     ],
 }
-# Run in each fresh process: argv is the function's folder and handler ("" for boto3 alone),
+# Run in each fresh process: argv is the function's code root and handler ("" for boto3 alone),
 # and FIRST_USE as JSON ("{}": leave it out). Prints wall and CPU milliseconds, then those
 # of importing what the handler's modules import on first use (-1: nothing).
 PROGRAM = """
@@ -145,7 +144,7 @@ def heavy_packages(functions: tuple[Function, ...]) -> None:
     times: dict[str, list[float]] = defaultdict(list)
     importers: dict[str, Counter] = defaultdict(Counter)
     for function in functions:
-        ours = {"twittnow", *(path.stem for path in function.code_uri.glob("*.py"))}
+        ours = {"twittnow", *(path.parent.name for path in function.code_uri.glob("*/__init__.py"))}
         importtime = run(function, "-X", "importtime")
         package_times, package_importers = _package_times(importtime, ours)
         for package, milliseconds in package_times.items():

@@ -32,7 +32,7 @@ CUSTOMER_DM = "Hi, my order #1234 has not arrived. Can you help?"
 AGENT_REPLY = "Sorry about that, Jane! A replacement ships today."
 QUEUE_WAIT_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 30
-FUNCTIONS_LOGGER = "twittnow"  # the functions' Powertools logger: POWERTOOLS_SERVICE_NAME
+FUNCTIONS_LOGGER = "twittnow"  # the functions' Powertools logger: observability.SERVICE
 
 
 class StepFailed(Exception):

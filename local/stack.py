@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from auth import logic
 from local.aws import EmbeddedAws
 from local.environment import EnvironmentChanges
 from local.gateway import Gateway, HttpRequest, HttpResponse, Page, Router
 from local.queues import QueuePollers
-from local.runtime import LAYER_DIRS, Runtime, load_module
+from local.runtime import Runtime
 from local.template import (
     DEFAULT_STACK_NAME,
     REPO_ROOT,
@@ -23,6 +24,7 @@ from local.template import (
 )
 from sandboxes.servicenow import ServiceNowSandbox
 from sandboxes.x import XSandbox
+from twittnow.clients.x import AppCredentials, XClient, XError
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,6 @@ FUNCTION_VARIABLES = (
 # sandbox X with.
 OPERATOR_SECRETS = ("X_CONSUMER_SECRET", "X_CLIENT_SECRET")
 # The folder whose logic module creates users (create_admin).
-AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
 # The API's OpenAPI document (python -m ops openapi writes it), served with Swagger UI.
 API_DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
 # The browser fetches Swagger UI itself, so nothing of it is vendored here.
@@ -273,15 +274,14 @@ class LocalStack:
     def _register_x_webhook(self) -> None:
         """The operator's one-time step, done for them in sandbox mode: register this
         stack's webhook with X. X checks the CRC answer, so the gateway must be up."""
-        x = load_module(LAYER_DIRS[0], "twittnow.clients.x")
-        sandbox = x.XClient(
+        sandbox = XClient(
             self.x_sandbox.base_url,
-            x.AppCredentials(self.x_sandbox.consumer_key, self.x_sandbox.consumer_secret),
+            AppCredentials(self.x_sandbox.consumer_key, self.x_sandbox.consumer_secret),
         )
         url = f"{self.public_base_url}/twitter-activity"
         try:
             self.x_webhook_url = sandbox.register_webhook(url).url
-        except x.XError as error:
+        except XError as error:
             logger.warning(
                 "The sandbox X refused the webhook %s (%s). Register it once the stack answers "
                 "there: python -m ops webhooks register --local --url %s",
@@ -291,8 +291,8 @@ class LocalStack:
             )
 
     def _create_admin(self) -> None:
-        logic = load_module(AUTH_CODE_DIR, "logic")
-        logic.create_admin(self.admin_username, self.admin_password)
+        with self.runtime.kept():
+            logic.create_admin(self.admin_username, self.admin_password)
 
     def _write_state_file(self, path: Path) -> None:
         operator = self.settings.function_variables

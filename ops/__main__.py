@@ -8,13 +8,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from local.runtime import load_module
+from auth import logic
 from ops import dead_letters, openapi
 from ops.targets import LOCAL_STATE_FILE, TargetError, use_deployed_stack, use_local_stack
+from twittnow import repositories, x_app
+from twittnow.clients.x import XClient, XError
+from twittnow.errors import Conflict, InvalidInput
 
 REPO_ROOT = LOCAL_STATE_FILE.parent.parent
-AUTH_CODE_DIR = REPO_ROOT / "functions" / "auth"
-LAYER_DIR = REPO_ROOT / "layers" / "common"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +87,7 @@ def _command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
 def _webhooks(action: str, url: str | None, webhook_id: str | None) -> int:
     """The X webhook, with the app's credentials: registering it makes X send a CRC
     challenge to the URL, which the deployed (or local) stack answers."""
-    x, x_app = (load_module(LAYER_DIR, name) for name in ("twittnow.clients.x", "twittnow.x_app"))
-    client = x.XClient(os.environ["X_API_BASE_URL"], x_app.app_credentials())
+    client = XClient(os.environ["X_API_BASE_URL"], x_app.app_credentials())
     if action in ("register", "validate", "delete") and not (
         url if action == "register" else webhook_id
     ):
@@ -107,22 +107,20 @@ def _webhooks(action: str, url: str | None, webhook_id: str | None) -> int:
         else:
             client.delete_webhook(webhook_id)
             print(f"Deleted webhook {webhook_id}.")
-    except x.XError as error:
+    except XError as error:
         print(f"X refused: {error.message}", file=sys.stderr)
         return 1
     return 0
 
 
 def _create_admin(username: str) -> int:
-    logic = load_module(AUTH_CODE_DIR, "logic")
     try:
         user = logic.create_admin(username, _new_password())
     except ValidationError as error:
         for problem in error.errors():
             print(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
         return 2
-    # The function folder's own copies of the layer's errors: a taken username, a weak password.
-    except (logic.Conflict, logic.InvalidInput) as error:
+    except (Conflict, InvalidInput) as error:  # a taken username, a weak password
         print(error.message, file=sys.stderr)
         return 2
     print(f"Admin {user.username} created (id {user.id}). Log in with POST /auth/login/.")
@@ -134,7 +132,6 @@ def _rekey_claims() -> int:
     twittnow.names.matching_key form now. Claims whose key changed (non-ASCII names such
     as `straße`, fullwidth letters) move; look-alikes stored before (`straße` and
     `STRASSE`) are listed, for an admin or the tenant to rename one. Safe to run again."""
-    repositories = load_module(LAYER_DIR, "twittnow.repositories")
     outcomes: dict[str, int] = {}
     for user in repositories.users().list_all():
         outcome = repositories.users().rekey_claim(user)

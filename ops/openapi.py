@@ -15,8 +15,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local.runtime import LAYER_DIRS, load_module
+from local.runtime import import_from
 from local.template import REPO_ROOT, Deployment, Function, load_template
+from twittnow.api import ErrorEnvelope
 
 DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
 COMPONENTS = "#/components/schemas/"
@@ -99,8 +100,7 @@ def document() -> dict[str, Any]:
     template = load_template(Deployment(aws_endpoint_url="http://localhost"))
     paths: dict[str, dict] = {}
     # Every route's errors refer to it, also where no function's own document has it.
-    envelope = load_module(LAYER_DIRS[0], "twittnow.api").ErrorEnvelope
-    schemas: dict[str, dict] = {"ErrorEnvelope": envelope.model_json_schema()}
+    schemas: dict[str, dict] = {"ErrorEnvelope": ErrorEnvelope.model_json_schema()}
     for function in template.functions:
         if function.api_routes:
             _add_function(function, paths, schemas)
@@ -130,7 +130,7 @@ def write(path: Path = DOCUMENT) -> Path:
 
 
 def _add_function(function: Function, paths: dict[str, dict], schemas: dict[str, dict]) -> None:
-    module = load_module(function.code_uri, function.handler_module)
+    module = import_from(function.code_uri, function.handler_module)
     own = json.loads(module.app.get_openapi_json_schema())
     _merge_schemas(schemas, own.get("components", {}).get("schemas", {}), function)
     for index, route in enumerate(function.api_routes):
@@ -138,7 +138,7 @@ def _add_function(function: Function, paths: dict[str, dict], schemas: dict[str,
         if operation is None:
             raise OpenApiError(
                 f"template.yaml routes {route.method} {route.path} to {function.logical_id}, "
-                f"whose resolver ({function.code_uri.name}/{function.handler_module}.py) has "
+                f"whose resolver ({function.handler_module}) has "
                 "no such route."
             )
         name = function.logical_id.removesuffix("Function")
@@ -158,7 +158,7 @@ def _operation(
     operation = {
         **{key: value for key, value in operation.items() if key != "summary"},
         "operationId": name,
-        "tags": [function.code_uri.name],
+        "tags": [function.handler_module.partition(".")[0]],  # its area: auth, events...
         "description": " ".join((module.__doc__ or "").split()),
     }
     if body := _raw_body(function, module, schemas):

@@ -30,6 +30,9 @@ def local_stack(tmp_path_factory):
 
 @pytest.fixture
 def stack_environment(local_stack):
+    """The stack's variables set, and what its functions keep (settings, clients,
+    repositories) the test's own: the layer called directly reaches the stack."""
     local_stack.environment.apply()
-    yield local_stack
+    with local_stack.runtime.kept():
+        yield local_stack
     local_stack.environment.restore()

@@ -8,24 +8,8 @@ import boto3
 from moto import mock_aws
 
 from local.template import Deployment, Table, load_template
-from twittnow import repositories
-from twittnow.repositories import dynamo
-from twittnow.repositories import secrets as secrets_module
-from twittnow.settings import Settings, get_settings
-
-# Every cached client and repository of the layer: cleared before and after, so that a
-# test's tables and moto's clients stay with the test.
-CACHES = (
-    get_settings,
-    dynamo.client,
-    secrets_module._client,
-    secrets_module._reader,
-    *(
-        getattr(repositories, name)
-        for name in dir(repositories)
-        if callable(getattr(getattr(repositories, name), "cache_clear", None))
-    ),
-)
+from twittnow import instance
+from twittnow.settings import Settings
 
 
 @contextmanager
@@ -57,18 +41,15 @@ def template_tables(monkeypatch, stack_name: str, *logical_ids: str) -> Iterator
                 **(indexes if table.global_secondary_indexes else {}),
             )
             monkeypatch.setenv(_setting_of(table.logical_id), table.name)
-        _clear()
+        # What the instance kept (settings, clients, repositories) is forgotten before and
+        # after, so that a test's tables and moto's clients stay with the test.
+        instance.forget()
         try:
             yield tables
         finally:
-            _clear()
+            instance.forget()
 
 
 def _setting_of(logical_id: str) -> str:
     """The variable that names a table: CustomFieldsTable -> CUSTOM_FIELDS_TABLE."""
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", logical_id).upper()
-
-
-def _clear() -> None:
-    for cache in CACHES:
-        cache.cache_clear()

@@ -1,8 +1,7 @@
 """POST /api-key/: create, or recreate, the caller's developer API key; shown once."""
 
-import logic
-from models import ApiKeyResponse
-
+from auth import logic
+from auth.models import ApiKeyResponse
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 from twittnow.errors import InvalidInput
 

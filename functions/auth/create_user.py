@@ -1,8 +1,7 @@
 """POST /auth/users/ (admin): create a tenant user."""
 
-import logic
-from models import CreateUserRequest, UserView
-
+from auth import logic
+from auth.models import CreateUserRequest, UserView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -1,7 +1,6 @@
 """DELETE /auth/users/{user_id}/ (admin): the user and every token of theirs."""
 
-import logic
-
+from auth import logic
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

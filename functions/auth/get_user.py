@@ -1,8 +1,7 @@
 """GET /auth/users/{user_id}/ (the user or an admin)."""
 
-import logic
-from models import UserView
-
+from auth import logic
+from auth.models import UserView
 from twittnow.api import Access, create_app, current_caller, lambda_entry
 
 app = create_app()

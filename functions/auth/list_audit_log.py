@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-import logic
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from models import AuditEntryView
 
+from auth import logic
+from auth.models import AuditEntryView
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-import logic
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from models import UserView
 
+from auth import logic
+from auth.models import UserView
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

@@ -5,13 +5,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from models import CreateUserRequest, PartialUpdateUserRequest
-
+from auth.models import CreateUserRequest, PartialUpdateUserRequest
 from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
-from twittnow.errors import (  # InvalidInput: for ops createadmin, which catches it here
+from twittnow.errors import (
     Conflict,
-    InvalidInput,  # noqa: F401
     NotAuthenticated,
     NotFound,
     PermissionDenied,
@@ -199,7 +197,7 @@ def login(username: str, password: str) -> Login:
     try:
         # Only if the password checked is still the user's: a login racing a password
         # change must not leave a session the change did not end.
-        repositories.tokens().add_if(
+        repositories.tokens().add_while_password_is(
             Token(
                 digest=digest(token),
                 user_id=user.id,
@@ -207,7 +205,8 @@ def login(username: str, password: str) -> Login:
                 created_at=now,
                 expires_at=expiry,
             ),
-            repositories.users().password_check(user),
+            user,
+            repositories.users(),
         )
     except ConditionNotMet:
         raise _wrong_credentials() from None

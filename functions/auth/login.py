@@ -1,8 +1,7 @@
 """POST /auth/login/: a username and password for a token valid 30 days."""
 
-import logic
-from models import LoginRequest, LoginResponse, UserView
-
+from auth import logic
+from auth.models import LoginRequest, LoginResponse, UserView
 from twittnow.api import Access, answers, create_app, lambda_entry
 
 app = create_app()

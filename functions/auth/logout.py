@@ -1,7 +1,6 @@
 """POST /auth/logout/: revoke the token that makes the call."""
 
-import logic
-
+from auth import logic
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

@@ -1,7 +1,6 @@
 """POST /auth/logout-all/: revoke every login token of the caller."""
 
-import logic
-
+from auth import logic
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

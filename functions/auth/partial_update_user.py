@@ -1,8 +1,7 @@
 """PATCH /auth/users/{user_id}/ (the user or an admin): change some details."""
 
-import logic
-from models import PartialUpdateUserRequest, UserView
-
+from auth import logic
+from auth.models import PartialUpdateUserRequest, UserView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

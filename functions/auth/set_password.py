@@ -1,8 +1,7 @@
 """PATCH /auth/users/{user_id}/set-password/ (the user or an admin)."""
 
-import logic
-from models import SetPasswordRequest
-
+from auth import logic
+from auth.models import SetPasswordRequest
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

@@ -1,8 +1,7 @@
 """PUT /auth/users/{user_id}/ (the user or an admin): replace every detail but the password."""
 
-import logic
-from models import PartialUpdateUserRequest, UpdateUserRequest, UserView
-
+from auth import logic
+from auth.models import PartialUpdateUserRequest, UpdateUserRequest, UserView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -3,10 +3,10 @@ first, each with its status (the owner or an admin)."""
 
 from typing import Annotated
 
-import conversations
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from models import MessageView
 
+from conversations import conversations
+from conversations.models import MessageView
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

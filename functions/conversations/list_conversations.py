@@ -3,10 +3,10 @@
 
 from typing import Annotated
 
-import conversations
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from models import ConversationView
 
+from conversations import conversations
+from conversations.models import ConversationView
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

@@ -4,8 +4,7 @@ becomes a reply queued for the customer's conversation, at once and exactly once
 import hashlib
 from datetime import timedelta
 
-from models import CaseEventAccepted, CaseEventRequest, CaseEventType
-
+from events.models import CaseEventAccepted, CaseEventRequest, CaseEventType
 from twittnow import clock, correlation_ids, repositories, x_text
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable

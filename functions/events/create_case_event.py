@@ -4,10 +4,10 @@ business rule with the tenant's developer API key, queued for delivery on X."""
 import json
 from urllib.parse import parse_qsl
 
-import case_events
-from models import CaseEventAccepted, CaseEventRequest
 from pydantic import ValidationError
 
+from events import case_events
+from events.models import CaseEventAccepted, CaseEventRequest
 from twittnow.api import (
     Access,
     answers,

@@ -2,10 +2,10 @@
 failures: a failed reply holds back its conversation's later ones (FIFO), and comes back
 when X's rate limit lifts or after a backoff."""
 
-import replies
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from events import replies
 from twittnow import job_records, repositories
 from twittnow.observability import logger, metrics
 from twittnow.retries import queued_attempt

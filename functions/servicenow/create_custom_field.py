@@ -1,8 +1,7 @@
 """POST /custom-fields/: a question the bot asks before opening a case."""
 
-import custom_fields
-from models import CustomFieldRequest, CustomFieldView
-
+from servicenow import custom_fields
+from servicenow.models import CustomFieldRequest, CustomFieldView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -1,8 +1,7 @@
 """POST /servicenow-details/: a tenant's instance and integration user (an admin may name `user`)."""
 
-import servicenow_details
-from models import ServiceNowDetailsRequest, ServiceNowDetailsView
-
+from servicenow import servicenow_details
+from servicenow.models import ServiceNowDetailsRequest, ServiceNowDetailsView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

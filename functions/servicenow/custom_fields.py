@@ -2,9 +2,8 @@
 
 import uuid
 
-from models import CustomFieldChanges, CustomFieldRequest
-from owners import owner_of_new_record
-
+from servicenow.models import CustomFieldChanges, CustomFieldRequest
+from servicenow.owners import owner_of_new_record
 from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, NotFound, PermissionDenied

@@ -1,7 +1,6 @@
 """DELETE /custom-fields/{field_id}/ (the owner or an admin)."""
 
-import custom_fields
-
+from servicenow import custom_fields
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

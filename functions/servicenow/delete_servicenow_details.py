@@ -1,7 +1,6 @@
 """DELETE /servicenow-details/{details_id}/ (the owner or an admin), and its secret."""
 
-import servicenow_details
-
+from servicenow import servicenow_details
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

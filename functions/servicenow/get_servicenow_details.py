@@ -1,8 +1,7 @@
 """GET /servicenow-details/{details_id}/ (the owner or an admin)."""
 
-import servicenow_details
-from models import ServiceNowDetailsView
-
+from servicenow import servicenow_details
+from servicenow.models import ServiceNowDetailsView
 from twittnow.api import Access, create_app, current_caller, lambda_entry
 
 app = create_app()

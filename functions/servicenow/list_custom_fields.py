@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-import custom_fields
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from models import CustomFieldView
 
+from servicenow import custom_fields
+from servicenow.models import CustomFieldView
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

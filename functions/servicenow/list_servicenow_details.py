@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-import servicenow_details
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from models import ServiceNowDetailsView
 
+from servicenow import servicenow_details
+from servicenow.models import ServiceNowDetailsView
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

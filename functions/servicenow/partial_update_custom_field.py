@@ -1,8 +1,7 @@
 """PATCH /custom-fields/{field_id}/ (the owner or an admin): rename it or change its question."""
 
-import custom_fields
-from models import CustomFieldChanges, CustomFieldView
-
+from servicenow import custom_fields
+from servicenow.models import CustomFieldChanges, CustomFieldView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

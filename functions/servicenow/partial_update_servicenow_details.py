@@ -1,8 +1,7 @@
 """PATCH /servicenow-details/{details_id}/ (the owner or an admin): change some details."""
 
-import servicenow_details
-from models import ServiceNowDetailsChanges, ServiceNowDetailsView
-
+from servicenow import servicenow_details
+from servicenow.models import ServiceNowDetailsChanges, ServiceNowDetailsView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -3,9 +3,8 @@ Secrets Manager, one secret per record, and nowhere else."""
 
 import uuid
 
-from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
-from owners import owner_of_new_record
-
+from servicenow.models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
+from servicenow.owners import owner_of_new_record
 from twittnow import audit, clock, repositories
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound

@@ -1,8 +1,11 @@
 """PUT /servicenow-details/{details_id}/ (the owner or an admin): replace every detail."""
 
-import servicenow_details
-from models import ServiceNowDetailsChanges, ServiceNowDetailsRequest, ServiceNowDetailsView
-
+from servicenow import servicenow_details
+from servicenow.models import (
+    ServiceNowDetailsChanges,
+    ServiceNowDetailsRequest,
+    ServiceNowDetailsView,
+)
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -2,8 +2,7 @@
 ServiceNow, in a module of its own so that the other details functions do not load the
 HTTP client."""
 
-from servicenow_details import get
-
+from servicenow.servicenow_details import get
 from twittnow import servicenow_instances
 from twittnow.auth import Caller
 from twittnow.clients.servicenow import ServiceNowError

@@ -1,8 +1,7 @@
 """POST /servicenow-details/{details_id}/verify/: check the stored credentials on the instance."""
 
-import verification
-from models import VerificationView
-
+from servicenow import verification
+from servicenow.models import VerificationView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
 
 app = create_app()

@@ -1,9 +1,8 @@
 """POST /twitter-callback/confirm/: the tenant that started connecting an X account
 completes it with the one-time code the callback's page showed."""
 
-import connections
-from models import ConfirmXConnectionRequest, XConnectionView
-
+from twitter_activity import connections
+from twitter_activity.models import ConfirmXConnectionRequest, XConnectionView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, public_url
 
 app = create_app()

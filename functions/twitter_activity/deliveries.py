@@ -17,6 +17,7 @@ import time
 
 from twittnow import clock, repositories
 from twittnow.errors import InvalidInput
+from twittnow.instance import kept
 from twittnow.observability import count, logger
 from twittnow.repositories.queues import QueueMessage
 from twittnow.x_events import (
@@ -28,7 +29,12 @@ from twittnow.x_events import (
 )
 
 HELD_FOR_SECONDS = 60
-_held_until: dict[str, float] = {}  # X account id -> time.monotonic() its "held" expires
+
+
+@kept
+def _held_until() -> dict[str, float]:
+    """X account id -> time.monotonic() its "held" expires."""
+    return {}
 
 
 def accept(raw_body: bytes) -> int:
@@ -69,9 +75,9 @@ def accept(raw_body: bytes) -> int:
 
 
 def _held(account_id: str) -> bool:
-    if _held_until.get(account_id, 0.0) > time.monotonic():
+    if _held_until().get(account_id, 0.0) > time.monotonic():
         return True
     held = repositories.credentials().holds_account(account_id)
     if held:
-        _held_until[account_id] = time.monotonic() + HELD_FOR_SECONDS
+        _held_until()[account_id] = time.monotonic() + HELD_FOR_SECONDS
     return held

@@ -1,8 +1,7 @@
 """GET /get-auth-url: the URL where the tenant authorizes Twittnow on its X account."""
 
-import connections
-from models import AuthUrlResponse
-
+from twitter_activity import connections
+from twitter_activity.models import AuthUrlResponse
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, public_url
 
 app = create_app()

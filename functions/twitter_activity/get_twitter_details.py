@@ -1,8 +1,7 @@
 """GET /twitter-details/{details_id}/ (the owner or an admin)."""
 
-import twitter_details
-from models import XConnectionView
-
+from twitter_activity import twitter_details
+from twitter_activity.models import XConnectionView
 from twittnow.api import Access, create_app, current_caller, lambda_entry
 
 app = create_app()

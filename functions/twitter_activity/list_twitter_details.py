@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-import twitter_details
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from models import XConnectionView
 
+from twitter_activity import twitter_details
+from twitter_activity.models import XConnectionView
 from twittnow.api import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

@@ -2,10 +2,10 @@
 ServiceNow. Reports partial batch failures: a failed event keeps its conversation's later
 events back (FIFO), and other conversations go on."""
 
-import inbound
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from twitter_activity import inbound
 from twittnow import job_records, repositories
 from twittnow.observability import logger, metrics
 from twittnow.retries import queued_attempt

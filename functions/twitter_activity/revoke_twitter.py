@@ -1,7 +1,6 @@
 """DELETE /twitter-revoke/: unsubscribe the tenant's X account and forget its tokens."""
 
-import connections
-
+from twitter_activity import connections
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
 
 app = create_app()

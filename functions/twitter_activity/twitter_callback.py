@@ -9,13 +9,13 @@ code in the URL's fragment, for the console to confirm with the tenant's session
 import html
 from typing import Annotated
 
-import connections
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from models import PendingXConnectionView
 from pydantic import BaseModel
 
+from twitter_activity import connections
+from twitter_activity.models import PendingXConnectionView
 from twittnow.api import Access, ErrorEnvelope, create_app, lambda_entry, public_url
 from twittnow.errors import ApiError
 

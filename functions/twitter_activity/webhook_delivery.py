@@ -1,9 +1,8 @@
 """POST /twitter-activity (aliases /activity/, /api/activity/): X's signed deliveries of
 what happened to connected accounts, verified and queued for the inbound processor."""
 
-from deliveries import accept
-from models import DeliveryAccepted
-
+from twitter_activity.deliveries import accept
+from twitter_activity.models import DeliveryAccepted
 from twittnow.api import Access, create_app, lambda_entry
 from twittnow.observability import metrics
 

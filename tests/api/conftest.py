@@ -6,8 +6,7 @@ import uuid
 
 import pytest
 
-from local.runtime import load_module
-from local.template import REPO_ROOT
+from auth import logic
 from tests.api.client import ApiClient, Tenant
 
 
@@ -91,7 +90,6 @@ def in_process_api(stack_environment) -> ApiClient:
 
 @pytest.fixture
 def auth_logic(stack_environment):
-    """The auth functions' domain module, as a function loads it (its own copy of the
-    layer, its own DynamoDB client) on the local stack: for tests that watch or
-    interleave what it does."""
-    return load_module(REPO_ROOT / "functions" / "auth", "logic")
+    """The auth functions' domain module, on the local stack (stack_environment): for tests
+    that watch or interleave what it does."""
+    return logic

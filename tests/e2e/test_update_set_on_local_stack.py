@@ -4,7 +4,7 @@ comment to the local stack's /events/, which accepts it, and the customer gets i
 import pytest
 
 from tests.api.desks import Desk, drained
-from tests.servicenow.harness import run_rule
+from tests.update_set.harness import run_rule
 
 pytestmark = pytest.mark.e2e
 

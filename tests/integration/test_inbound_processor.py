@@ -10,7 +10,6 @@ the test runs the processor's own module copy (the one the stack loaded: Process
 event, or its SQS handler on a batch the test builds, and patches that copy's objects.
 """
 
-import inspect
 import json
 import time
 import uuid
@@ -30,6 +29,9 @@ from local.stack import LocalStack
 from sandboxes.servicenow.records import CASE_TABLE
 from sandboxes.x.payloads import APP_ID, Account, DirectMessage, aaa_direct_message
 from tests.api.client import ApiClient
+from twitter_activity import inbound
+from twittnow.clients.servicenow import ServiceNowUnavailable
+from twittnow.settings import get_settings
 from twittnow.x_app import delivery_signature
 
 PROCESSOR = "ProcessInboundFunction"
@@ -287,17 +289,15 @@ def new_customer() -> str:
 
 
 class Processor:
-    """The inbound processor as the stack loaded it. The stack's queue poller runs this
-    same copy, so a patch here reaches its runs too: patches pick their targets."""
+    """The inbound processor of the stack. The stack's queue poller runs the same module,
+    so a patch here reaches its runs too: patches pick their targets."""
+
+    inbound = inbound
 
     def __init__(self, stack):
         self.stack = stack
         [self.function] = [f for f in stack.template.functions if f.logical_id == PROCESSOR]
-        # The handler as written, under Powertools' decorator: its module's globals.
-        handler = inspect.unwrap(stack.runtime.load_handler(self.function))
-        self.inbound: ModuleType = handler.__globals__["inbound"]
-        settings = handler.__globals__["get_settings"]()
-        self.max_receive_count: int = settings.inbound_max_receive_count
+        self.max_receive_count: int = get_settings().inbound_max_receive_count
 
     @property
     def repositories(self) -> ModuleType:
@@ -1040,13 +1040,10 @@ def test_a_failing_conversation_holds_back_only_its_own_messages_in_a_batch(stac
         ]
     )
     records = [sqs_record(event) for event in (ann_1, bob_1, bob_2, ann_2)]
-    unavailable = processor.inbound.ServiceNowClient.create_case.__globals__[
-        "ServiceNowUnavailable"  # the layer copy's own class, as the client raises it
-    ]
 
     def create_case(client, **fields):
         if fields["short_description"].endswith(f"@{bob}"):
-            raise unavailable("ServiceNow is down for Bob.", status_code=503)
+            raise ServiceNowUnavailable("ServiceNow is down for Bob.", status_code=503)
         return original(client, **fields)
 
     client = processor.inbound.ServiceNowClient

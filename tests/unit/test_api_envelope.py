@@ -3,6 +3,7 @@
 import pytest
 from pydantic import BaseModel, ConfigDict, EmailStr, ValidationError
 
+from twittnow import instance
 from twittnow.api import describe_validation_errors, paginate
 from twittnow.errors import NotFound
 
@@ -72,10 +73,10 @@ def public_base_url(monkeypatch):
             if field.is_required():
                 monkeypatch.setenv(name.upper(), "unused")
         monkeypatch.setenv("PUBLIC_BASE_URL", url)
-        get_settings.cache_clear()
+        instance.forget(get_settings)
 
     yield set_to
-    get_settings.cache_clear()
+    instance.forget(get_settings)
 
 
 def test_pagination_links_keep_the_query_and_the_stage(public_base_url):

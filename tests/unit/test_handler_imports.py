@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from local.runtime import LAYER_DIRS
+from local import LAYER_DIR
 from local.template import Deployment, load_template
 
 FUNCTIONS = load_template(Deployment(aws_endpoint_url="http://127.0.0.1:9")).functions
@@ -55,7 +55,7 @@ def test_a_handler_loads_no_package_that_only_some_calls_need(function):
             "-c",
             PROGRAM,
             str(function.code_uri),
-            str(LAYER_DIRS[0]),
+            str(LAYER_DIR),
             function.handler,
             watched,
         ],

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from local.queues import sqs_record
 from local.template import Queue
-from twittnow import job_records
+from twittnow import instance, job_records
 from twittnow.job_records import InboundJobRecord, MalformedJob, ReplyJobRecord
 from twittnow.jobs import ReplyJob
 from twittnow.repositories import queues
@@ -95,7 +95,7 @@ def fifo_queue(monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    queues._client.cache_clear()
+    instance.forget(queues._client)
     with mock_aws():
         sqs = boto3.client("sqs")
         url = sqs.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
@@ -120,7 +120,7 @@ def fifo_queue(monkeypatch):
             return [sqs_record(message, queue, "us-east-1") for message in messages]
 
         yield FifoQueue(url), received
-    queues._client.cache_clear()
+    instance.forget(queues._client)
 
 
 def record_with(body: str, group: str = "1500:1600", message_id: str = "m-1") -> dict:

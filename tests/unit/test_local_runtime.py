@@ -1,4 +1,5 @@
-"""Loading handlers as Lambda does: one copy of its folder and of the layer per function."""
+"""Loading handlers as Lambda does, with plain imports from the code root; what a
+function keeps between invocations, kept per stack."""
 
 import sys
 import textwrap
@@ -6,9 +7,9 @@ import uuid
 
 import pytest
 
-import twittnow.settings
-from local.runtime import LambdaContext, Runtime, load_module
+from local.runtime import LambdaContext, Runtime
 from local.template import Function
+from twittnow import instance
 
 
 def make_function(code_dir, handler="app.lambda_handler", timeout=3) -> Function:
@@ -28,83 +29,73 @@ def make_function(code_dir, handler="app.lambda_handler", timeout=3) -> Function
 
 
 @pytest.fixture
-def two_folders(tmp_path):
-    """Two function folders that both have app.py and logic.py, like functions/*/."""
-    folders = []
-    for name in ("auth", "servicenow"):
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "logic.py").write_text(f"FOLDER = {name!r}\n")
-        (folder / "app.py").write_text(
-            textwrap.dedent(
-                """
-                import logic
-                import twittnow.settings
+def code_root(tmp_path, monkeypatch):
+    """A code root with one area package whose handler answers what its stack keeps."""
+    area = f"area_{uuid.uuid4().hex[:8]}"  # a fresh module name per test
+    (tmp_path / area).mkdir()
+    (tmp_path / area / "__init__.py").write_text("")
+    (tmp_path / area / "app.py").write_text(
+        textwrap.dedent(
+            """
+            import itertools
 
-                def lambda_handler(event, context):
-                    return {"folder": logic.FOLDER, "settings": twittnow.settings}
-                """
-            )
+            from twittnow.instance import kept
+
+            @kept
+            def counter():
+                return itertools.count(1)
+
+            def lambda_handler(event, context):
+                return next(counter())
+            """
         )
-        folders.append(folder)
-    return folders
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path, f"{area}.app.lambda_handler"
 
 
-def test_each_folder_gets_its_own_logic_module(two_folders):
-    auth, servicenow = (make_function(folder) for folder in two_folders)
-    runtime = Runtime()
+def test_a_handler_is_a_plain_import_from_its_code_root(code_root):
+    root, handler = code_root
+    function = make_function(root, handler)
 
-    auth_handler = runtime.load_handler(auth)
-    servicenow_handler = runtime.load_handler(servicenow)
+    loaded = Runtime().load_handler(function)
 
-    assert auth_handler({}, None)["folder"] == "auth"
-    assert servicenow_handler({}, None)["folder"] == "servicenow"
-    assert "logic" not in sys.modules and "app" not in sys.modules
+    assert loaded.__module__ == handler.rpartition(".")[0]
+    assert Runtime().load_handler(function) is loaded  # one module, as in one process
 
 
-def test_each_function_gets_its_own_layer_and_the_caller_keeps_its_own(two_folders):
-    auth, servicenow = (make_function(folder) for folder in two_folders)
-    runtime = Runtime()
+def test_what_a_function_keeps_is_kept_per_stack(code_root):
+    root, handler = code_root
+    function = make_function(root, handler)
+    stack, other_stack = Runtime(), Runtime()
 
-    auth_settings = runtime.load_handler(auth)({}, None)["settings"]
-    servicenow_settings = runtime.load_handler(servicenow)({}, None)["settings"]
-
-    # The layer caches settings read once: sharing a copy would share the cache.
-    assert auth_settings is not servicenow_settings
-    assert twittnow.settings not in (auth_settings, servicenow_settings)
-    assert sys.modules["twittnow.settings"] is twittnow.settings
-
-
-def test_a_module_the_caller_imported_under_the_same_name_comes_back(two_folders, monkeypatch):
-    callers_logic = type(sys)("logic")
-    monkeypatch.setitem(sys.modules, "logic", callers_logic)
-
-    Runtime().load_handler(make_function(two_folders[0]))
-
-    assert sys.modules["logic"] is callers_logic
+    assert [stack.invoke(function, {}) for _ in range(3)] == [1, 2, 3]
+    # Another stack's functions build their own, as another Lambda instance would...
+    assert other_stack.invoke(function, {}) == 1
+    assert stack.invoke(function, {}) == 4
+    # ...and outside any stack the process keeps its own.
+    loaded = stack.load_handler(function)
+    assert loaded({}, None) == 1
+    instance.forget(sys.modules[loaded.__module__].counter)
 
 
-def test_handlers_are_loaded_once_per_function_and_stack(two_folders):
-    function = make_function(two_folders[0])
-    runtime, other_stacks_runtime = Runtime(), Runtime()
+def test_calls_made_in_a_stacks_scope_share_what_its_functions_keep(code_root):
+    root, handler = code_root
+    function = make_function(root, handler)
+    stack = Runtime()
+    loaded = stack.load_handler(function)
 
-    assert runtime.load_handler(function) is runtime.load_handler(function)
-    # Another stack's handler has its own layer copy, with that stack's cached settings.
-    assert other_stacks_runtime.load_handler(function) is not runtime.load_handler(function)
-
-
-def test_load_module_gives_a_folders_module(two_folders):
-    logic = load_module(two_folders[1], "logic")
-
-    assert logic.FOLDER == "servicenow"
-    assert "logic" not in sys.modules
+    with stack.kept():
+        assert loaded({}, None) == 1
+    assert stack.invoke(function, {}) == 2
 
 
-def test_invoke_passes_a_lambda_context(tmp_path):
-    (tmp_path / "app.py").write_text(
+def test_invoke_passes_a_lambda_context(tmp_path, monkeypatch):
+    (tmp_path / "context_app.py").write_text(
         "def lambda_handler(event, context):\n    return event, context\n"
     )
-    function = make_function(tmp_path, timeout=3)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    function = make_function(tmp_path, "context_app.lambda_handler", timeout=3)
 
     event, context = Runtime().invoke(function, {"ping": 1})
 
@@ -118,9 +109,12 @@ def test_invoke_passes_a_lambda_context(tmp_path):
     assert 2000 < context.get_remaining_time_in_millis() <= 3000
 
 
-def test_every_invocation_has_its_own_request_id(tmp_path):
-    (tmp_path / "app.py").write_text("def lambda_handler(event, context):\n    return context\n")
-    function = make_function(tmp_path)
+def test_every_invocation_has_its_own_request_id(tmp_path, monkeypatch):
+    (tmp_path / "request_id_app.py").write_text(
+        "def lambda_handler(event, context):\n    return context\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    function = make_function(tmp_path, "request_id_app.lambda_handler")
     runtime = Runtime()
 
     assert (

@@ -8,6 +8,7 @@ import pytest
 from moto import mock_aws
 
 from tests.aws_calls import count_reads
+from twittnow import instance
 from twittnow.repositories import secrets as secrets_module
 from twittnow.repositories.secrets import SecretsRepository
 
@@ -22,12 +23,10 @@ def tenant_secrets(monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    secrets_module._client.cache_clear()
-    secrets_module._reader.cache_clear()
+    instance.forget(secrets_module._client, secrets_module._reader)
     with mock_aws():
         yield SecretsRepository("cache/servicenow/"), count_reads(secrets_module._client())
-    secrets_module._client.cache_clear()
-    secrets_module._reader.cache_clear()
+    instance.forget(secrets_module._client, secrets_module._reader)
 
 
 def test_a_tenants_secret_is_read_once_per_max_age(tenant_secrets):

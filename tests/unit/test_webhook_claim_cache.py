@@ -3,8 +3,8 @@ a stale "not held" would drop deliveries X does not send again."""
 
 import pytest
 
-from local.runtime import load_module
-from local.template import REPO_ROOT
+from twitter_activity import deliveries as deliveries_module
+from twittnow import instance
 
 
 class Claims:
@@ -21,7 +21,8 @@ class Claims:
 
 @pytest.fixture
 def deliveries(monkeypatch):
-    module = load_module(REPO_ROOT / "functions" / "twitter_activity", "deliveries")
+    module = deliveries_module
+    instance.forget(module._held_until)
     claims = Claims({"1500"})
     monkeypatch.setattr(module.repositories, "credentials", lambda: claims)
     now = [1000.0]

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from tests.aws_calls import count_reads
-from twittnow import x_app
+from twittnow import instance, x_app
 from twittnow.x_app import (
     AppCredentials,
     app_credentials,
@@ -99,9 +99,9 @@ def test_a_signature_for_another_body_or_secret_does_not_match():
 def no_app_environment(monkeypatch):
     for name in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_APP_SECRET_ARN"):
         monkeypatch.delenv(name, raising=False)
-    x_app._app_secrets.cache_clear()
+    instance.forget(x_app._app_secrets)
     yield monkeypatch
-    x_app._app_secrets.cache_clear()
+    instance.forget(x_app._app_secrets)
 
 
 @pytest.fixture

@@ -1,6 +1,10 @@
 """The one logger and the metrics every function uses. Events are never logged whole:
-they carry passwords and tokens. Metrics go to CloudWatch in the embedded metric format
-(namespace POWERTOOLS_METRICS_NAMESPACE), flushed by the handlers that count."""
+they carry passwords and tokens. Metrics go to CloudWatch in the embedded metric format,
+flushed by the handlers that count.
+
+The service and namespace are named here, not by POWERTOOLS_* variables: Powertools reads
+those when this module is imported, which the local stack's tests may do before any
+stack's variables are set."""
 
 import logging
 import warnings
@@ -9,8 +13,11 @@ from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-logger = Logger()
-metrics = Metrics()
+SERVICE = "twittnow"
+METRICS_NAMESPACE = "Twittnow"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
 def count(name: str, value: int = 1) -> None:
@@ -22,7 +29,9 @@ def count(name: str, value: int = 1) -> None:
 
 def count_failure(kind: str) -> None:
     """One failed attempt at a queued message, by kind (the error's class)."""
-    with single_metric(name="Failures", unit=MetricUnit.Count, value=1) as metric:
+    with single_metric(
+        name="Failures", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
         metric.add_dimension(name="kind", value=kind)
 
 

@@ -5,9 +5,10 @@ asyncio and dotenv to every function's cold start.
 """
 
 import os
-from functools import cache
 
 from pydantic import BaseModel, ConfigDict
+
+from twittnow.instance import kept
 
 
 class Settings(BaseModel):
@@ -46,7 +47,7 @@ class Settings(BaseModel):
     public_base_url: str = ""
 
 
-@cache
+@kept
 def get_settings() -> Settings:
     # Field names are the variables' names in lower case (USERS_TABLE -> users_table).
     return Settings.model_validate({name.lower(): value for name, value in os.environ.items()})

@@ -4,10 +4,10 @@ connected again), and disconnecting an account (revoke, or its tenant deleted)."
 
 import json
 from contextlib import suppress
-from functools import cache
 
 from twittnow import audit, clock, repositories
 from twittnow.clients.x import UserCredentials, WebhookApi, XClient, XConnectionBroken, XNotFound
+from twittnow.instance import kept
 from twittnow.models import XConnection
 from twittnow.observability import logger
 from twittnow.settings import get_settings
@@ -17,7 +17,7 @@ CONNECTED = "connected"
 BROKEN = "broken"
 
 
-@cache
+@kept
 def x_client() -> XClient:
     return XClient(get_settings().x_api_base_url, app_credentials())
 

@@ -15,7 +15,8 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cache
+
+from twittnow.instance import kept
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def app_credentials() -> AppCredentials:
     return _app_credentials_in(arn)
 
 
-@cache
+@kept
 def _app_secrets():
     """Powertools Parameters' cache of the secret, loaded with its first read (about
     4 ms) rather than at a cold start."""

@@ -1,7 +1,6 @@
 """DynamoDB repositories, one module per table. Each is built once per Lambda instance."""
 
-from functools import cache
-
+from twittnow.instance import kept
 from twittnow.repositories.audit_log import AuditLogRepository
 from twittnow.repositories.case_events import CaseEventsRepository
 from twittnow.repositories.conversations import ConversationsRepository
@@ -19,86 +18,86 @@ from twittnow.repositories.users import UsersRepository
 from twittnow.settings import get_settings
 
 
-@cache
+@kept
 def users() -> UsersRepository:
     return UsersRepository(get_settings().users_table)
 
 
-@cache
+@kept
 def tokens() -> TokensRepository:
     return TokensRepository(get_settings().tokens_table)
 
 
-@cache
+@kept
 def login_attempts() -> LoginAttemptsRepository:
     return LoginAttemptsRepository(get_settings().login_attempts_table)
 
 
-@cache
+@kept
 def credentials() -> CredentialsRepository:
     return CredentialsRepository(get_settings().credentials_table)
 
 
-@cache
+@kept
 def custom_fields() -> CustomFieldsRepository:
     return CustomFieldsRepository(get_settings().custom_fields_table)
 
 
-@cache
+@kept
 def audit_log() -> AuditLogRepository:
     return AuditLogRepository(get_settings().audit_log_table)
 
 
-@cache
+@kept
 def servicenow_secrets() -> SecretsRepository:
     return SecretsRepository(get_settings().servicenow_secret_prefix)
 
 
-@cache
+@kept
 def x_secrets() -> SecretsRepository:
     return SecretsRepository(get_settings().x_secret_prefix)
 
 
-@cache
+@kept
 def oauth_requests() -> OAuthRequestsRepository:
     return OAuthRequestsRepository(get_settings().oauth_requests_table)
 
 
-@cache
+@kept
 def customers() -> CustomersRepository:
     return CustomersRepository(get_settings().customers_table)
 
 
-@cache
+@kept
 def conversations() -> ConversationsRepository:
     return ConversationsRepository(get_settings().conversations_table)
 
 
-@cache
+@kept
 def messages() -> MessagesRepository:
     return MessagesRepository(get_settings().messages_table)
 
 
-@cache
+@kept
 def echoes() -> EchoesRepository:
     return EchoesRepository(get_settings().echoes_table)
 
 
-@cache
+@kept
 def inbound_queue() -> FifoQueue:
     return FifoQueue(get_settings().inbound_queue_url)
 
 
-@cache
+@kept
 def outbound_queue() -> FifoQueue:
     return FifoQueue(get_settings().outbound_queue_url)
 
 
-@cache
+@kept
 def outbound_dead_letter_queue() -> FifoQueue:
     return FifoQueue(get_settings().outbound_dead_letter_queue_url)
 
 
-@cache
+@kept
 def case_events() -> CaseEventsRepository:
     return CaseEventsRepository(get_settings().case_events_table)

@@ -1,16 +1,17 @@
 """The low-level DynamoDB client and item (de)serialization the repositories share."""
 
-from functools import cache
 from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from twittnow.instance import kept
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@cache
+@kept
 def client():
     return boto3.client("dynamodb")
 

@@ -6,10 +6,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
 
 import boto3
 from pydantic import BaseModel
+
+from twittnow.instance import kept
 
 MAX_BATCH = 10  # SendMessageBatch's limit
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60
@@ -17,7 +18,7 @@ MAX_VISIBILITY_SECONDS = 12 * 60 * 60
 _SQS_ID = re.compile(r"[!-~]{1,128}")
 
 
-@cache
+@kept
 def _client():
     return boto3.client("sqs")
 

@@ -7,20 +7,20 @@ once per that time per Lambda instance. A record names the version it was stored
 (ServiceNowDetails.secret_version, XConnection.secret_version), so a cached value is never
 one a later change replaced."""
 
-from functools import cache
-
 import boto3
+
+from twittnow.instance import kept
 
 # Between a secret's ARN and a version id in a cache entry's name: ARNs have no "#".
 VERSION_MARK = "#version="
 
 
-@cache
+@kept
 def _client():
     return boto3.client("secretsmanager")
 
 
-@cache
+@kept
 def _reader():
     from twittnow.repositories.secret_versions import SecretVersions
 

@@ -3,11 +3,15 @@ never stored). Login tokens carry an expiry, which is also their TTL attribute; 
 deletes expired items lazily, so reads check the expiry themselves."""
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from twittnow.models import Token, TokenKind
+from twittnow.models import Token, TokenKind, User
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
+
+if TYPE_CHECKING:
+    from twittnow.repositories.users import UsersRepository
 
 _BATCH_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
 
@@ -23,9 +27,12 @@ class TokensRepository:
     def add(self, token: Token) -> None:
         client().put_item(TableName=self.table_name, Item=_to_item(token))
 
-    def add_if(self, token: Token, condition_check: dict) -> None:
-        """Adds the token in one transaction with a ConditionCheck of another item (e.g.
-        UsersRepository.password_check); ConditionNotMet when that check fails."""
+    def add_while_password_is(self, token: Token, user: User, users: "UsersRepository") -> None:
+        """Adds the token only if `user` still has the password hash read, in one
+        transaction; ConditionNotMet when the password changed meanwhile."""
+        self._add_if(token, users.password_check(user))
+
+    def _add_if(self, token: Token, condition_check: dict) -> None:
         try:
             client().transact_write_items(
                 TransactItems=[

@@ -1,4 +1,4 @@
-"""servicenow/business_rule.js under Node, as an instance runs it: the condition while the
+"""update_set/business_rule.js under Node, as an instance runs it: the condition while the
 update is saved, then the script as an async job on the saved case. Each test is one
 update an agent (or the integration user) makes, and checks what reaches POST /events/."""
 
@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.servicenow.harness import run_rule
+from tests.update_set.harness import run_rule
 
 API_KEY = "twk_0123456789abcdef"
 ENDPOINT = "https://abc.execute-api.us-east-1.amazonaws.com/prod"

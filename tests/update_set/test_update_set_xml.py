@@ -1,4 +1,4 @@
-"""servicenow/twittnow_update_set.xml: the shape an instance imports (an <unload> with a
+"""update_set/twittnow_update_set.xml: the shape an instance imports (an <unload> with a
 sys_remote_update_set and a sys_update_xml per record, each payload a <record_update>), the
 records the rule needs, and a file that is always a fresh build of its sources."""
 
@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from servicenow import build_update_set
+from update_set import build as build_update_set
 
 XML = build_update_set.OUTPUT
 SYS_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -42,7 +42,7 @@ def records_of(updates, table: str) -> list[tuple[ET.Element, ET.Element]]:
 
 def test_the_checked_in_xml_is_a_fresh_build():
     assert XML.read_text(encoding="utf-8") == build_update_set.build(), (
-        "servicenow/twittnow_update_set.xml is stale: run python -m servicenow.build_update_set"
+        "update_set/twittnow_update_set.xml is stale: run python -m update_set.build"
     )
 
 

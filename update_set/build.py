@@ -2,12 +2,12 @@
 instance (System Update Sets > Retrieved Update Sets > Import Update Set from XML), from
 business_rule.js and business_rule_condition.js:
 
-    python -m servicenow.build_update_set
+    python -m update_set.build
 
 The file has the shape of an instance's own "Export to XML": an <unload> holding one
 sys_remote_update_set and one sys_update_xml per record, whose <payload> is the record's
 <record_update> document, escaped. The same inputs always give the same bytes (sys_ids are
-derived from names, dates are fixed), so tests/servicenow can check that the checked-in
+derived from names, dates are fixed), so tests/update_set can check that the checked-in
 file is a fresh build. Change VERSION and RELEASED_ON with the rule, so that an instance
 tells the sets apart.
 """

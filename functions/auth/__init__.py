@@ -1,0 +1,1 @@
+"""Users, logins, API keys and the audit log: one module per endpoint, logic (the domain), models."""

@@ -1,0 +1,1 @@
+"""A tenant's conversations and their messages: the endpoints, the domain module, models."""
