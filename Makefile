@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 help:
 	@echo "make run     start the local stack (embedded AWS, local API on PORT, default 3000)"
 	@echo "make test    run the whole test suite (unit, integration, end to end)"
-	@echo "make lint    ruff (lint and format), sam validate --lint and sam build (no Docker needed)"
+	@echo "make lint    ruff (lint and format), mypy, sam validate --lint and sam build (no Docker needed)"
 	@echo "make demo    a guided demo on a fresh local stack (DEMO_ARGS=--keep: keep it running)"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
@@ -38,9 +38,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -n auto
 
-lint: $(TOOLS_VENV)/.installed
+lint: $(VENV)/.installed $(TOOLS_VENV)/.installed
 	$(TOOLS_VENV)/bin/ruff check .
 	$(TOOLS_VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/sam validate --lint
 	SAM_CLI_TELEMETRY=0 PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS_VENV)/bin/sam build
 

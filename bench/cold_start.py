@@ -6,7 +6,9 @@ which packages that time goes to; and the size of the built layer.
 
 Each process starts isolated (python -I: no current folder, no PYTHONPATH) with Lambda's
 path, the function's folder and then the layer, and the template's environment variables
-(values resolved for a local deployment: names, nothing it connects to). The time is
+(values resolved for a local deployment: names, nothing it connects to), with
+LAMBDA_TASK_ROOT as Lambda sets it: the functions are traced, as the template's Tracing:
+Active has them in Lambda (--untraced: POWERTOOLS_TRACE_DISABLED=true). The time is
 taken inside the process, from before the import to the handler in hand: the
 interpreter's own start, the same for every function, is left out. Figures are medians of
 `--runs` processes, in wall time and in the process's CPU time (which other work on the
@@ -73,7 +75,11 @@ HEAVY_SHOWN = 12
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--runs", type=int, default=11, help="fresh processes per function")
-    runs = parser.parse_args().runs
+    parser.add_argument(
+        "--untraced", action="store_true", help="POWERTOOLS_TRACE_DISABLED=true for every function"
+    )
+    arguments = parser.parse_args()
+    runs, traced = arguments.runs, not arguments.untraced
 
     # Resolved for a local deployment: names and URLs, nothing a handler connects to at import.
     functions = load_template(Deployment(aws_endpoint_url="http://127.0.0.1:9")).functions
@@ -83,7 +89,7 @@ def main() -> None:
     first_use_ms: dict[str, list[float]] = defaultdict(list)
     for _ in range(runs):  # round after round, so that any drift touches every function alike
         for name, function in kinds:
-            elapsed, used, first_use_import = map(float, run(function).split())
+            elapsed, used, first_use_import = map(float, run(function, traced=traced).split())
             wall[name].append(elapsed)
             cpu[name].append(used)
             if first_use_import >= 0:
@@ -91,7 +97,10 @@ def main() -> None:
     wall_ms = {name: statistics.median(samples) for name, samples in wall.items()}
     cpu_ms = {name: statistics.median(samples) for name, samples in cpu.items()}
 
-    print(f"cold start, median of {runs} fresh processes each, {machine()}")
+    print(
+        f"cold start, median of {runs} fresh processes each, "
+        f"{'traced' if traced else 'untraced'}, {machine()}"
+    )
     print(f"  {'':40} {'wall':>9} {'ratio':>7}   {'CPU':>9} {'ratio':>7}          first use adds")
     above = []
     for name, _ in kinds:
@@ -110,13 +119,14 @@ def main() -> None:
         f"  goal: no function above {GOAL} x boto3 alone (wall): "
         f"{'met' if not above else f'missed by {len(above)} of {len(functions)}'}"
     )
-    heavy_packages(functions)
+    heavy_packages(functions, traced)
     layer_size()
 
 
-def run(function: Function | None, *options: str) -> str:
-    """One fresh process importing the function's handler (None: boto3 alone). Answers
-    what it prints (see PROGRAM), or with `options` (-X importtime) its stderr."""
+def run(function: Function | None, *options: str, traced: bool) -> str:
+    """One fresh process importing the function's handler (None: boto3 alone), `traced` or
+    not. Answers what it prints (see PROGRAM), or with `options` (-X importtime) its
+    stderr."""
     arguments = [str(function.code_uri), function.handler] if function else ["", ""]
     arguments.append("{}" if options else json.dumps(FIRST_USE))
     environment = {
@@ -127,6 +137,10 @@ def run(function: Function | None, *options: str) -> str:
         "AWS_SECRET_ACCESS_KEY": "dummy",
         **(function.environment if function else {}),
     }
+    if function:
+        environment["LAMBDA_TASK_ROOT"] = str(function.code_uri)
+        if not traced:
+            environment["POWERTOOLS_TRACE_DISABLED"] = "true"
     done = subprocess.run(
         [sys.executable, "-I", *options, "-c", PROGRAM, *arguments],
         env=environment,
@@ -137,15 +151,15 @@ def run(function: Function | None, *options: str) -> str:
     return done.stderr if options else done.stdout
 
 
-def heavy_packages(functions: tuple[Function, ...]) -> None:
+def heavy_packages(functions: tuple[Function, ...], traced: bool) -> None:
     """python -X importtime of every function, once: the time each top-level package's
     own modules take (self time, so nothing is counted twice), and who imports it."""
-    baseline = _package_times(run(None, "-X", "importtime"), set())[0]
+    baseline = _package_times(run(None, "-X", "importtime", traced=traced), set())[0]
     times: dict[str, list[float]] = defaultdict(list)
     importers: dict[str, Counter] = defaultdict(Counter)
     for function in functions:
         ours = {"twittnow", *(path.parent.name for path in function.code_uri.glob("*/__init__.py"))}
-        importtime = run(function, "-X", "importtime")
+        importtime = run(function, "-X", "importtime", traced=traced)
         package_times, package_importers = _package_times(importtime, ours)
         for package, milliseconds in package_times.items():
             times[package].append(milliseconds)

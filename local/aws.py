@@ -5,6 +5,7 @@ import logging
 import subprocess
 import sys
 import threading
+from typing import Any, Literal
 
 import boto3
 
@@ -74,6 +75,7 @@ class EmbeddedAws:
             stdout=subprocess.PIPE,
             text=True,
         )
+        assert self._child.stdout is not None  # piped
         port = self._child.stdout.readline().strip()
         if not port.isdigit():
             self.stop()
@@ -85,13 +87,15 @@ class EmbeddedAws:
             self._server.stop()
             self._server = None
         if self._child is not None:
-            self._child.stdin.close()
+            stdin, stdout = self._child.stdin, self._child.stdout
+            assert stdin is not None and stdout is not None  # both piped
+            stdin.close()
             try:
                 self._child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._child.kill()
                 self._child.wait()
-            self._child.stdout.close()
+            stdout.close()
             self._child = None
 
     def configure_clients(self, environment: EnvironmentChanges) -> None:
@@ -102,7 +106,7 @@ class EmbeddedAws:
         self.region = environment.set_default("AWS_DEFAULT_REGION", DEFAULT_REGION)
         environment.set_default("AWS_REGION", self.region)  # Lambda sets both
 
-    def client(self, service: str):
+    def client(self, service: Literal["dynamodb", "sqs", "secretsmanager"]) -> Any:
         """A client of `service` here, whatever the process environment says."""
         # Sessions are slow to make and not thread-safe; the clients they make are both.
         with self._session_lock:

@@ -43,7 +43,9 @@ class Demo:
     """The steps, printed as they run, against a started stack."""
 
     def __init__(self, stack: LocalStack):
+        assert stack.x_sandbox and stack.servicenow_sandbox, "the demo runs on the sandboxes"
         self.stack = stack
+        self.servicenow_sandbox = stack.servicenow_sandbox
         self.api = stack.base_url
         self.x = stack.x_sandbox.base_url
         self.servicenow = stack.servicenow_sandbox.base_url
@@ -85,7 +87,7 @@ class Demo:
 
     def point_at_servicenow(self, token: str) -> None:
         self.step("The tenant gives its ServiceNow instance: the sandbox ServiceNow")
-        sandbox = self.stack.servicenow_sandbox
+        sandbox = self.servicenow_sandbox
         body = {
             "instance_url": sandbox.base_url,
             "admin_user": sandbox.admin_user,
@@ -265,11 +267,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(stack: LocalStack, keep: bool) -> int:
-    print(
-        f"API {stack.base_url}, X {stack.x_sandbox.base_url}, "
-        f"ServiceNow {stack.servicenow_sandbox.base_url}"
-    )
     demo = Demo(stack)
+    print(f"API {demo.api}, X {demo.x}, ServiceNow {demo.servicenow}")
     try:
         with _functions_logging_quiet():
             demo.run()

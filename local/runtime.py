@@ -13,13 +13,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aws_lambda_powertools import Tracer
+
 from local.template import Function
+from twittnow import observability
 from twittnow.instance import Kept, scope
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,11 @@ class Runtime:
         self._handlers: dict[str, Handler] = {}
         self._loading = threading.Lock()
         self._kept: Kept = {}
+        if observability.tracer is not None:
+            # The stack's own calls (its setup, its pollers' receives, the webhook's
+            # registration) are in no invocation's segment, and need none.
+            _recorder(observability.tracer).configure(context_missing="IGNORE_ERROR")
+            logging.getLogger("aws_xray_sdk.core.recorder").addFilter(_in_invocations)
 
     def load_handler(self, function: Function) -> Handler:
         with self._loading:
@@ -71,7 +79,7 @@ class Runtime:
         handler = self.load_handler(function)
         started = time.monotonic()
         try:
-            with self.kept():
+            with self.kept(), _segment(function):
                 return handler(event, LambdaContext(function))
         finally:
             elapsed = time.monotonic() - started
@@ -83,6 +91,26 @@ class Runtime:
                     elapsed,
                     function.timeout,
                 )
+
+
+def _segment(function: Function) -> AbstractContextManager[object]:
+    """What Lambda opens around an invocation when tracing is on: the function's segment,
+    which holds the handler's subsegments and goes to the X-Ray daemon when it ends."""
+    if observability.tracer is None:
+        return nullcontext()
+    # Sampled, every one: the operator asked for traces.
+    return _recorder(observability.tracer).in_segment(function.name, sampling=1)
+
+
+def _in_invocations(record: logging.LogRecord) -> bool:
+    """Drops the X-Ray SDK's warning about a call made in no segment."""
+    return not record.getMessage().startswith("No segment found")
+
+
+def _recorder(tracer: Tracer) -> Any:
+    """The X-Ray SDK's recorder, Powertools' provider, whose segments and settings
+    Powertools' own interface leaves out."""
+    return tracer.provider
 
 
 def import_from(code_dir: Path, module_name: str) -> ModuleType:

@@ -25,6 +25,7 @@ from local.template import (
 from sandboxes.servicenow import ServiceNowSandbox
 from sandboxes.x import XSandbox
 from twittnow.clients.x import AppCredentials, XClient, XError
+from twittnow.wiring import ports
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ class LocalStack:
 
         self._gateway.start(Router(self.template.functions), self._api_docs())
         if self.x_sandbox is not None:
-            self._register_x_webhook()
+            self._register_x_webhook(self.x_sandbox)
         self._pollers = QueuePollers(self.template, self.aws, self.runtime.invoke)
         self._pollers.start()
         if self.state_file is not None:
@@ -240,6 +241,10 @@ class LocalStack:
         values["POWERTOOLS_METRICS_DISABLED"] = os.environ.get(
             "POWERTOOLS_METRICS_DISABLED", "true"
         )
+        # Traces need an X-Ray daemon to go to: POWERTOOLS_TRACE_DISABLED=false, set before
+        # the stack starts (the functions' modules read it when first imported), sends each
+        # invocation's to the one at AWS_XRAY_DAEMON_ADDRESS (twittnow.observability).
+        values["POWERTOOLS_TRACE_DISABLED"] = os.environ.get("POWERTOOLS_TRACE_DISABLED", "true")
         operator = self.settings.function_variables
         if self.x_sandbox is None:
             values["X_API_BASE_URL"] = self.settings.x_api_base_url
@@ -271,12 +276,11 @@ class LocalStack:
             self.settings.x_consumer_secret or secrets.token_urlsafe(32),
         ).start()
 
-    def _register_x_webhook(self) -> None:
+    def _register_x_webhook(self, x_sandbox: XSandbox) -> None:
         """The operator's one-time step, done for them in sandbox mode: register this
         stack's webhook with X. X checks the CRC answer, so the gateway must be up."""
         sandbox = XClient(
-            self.x_sandbox.base_url,
-            AppCredentials(self.x_sandbox.consumer_key, self.x_sandbox.consumer_secret),
+            x_sandbox.base_url, AppCredentials(x_sandbox.consumer_key, x_sandbox.consumer_secret)
         )
         url = f"{self.public_base_url}/twitter-activity"
         try:
@@ -292,9 +296,10 @@ class LocalStack:
 
     def _create_admin(self) -> None:
         with self.runtime.kept():
-            logic.create_admin(self.admin_username, self.admin_password)
+            logic.create_admin(ports(), self.admin_username, self.admin_password)
 
     def _write_state_file(self, path: Path) -> None:
+        assert self.template is not None, "written once the stack has started"
         operator = self.settings.function_variables
         state = {
             "api_url": self.base_url,
@@ -341,7 +346,8 @@ class LocalStack:
             self.servicenow_sandbox = None
         self.aws.stop()
         self.environment.restore()
-        if self._state_written:  # a stack that failed to start leaves another's file alone
+        # A stack that failed to start leaves another's file alone.
+        if self._state_written and self.state_file is not None:
             self.state_file.unlink(missing_ok=True)
             self._state_written = False
 

@@ -58,6 +58,7 @@ def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) ->
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)  # yaml's third and last kind of node
         value = loader.construct_mapping(node, deep=True)
     if tag_suffix == "Ref":
         return {"Ref": value}
@@ -193,7 +194,12 @@ class Template:
 
     def physical_names(self) -> dict[str, str]:
         """Logical id -> physical name of every table, queue, secret and function."""
-        resources = (*self.tables, *self.queues, *self.secrets, *self.functions)
+        resources: tuple[Table | Queue | Secret | Function, ...] = (
+            *self.tables,
+            *self.queues,
+            *self.secrets,
+            *self.functions,
+        )
         return {resource.logical_id: resource.name for resource in resources}
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from auth import logic
-from ops import dead_letters, openapi
+from ops import dead_letters, openapi, subscriptions
 from ops.targets import LOCAL_STATE_FILE, TargetError, use_deployed_stack, use_local_stack
 from twittnow import repositories, x_app
 from twittnow.clients.x import XClient, XError
 from twittnow.errors import Conflict, InvalidInput
+from twittnow.wiring import ports
 
 REPO_ROOT = LOCAL_STATE_FILE.parent.parent
 
@@ -28,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     create_admin.add_argument("--username", required=True, help="the admin's email address")
 
     webhooks = _command(commands, "webhooks", "manage the X webhook that delivers account activity")
-    webhooks.add_argument("action", choices=["register", "list", "validate", "delete"])
+    webhooks.add_argument(
+        "action", choices=["register", "list", "validate", "delete", "resubscribe"]
+    )
     webhooks.add_argument(
         "--url", help="register: the webhook URL, e.g. https://<api>/twitter-activity"
     )
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             return dead_letters.run(arguments)
         if arguments.command == "rekey-claims":
             return _rekey_claims()
+        if arguments.action == "resubscribe":
+            return _resubscribe()
         return _webhooks(arguments.action, arguments.url, arguments.webhook_id)
     except TargetError as error:
         print(error, file=sys.stderr)
@@ -113,9 +118,20 @@ def _webhooks(action: str, url: str | None, webhook_id: str | None) -> int:
     return 0
 
 
+def _resubscribe() -> int:
+    """Once after deploying a version that subscribes accounts to more X event types."""
+    refused = subscriptions.resubscribe_all(ports())
+    for line in refused:
+        print(f"X refused {line}", file=sys.stderr)
+    if refused:
+        return 1
+    print("Every X Activity API connection is subscribed to the event types it needs.")
+    return 0
+
+
 def _create_admin(username: str) -> int:
     try:
-        user = logic.create_admin(username, _new_password())
+        user = logic.create_admin(ports(), username, _new_password())
     except ValidationError as error:
         for problem in error.errors():
             print(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)

@@ -1,5 +1,11 @@
 """The local stack, started once per test process, for the API and end-to-end tests."""
 
+import os
+
+# Tests run untraced, whatever the shell says (tests/unit/test_tracing.py traces on its
+# own): twittnow.observability reads this when first imported, as the import below does.
+os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+
 import pytest
 
 from local.stack import LocalStack, Settings

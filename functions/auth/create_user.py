@@ -3,6 +3,7 @@
 from auth import logic
 from auth.models import CreateUserRequest, UserView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -19,7 +20,7 @@ app = create_app()
     ),
 )
 def create_user(request: CreateUserRequest) -> tuple[UserView, int]:
-    return UserView.of(logic.create_user(current_caller(app), request)), 201
+    return UserView.of(logic.create_user(ports(), current_caller(app), request)), 201
 
 
 lambda_handler = lambda_entry(app, Access.ADMIN)

@@ -2,6 +2,7 @@
 
 from auth import logic
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -19,7 +20,7 @@ app = create_app()
     ),
 )
 def delete_user(user_id: str):
-    logic.delete_user(current_caller(app), user_id)
+    logic.delete_user(ports(), current_caller(app), user_id)
     return no_content()
 
 

@@ -16,6 +16,7 @@ from twittnow.api import (
     paginate,
 )
 from twittnow.periods import period
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -31,7 +32,8 @@ def list_audit_log(
 ) -> Page[AuditEntryView]:
     start, end = period(start_date, end_date)
     entries = [
-        AuditEntryView.of(entry) for entry in logic.audit_entries(user_id, action, start, end)
+        AuditEntryView.of(entry)
+        for entry in logic.audit_entries(ports(), user_id, action, start, end)
     ]
     return paginate(entries, app.current_event, page, page_size)
 

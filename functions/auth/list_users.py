@@ -15,6 +15,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -25,7 +26,7 @@ def list_users(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[UserView]:
-    users = [UserView.of(user) for user in logic.list_users(search)]
+    users = [UserView.of(user) for user in logic.list_users(ports(), search)]
     return paginate(users, app.current_event, page, page_size)
 
 

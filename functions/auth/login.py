@@ -3,6 +3,7 @@
 from auth import logic
 from auth.models import LoginRequest, LoginResponse, UserView
 from twittnow.api import Access, answers, create_app, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -19,7 +20,7 @@ app = create_app()
     ),
 )
 def login(credentials: LoginRequest) -> LoginResponse:
-    result = logic.login(credentials.username, credentials.password.get_secret_value())
+    result = logic.login(ports(), credentials.username, credentials.password.get_secret_value())
     return LoginResponse(token=result.token, expiry=result.expiry, user=UserView.of(result.user))
 
 

@@ -2,13 +2,14 @@
 
 from auth import logic
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
+from twittnow.wiring import ports
 
 app = create_app()
 
 
 @app.post("/auth/logout", responses=answers(204))
 def logout():
-    logic.logout(current_caller(app))
+    logic.logout(ports(), current_caller(app))
     return no_content()
 
 

@@ -2,13 +2,14 @@
 
 from auth import logic
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
+from twittnow.wiring import ports
 
 app = create_app()
 
 
 @app.post("/auth/logout-all", responses=answers(204))
 def logout_all():
-    logic.logout_all(current_caller(app))
+    logic.logout_all(ports(), current_caller(app))
     return no_content()
 
 

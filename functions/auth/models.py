@@ -65,11 +65,13 @@ class UpdateUserRequest(_Request):
 class PartialUpdateUserRequest(_Request):
     """PATCH: any of the fields, none of them null (the default only marks "not sent")."""
 
-    username: EmailAddress = None
-    first_name: Name = None
-    last_name: Name = None
-    company_name: CompanyName = None
-    is_admin: StrictBool = None
+    # pydantic does not validate defaults: None marks a field not sent, and a null sent is
+    # still refused, which typing the fields `| None` would allow (hence the ignores).
+    username: EmailAddress = None  # type: ignore[assignment]
+    first_name: Name = None  # type: ignore[assignment]
+    last_name: Name = None  # type: ignore[assignment]
+    company_name: CompanyName = None  # type: ignore[assignment]
+    is_admin: StrictBool = None  # type: ignore[assignment]
 
 
 class SetPasswordRequest(_Request):

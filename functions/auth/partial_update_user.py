@@ -3,6 +3,7 @@
 from auth import logic
 from auth.models import PartialUpdateUserRequest, UserView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -19,7 +20,7 @@ app = create_app()
     ),
 )
 def partial_update_user(user_id: str, changes: PartialUpdateUserRequest) -> UserView:
-    return UserView.of(logic.update_user(current_caller(app), user_id, changes))
+    return UserView.of(logic.update_user(ports(), current_caller(app), user_id, changes))
 
 
 lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -3,6 +3,7 @@
 from auth import logic
 from auth.models import SetPasswordRequest
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -19,7 +20,7 @@ app = create_app()
     ),
 )
 def set_password(user_id: str, request: SetPasswordRequest):
-    logic.set_password(current_caller(app), user_id, request.password.get_secret_value())
+    logic.set_password(ports(), current_caller(app), user_id, request.password.get_secret_value())
     return no_content()
 
 

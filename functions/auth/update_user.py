@@ -3,6 +3,7 @@
 from auth import logic
 from auth.models import PartialUpdateUserRequest, UpdateUserRequest, UserView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -20,7 +21,7 @@ app = create_app()
 )
 def update_user(user_id: str, details: UpdateUserRequest) -> UserView:
     changes = PartialUpdateUserRequest.model_validate(details.model_dump(exclude_none=True))
-    return UserView.of(logic.update_user(current_caller(app), user_id, changes))
+    return UserView.of(logic.update_user(ports(), current_caller(app), user_id, changes))
 
 
 lambda_handler = lambda_entry(app, Access.LOGIN)

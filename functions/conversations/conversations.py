@@ -1,28 +1,28 @@
 """Conversations as tenants read them: each customer thread with its case, and its
 messages either way with what became of them."""
 
-from twittnow import repositories
 from twittnow.auth import Caller
 from twittnow.errors import NotFound, PermissionDenied
 from twittnow.models import Conversation, ConversationMessage
+from twittnow.ports import Ports
 
 
-def list_of(caller: Caller, user_id: str | None) -> list[Conversation]:
+def list_of(ports: Ports, caller: Caller, user_id: str | None) -> list[Conversation]:
     """The caller's conversations, the latest first; an admin may name another tenant, or
     no one for every tenant's."""
     if user_id is None and caller.user.is_admin:
-        return repositories.conversations().all()
+        return ports.conversations.all()
     owner_id = user_id or caller.user.id
     if not caller.may_manage(owner_id):
         raise PermissionDenied("Only an admin may list another user's conversations.")
-    return repositories.conversations().of_tenant(owner_id)
+    return ports.conversations.of_tenant(owner_id)
 
 
 def messages_of(
-    caller: Caller, conversation_id: str
+    ports: Ports, caller: Caller, conversation_id: str
 ) -> tuple[Conversation, list[ConversationMessage]]:
     # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
-    conversation = repositories.conversations().get(conversation_id)
+    conversation = ports.conversations.get(conversation_id)
     if conversation is None or not caller.may_manage(conversation.tenant_id):
         raise NotFound(f"No conversation with id {conversation_id}.")
-    return conversation, repositories.messages().of_conversation(conversation_id)
+    return conversation, ports.messages.of_conversation(conversation_id)

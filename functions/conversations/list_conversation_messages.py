@@ -17,6 +17,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -27,7 +28,7 @@ def list_conversation_messages(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[MessageView]:
-    _, messages = conversations.messages_of(current_caller(app), conversation_id)
+    _, messages = conversations.messages_of(ports(), current_caller(app), conversation_id)
     return paginate(
         [MessageView.of(message) for message in messages], app.current_event, page, page_size
     )

@@ -17,6 +17,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -27,7 +28,7 @@ def list_conversations(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[ConversationView]:
-    found = conversations.list_of(current_caller(app), user)
+    found = conversations.list_of(ports(), current_caller(app), user)
     views = [ConversationView.of(conversation) for conversation in found]
     return paginate(views, app.current_event, page, page_size)
 

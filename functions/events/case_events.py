@@ -5,7 +5,7 @@ import hashlib
 from datetime import timedelta
 
 from events.models import CaseEventAccepted, CaseEventRequest, CaseEventType
-from twittnow import clock, correlation_ids, repositories, x_text
+from twittnow import clock, correlation_ids, x_text
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable
 from twittnow.jobs import ReplyJob
@@ -17,6 +17,7 @@ from twittnow.models import (
     MessageStatus,
     XConnection,
 )
+from twittnow.ports import Ports
 from twittnow.repositories.queues import QueueMessage
 
 # ServiceNow's event ids are remembered long enough for its retries; events without one
@@ -26,7 +27,7 @@ NAMED_EVENT_MEMORY = timedelta(days=7)
 UNNAMED_EVENT_MEMORY = timedelta(minutes=10)
 
 
-def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
+def accept(ports: Ports, caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
     case = request.case or request.number
     if not (case or request.target):
         raise InvalidInput.for_field(
@@ -38,16 +39,16 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
         # Only control characters would be a blank reply on X.
         raise InvalidInput.for_field("message", "This field may not be blank.")
     tenant_id = caller.user.id
-    connection = repositories.credentials().x_of(tenant_id)
+    connection = ports.credentials.x_of(tenant_id)
     if connection is None:
         raise Conflict(
             "This tenant has no connected X account, so no reply can reach the customer: "
             "connect one with GET /get-auth-url first."
         )
-    conversation = _conversation(tenant_id, connection, case, request.target)
+    conversation = _conversation(ports, tenant_id, connection, case, request.target)
     now = clock.now()
     event_id, remember_for = _event_id(request, conversation)
-    conversation_id, key = repositories.case_events().claim(
+    conversation_id, key = ports.case_events.claim(
         tenant_id,
         event_id,
         f"{clock.sortable(now)}#agent:{event_id}",
@@ -55,7 +56,7 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
         now,
         now + remember_for,
     )
-    reply, _ = repositories.messages().add(
+    reply, _ = ports.messages.add(
         ConversationMessage(
             conversation_id=conversation_id,
             key=key,
@@ -72,7 +73,7 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
     if not reply.handled:
         # Queued again when ServiceNow retries: SQS drops the copy within five minutes,
         # and the sender skips a reply it delivered.
-        repositories.outbound_queue().send(
+        ports.outbound_queue.send(
             [
                 QueueMessage(
                     body=ReplyJob(
@@ -90,22 +91,22 @@ def accept(caller: Caller, request: CaseEventRequest) -> CaseEventAccepted:
 
 
 def _conversation(
-    tenant_id: str, connection: XConnection, case: str | None, target: str | None
+    ports: Ports, tenant_id: str, connection: XConnection, case: str | None, target: str | None
 ) -> Conversation:
     if case:
-        conversation = repositories.conversations().with_case(
+        conversation = ports.conversations.with_case(
             tenant_id, case
-        ) or _conversation_of_unlinked_case(tenant_id, case)
+        ) or _conversation_of_unlinked_case(ports, tenant_id, case)
         if conversation is None:
             raise NotFound(
                 f"No conversation of this tenant has case {case}: only cases opened from X "
                 "can be answered on X."
             )
         return conversation
-    customer = repositories.customers().with_consumer(tenant_id, target)
+    customer = ports.customers.with_consumer(tenant_id, target) if target else None
     conversations = (
         [
-            repositories.conversations().get(
+            ports.conversations.get(
                 Conversation.id_for(tenant_id, connection.x_user_id, customer.x_user_id, channel)
             )
             for channel in Channel
@@ -119,7 +120,7 @@ def _conversation(
     return max(found, key=lambda conversation: conversation.last_message_at)
 
 
-def _conversation_of_unlinked_case(tenant_id: str, case: str) -> Conversation | None:
+def _conversation_of_unlinked_case(ports: Ports, tenant_id: str, case: str) -> Conversation | None:
     """A case the processor created but has not linked yet (its create timed out after
     ServiceNow made it, and the retry is pending): its correlation_id names the
     conversation. One ServiceNow call, on this rare path only."""
@@ -128,11 +129,11 @@ def _conversation_of_unlinked_case(tenant_id: str, case: str) -> Conversation | 
     from twittnow.clients.servicenow import ServiceNowError, ServiceNowNotFound
     from twittnow.instance_urls import InvalidInstanceUrl
 
-    details = repositories.credentials().servicenow_of(tenant_id)
+    details = ports.credentials.servicenow_of(tenant_id)
     if details is None:
         return None
     try:
-        found = servicenow_instances.client_for(details).get_case(case)
+        found = servicenow_instances.client_for(ports, details).get_case(case)
     except ServiceNowNotFound:
         return None
     except (ServiceNowError, InvalidInstanceUrl):
@@ -140,8 +141,13 @@ def _conversation_of_unlinked_case(tenant_id: str, case: str) -> Conversation | 
             f"ServiceNow did not answer about case {case}; nothing was queued. Retry shortly."
         ) from None
     correlation = correlation_ids.parse(found.correlation_id)
-    conversation = correlation and repositories.conversations().get(correlation.conversation_id)
-    return conversation if conversation and conversation.tenant_id == tenant_id else None
+    conversation = correlation and ports.conversations.get(correlation.conversation_id)
+    if not conversation or conversation.tenant_id != tenant_id:
+        return None
+    # The reply names the case the agent answered, so that a failed delivery is noted on it.
+    return conversation.model_copy(
+        update={"case_sys_id": found.sys_id, "case_number": found.number}
+    )
 
 
 def _event_id(request: CaseEventRequest, conversation: Conversation) -> tuple[str, timedelta]:

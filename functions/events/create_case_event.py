@@ -17,6 +17,7 @@ from twittnow.api import (
     lambda_entry,
 )
 from twittnow.errors import InvalidInput
+from twittnow.wiring import ports
 
 app = create_app()
 FORM = "application/x-www-form-urlencoded"
@@ -33,7 +34,7 @@ ANSWERS = answers(
 @app.post("/events", responses=ANSWERS)
 @app.post("/api/events", responses=ANSWERS)
 def create_case_event() -> tuple[CaseEventAccepted, int]:
-    accepted = case_events.accept(current_caller(app), _request())
+    accepted = case_events.accept(ports(), current_caller(app), _request())
     return accepted, 202
 
 

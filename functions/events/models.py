@@ -50,7 +50,8 @@ class CaseEventRequest(Body):
     def _record_reference(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and not _RECORD_REFERENCE.fullmatch(value):
             raise ValueError(
-                f"Send {_REFERENCE_HINTS[info.field_name]}: letters, digits, '-' and '_' only."
+                # A field validator's info always names the field; pydantic types it optional.
+                f"Send {_REFERENCE_HINTS[info.field_name]}: letters, digits, '-' and '_' only."  # type: ignore[index]
             )
         return value
 

@@ -3,6 +3,7 @@
 from servicenow import custom_fields
 from servicenow.models import CustomFieldRequest, CustomFieldView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -14,7 +15,7 @@ app = create_app()
     ),
 )
 def create_custom_field(request: CustomFieldRequest) -> tuple[CustomFieldView, int]:
-    return CustomFieldView.of(custom_fields.create(current_caller(app), request)), 201
+    return CustomFieldView.of(custom_fields.create(ports(), current_caller(app), request)), 201
 
 
 lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -3,6 +3,7 @@
 from servicenow import servicenow_details
 from servicenow.models import ServiceNowDetailsRequest, ServiceNowDetailsView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -20,7 +21,7 @@ app = create_app()
 def create_servicenow_details(
     request: ServiceNowDetailsRequest,
 ) -> tuple[ServiceNowDetailsView, int]:
-    details = servicenow_details.create(current_caller(app), request)
+    details = servicenow_details.create(ports(), current_caller(app), request)
     return ServiceNowDetailsView.of(details), 201
 
 

@@ -4,28 +4,30 @@ import uuid
 
 from servicenow.models import CustomFieldChanges, CustomFieldRequest
 from servicenow.owners import owner_of_new_record
-from twittnow import audit, clock, repositories
+from twittnow import audit, clock
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, NotFound, PermissionDenied
 from twittnow.models import CustomField
+from twittnow.ports import Ports
 from twittnow.repositories.custom_fields import FieldChanged, FieldGone, FieldNameTaken
 
 
-def create(caller: Caller, request: CustomFieldRequest) -> CustomField:
+def create(ports: Ports, caller: Caller, request: CustomFieldRequest) -> CustomField:
     now = clock.now()
     field = CustomField(
         id=str(uuid.uuid4()),
-        user_id=owner_of_new_record(caller, request.user),
+        user_id=owner_of_new_record(ports, caller, request.user),
         field_name=request.field_name,
         message=request.message,
         created_at=now,
         updated_at=now,
     )
     try:
-        repositories.custom_fields().add(field)
+        ports.custom_fields.add(field)
     except FieldNameTaken:
         raise _name_taken() from None
     audit.record(
+        ports.audit_log,
         caller,
         "custom_field.created",
         resource_id=field.id,
@@ -35,23 +37,23 @@ def create(caller: Caller, request: CustomFieldRequest) -> CustomField:
     return field
 
 
-def list_of(caller: Caller, user_id: str | None) -> list[CustomField]:
+def list_of(ports: Ports, caller: Caller, user_id: str | None) -> list[CustomField]:
     """The caller's fields in question order; an admin may name another tenant."""
     owner_id = user_id or caller.user.id
     if not caller.may_manage(owner_id):
         raise PermissionDenied("Only an admin may list another user's custom fields.")
-    return repositories.custom_fields().of_tenant(owner_id)
+    return ports.custom_fields.of_tenant(owner_id)
 
 
-def update(caller: Caller, field_id: str, changes: CustomFieldChanges) -> CustomField:
-    field = _get(caller, field_id)
+def update(ports: Ports, caller: Caller, field_id: str, changes: CustomFieldChanges) -> CustomField:
+    field = _get(ports, caller, field_id)
     values = changes.model_dump(exclude_unset=True)
     changed = {name: value for name, value in values.items() if getattr(field, name) != value}
     if not changed:
         return field
     updated = field.model_copy(update={**changed, "updated_at": clock.now()})
     try:
-        repositories.custom_fields().replace(updated, previous=field)
+        ports.custom_fields.replace(updated, previous=field)
     except FieldNameTaken:
         raise _name_taken() from None
     except FieldChanged:
@@ -59,6 +61,7 @@ def update(caller: Caller, field_id: str, changes: CustomFieldChanges) -> Custom
     except FieldGone:
         raise NotFound(f"No custom field with id {field_id}.") from None
     audit.record(
+        ports.audit_log,
         caller,
         "custom_field.updated",
         resource_id=field.id,
@@ -68,20 +71,26 @@ def update(caller: Caller, field_id: str, changes: CustomFieldChanges) -> Custom
     return updated
 
 
-def delete(caller: Caller, field_id: str) -> None:
-    field = _get(caller, field_id)
+def delete(ports: Ports, caller: Caller, field_id: str) -> None:
+    field = _get(ports, caller, field_id)
     try:
-        repositories.custom_fields().delete(field)
+        ports.custom_fields.delete(field)
     except FieldChanged:
         raise _changed_meanwhile() from None
     except FieldGone:
         raise NotFound(f"No custom field with id {field_id}.") from None
-    audit.record(caller, "custom_field.deleted", resource_id=field.id, tenant_id=field.user_id)
+    audit.record(
+        ports.audit_log,
+        caller,
+        "custom_field.deleted",
+        resource_id=field.id,
+        tenant_id=field.user_id,
+    )
 
 
-def _get(caller: Caller, field_id: str) -> CustomField:
+def _get(ports: Ports, caller: Caller, field_id: str) -> CustomField:
     # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
-    field = repositories.custom_fields().get(field_id)
+    field = ports.custom_fields.get(field_id)
     if field is None or not caller.may_manage(field.user_id):
         raise NotFound(f"No custom field with id {field_id}.")
     return field

@@ -2,6 +2,7 @@
 
 from servicenow import custom_fields
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -13,7 +14,7 @@ app = create_app()
     ),
 )
 def delete_custom_field(field_id: str):
-    custom_fields.delete(current_caller(app), field_id)
+    custom_fields.delete(ports(), current_caller(app), field_id)
     return no_content()
 
 

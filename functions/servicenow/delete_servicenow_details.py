@@ -2,13 +2,14 @@
 
 from servicenow import servicenow_details
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
+from twittnow.wiring import ports
 
 app = create_app()
 
 
 @app.delete("/servicenow-details/<details_id>", responses=answers(204))
 def delete_servicenow_details(details_id: str):
-    servicenow_details.delete(current_caller(app), details_id)
+    servicenow_details.delete(ports(), current_caller(app), details_id)
     return no_content()
 
 

@@ -16,6 +16,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -27,7 +28,8 @@ def list_custom_fields(
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[CustomFieldView]:
     fields = [
-        CustomFieldView.of(field) for field in custom_fields.list_of(current_caller(app), user)
+        CustomFieldView.of(field)
+        for field in custom_fields.list_of(ports(), current_caller(app), user)
     ]
     return paginate(fields, app.current_event, page, page_size)
 

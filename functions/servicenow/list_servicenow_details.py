@@ -16,6 +16,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -27,7 +28,7 @@ def list_servicenow_details(
 ) -> Page[ServiceNowDetailsView]:
     records = [
         ServiceNowDetailsView.of(details)
-        for details in servicenow_details.list_visible(current_caller(app))
+        for details in servicenow_details.list_visible(ports(), current_caller(app))
     ]
     return paginate(records, app.current_event, page, page_size)
 

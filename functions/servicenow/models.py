@@ -46,10 +46,12 @@ class ServiceNowDetailsRequest(_Request):
 class ServiceNowDetailsChanges(_Request):
     """PATCH: any of the details, none of them null (the default only marks "not sent")."""
 
-    instance_url: InstanceUrl = None
-    admin_user: AdminUser = None
-    admin_password: AdminPassword = None
-    user: UserId = None
+    # pydantic does not validate defaults: None marks a field not sent, and a null sent is
+    # still refused, which typing the fields `| None` would allow (hence the ignores).
+    instance_url: InstanceUrl = None  # type: ignore[assignment]
+    admin_user: AdminUser = None  # type: ignore[assignment]
+    admin_password: AdminPassword = None  # type: ignore[assignment]
+    user: UserId = None  # type: ignore[assignment]
 
 
 class ServiceNowDetailsView(Body):
@@ -84,8 +86,9 @@ class CustomFieldRequest(_Request):
 
 
 class CustomFieldChanges(_Request):
-    field_name: FieldName = None
-    message: Question = None
+    # As in ServiceNowDetailsChanges: None marks a field not sent; a null sent is refused.
+    field_name: FieldName = None  # type: ignore[assignment]
+    message: Question = None  # type: ignore[assignment]
 
 
 class CustomFieldView(Body):

@@ -3,6 +3,7 @@
 from servicenow import custom_fields
 from servicenow.models import CustomFieldChanges, CustomFieldView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -18,7 +19,7 @@ app = create_app()
     ),
 )
 def partial_update_custom_field(field_id: str, changes: CustomFieldChanges) -> CustomFieldView:
-    return CustomFieldView.of(custom_fields.update(current_caller(app), field_id, changes))
+    return CustomFieldView.of(custom_fields.update(ports(), current_caller(app), field_id, changes))
 
 
 lambda_handler = lambda_entry(app, Access.LOGIN)

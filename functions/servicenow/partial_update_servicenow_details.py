@@ -3,6 +3,7 @@
 from servicenow import servicenow_details
 from servicenow.models import ServiceNowDetailsChanges, ServiceNowDetailsView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -20,7 +21,7 @@ def partial_update_servicenow_details(
     details_id: str, changes: ServiceNowDetailsChanges
 ) -> ServiceNowDetailsView:
     return ServiceNowDetailsView.of(
-        servicenow_details.update(current_caller(app), details_id, changes)
+        servicenow_details.update(ports(), current_caller(app), details_id, changes)
     )
 
 

@@ -5,25 +5,26 @@ import uuid
 
 from servicenow.models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
 from servicenow.owners import owner_of_new_record
-from twittnow import audit, clock, repositories
+from twittnow import audit, clock
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound
 from twittnow.instance_urls import InvalidInstanceUrl, normalize_instance_url
 from twittnow.models import ServiceNowDetails
+from twittnow.ports import Ports
 from twittnow.repositories.credentials import AlreadyConnected, RecordChanged
-from twittnow.settings import get_settings
+from twittnow.repositories.secrets import SecretGone
 
 UNVERIFIED = "unverified"
 
 
-def create(caller: Caller, request: ServiceNowDetailsRequest) -> ServiceNowDetails:
-    owner_id = owner_of_new_record(caller, request.user)
-    instance_url = _valid_instance_url(request.instance_url)
-    credentials = repositories.credentials()
+def create(ports: Ports, caller: Caller, request: ServiceNowDetailsRequest) -> ServiceNowDetails:
+    owner_id = owner_of_new_record(ports, caller, request.user)
+    instance_url = _valid_instance_url(ports, request.instance_url)
+    credentials = ports.credentials
     if credentials.servicenow_of(owner_id) is not None:  # spares a secret made for nothing
         raise _one_per_user()
     details_id, now = str(uuid.uuid4()), clock.now()
-    secret_arn, secret_version = repositories.servicenow_secrets().create_version(
+    secret_arn, secret_version = ports.servicenow_secrets.create_version(
         details_id, request.admin_password.get_secret_value()
     )
     details = ServiceNowDetails(
@@ -39,11 +40,12 @@ def create(caller: Caller, request: ServiceNowDetailsRequest) -> ServiceNowDetai
     try:
         credentials.add_servicenow(details)
     except BaseException as error:
-        repositories.servicenow_secrets().delete(secret_arn)  # a secret nothing names is a leak
+        ports.servicenow_secrets.delete(secret_arn)  # a secret nothing names is a leak
         if isinstance(error, AlreadyConnected):
             raise _one_per_user() from None
         raise
     audit.record(
+        ports.audit_log,
         caller,
         "servicenow_details.created",
         resource_id=details.id,
@@ -53,28 +55,30 @@ def create(caller: Caller, request: ServiceNowDetailsRequest) -> ServiceNowDetai
     return details
 
 
-def list_visible(caller: Caller) -> list[ServiceNowDetails]:
+def list_visible(ports: Ports, caller: Caller) -> list[ServiceNowDetails]:
     """Every record for an admin; a tenant's own (zero or one) otherwise."""
-    credentials = repositories.credentials()
+    credentials = ports.credentials
     if caller.is_admin:
         return credentials.all_servicenow()
     own = credentials.servicenow_of(caller.user.id)
     return [own] if own else []
 
 
-def get(caller: Caller, details_id: str) -> ServiceNowDetails:
+def get(ports: Ports, caller: Caller, details_id: str) -> ServiceNowDetails:
     # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
-    details = repositories.credentials().servicenow_by_id(details_id)
+    details = ports.credentials.servicenow_by_id(details_id)
     if details is None or not caller.may_manage(details.user_id):
         raise NotFound(f"No ServiceNow details with id {details_id}.")
     return details
 
 
-def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -> ServiceNowDetails:
+def update(
+    ports: Ports, caller: Caller, details_id: str, changes: ServiceNowDetailsChanges
+) -> ServiceNowDetails:
     """PATCH and PUT alike. A new instance_url or admin_user comes with its password;
     new credentials or a new instance need verifying again. Nothing is stored before
     every check has passed."""
-    details = get(caller, details_id)
+    details = get(ports, caller, details_id)
     values = changes.model_dump(exclude_unset=True)
     if values.pop("user", details.user_id) != details.user_id:
         raise InvalidInput.for_field(
@@ -82,7 +86,7 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
             "The owner of a record cannot be changed; delete it and create one for the other user.",
         )
     if "instance_url" in values:
-        values["instance_url"] = _valid_instance_url(values["instance_url"])
+        values["instance_url"] = _valid_instance_url(ports, values["instance_url"])
     password = values.pop("admin_password", None)
     changed = [name for name, value in values.items() if getattr(details, name) != value]
     if changed and password is None:
@@ -91,9 +95,13 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
         # A new version of the secret, which only the record written below names: the
         # instance and user of any record read the password given with them, whatever
         # a concurrent change stores meanwhile.
-        values["secret_version"] = repositories.servicenow_secrets().put(
-            details.secret_arn, password.get_secret_value()
-        )
+        try:
+            values["secret_version"] = ports.servicenow_secrets.put(
+                details.secret_arn, password.get_secret_value()
+            )
+        except SecretGone:
+            get(ports, caller, details_id)  # NotFound when deleted meanwhile
+            raise
         changed.append("admin_password")
     if not changed:
         return details
@@ -107,14 +115,15 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
         }
     )
     try:
-        repositories.credentials().replace_servicenow(updated, previous=details)
+        ports.credentials.replace_servicenow(updated, previous=details)
     except RecordChanged:
-        get(caller, details_id)  # NotFound when deleted meanwhile
+        get(ports, caller, details_id)  # NotFound when deleted meanwhile
         raise Conflict(
             "These ServiceNow details were changed by another request while yours was "
             "being handled, so nothing was saved. Read them again and retry."
         ) from None
     audit.record(
+        ports.audit_log,
         caller,
         "servicenow_details.updated",
         resource_id=details.id,
@@ -124,18 +133,22 @@ def update(caller: Caller, details_id: str, changes: ServiceNowDetailsChanges) -
     return updated
 
 
-def delete(caller: Caller, details_id: str) -> None:
-    details = get(caller, details_id)
-    repositories.credentials().delete_servicenow(details)
-    repositories.servicenow_secrets().delete(details.secret_arn)
+def delete(ports: Ports, caller: Caller, details_id: str) -> None:
+    details = get(ports, caller, details_id)
+    ports.credentials.delete_servicenow(details)
+    ports.servicenow_secrets.delete(details.secret_arn)
     audit.record(
-        caller, "servicenow_details.deleted", resource_id=details.id, tenant_id=details.user_id
+        ports.audit_log,
+        caller,
+        "servicenow_details.deleted",
+        resource_id=details.id,
+        tenant_id=details.user_id,
     )
 
 
-def _valid_instance_url(url: str) -> str:
+def _valid_instance_url(ports: Ports, url: str) -> str:
     try:
-        return normalize_instance_url(url, get_settings().servicenow_allowed_hosts)
+        return normalize_instance_url(url, ports.settings.servicenow_allowed_hosts)
     except InvalidInstanceUrl as error:
         raise InvalidInput.for_field("instance_url", str(error)) from None
 

@@ -7,6 +7,7 @@ from servicenow.models import (
     ServiceNowDetailsView,
 )
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -25,7 +26,7 @@ def update_servicenow_details(
 ) -> ServiceNowDetailsView:
     changes = ServiceNowDetailsChanges(**details.model_dump(exclude_none=True))
     return ServiceNowDetailsView.of(
-        servicenow_details.update(current_caller(app), details_id, changes)
+        servicenow_details.update(ports(), current_caller(app), details_id, changes)
     )
 
 

@@ -3,6 +3,7 @@
 from servicenow import verification
 from servicenow.models import VerificationView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -17,7 +18,8 @@ app = create_app()
     ),
 )
 def verify_servicenow_details(details_id: str) -> VerificationView:
-    checked = verification.verify(current_caller(app), details_id)
+    checked = verification.verify(ports(), current_caller(app), details_id)
+    assert checked.status_checked_at is not None, "a verified record has its check's time"
     return VerificationView(
         status=checked.status, detail=checked.status_detail, checked_at=checked.status_checked_at
     )

@@ -4,6 +4,7 @@ completes it with the one-time code the callback's page showed."""
 from twitter_activity import connections
 from twitter_activity.models import ConfirmXConnectionRequest, XConnectionView
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, public_url
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -21,6 +22,7 @@ ANSWERS = answers(
 @app.post("/twitter-callback/confirm", responses=ANSWERS)
 def confirm_twitter_connection(request: ConfirmXConnectionRequest) -> XConnectionView:
     connection = connections.confirm(
+        ports(),
         current_caller(app),
         request.confirmation,
         public_url(app.current_event, connections.WEBHOOK_PATH),

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from twittnow import audit, clock, confirmation_codes, repositories
+from twittnow import audit, clock, confirmation_codes
 from twittnow.auth import Caller
 from twittnow.clients.x import (
     RequestToken,
@@ -40,13 +40,14 @@ from twittnow.clients.x import (
 )
 from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
 from twittnow.models import OAuthRequest, PendingXConnection, User, XConnection
+from twittnow.observability import logger
+from twittnow.ports import Ports
 from twittnow.repositories.credentials import (
     AccountHeldByAnotherTenant,
     AlreadyConnected,
     PendingConnectionGone,
 )
-from twittnow.settings import get_settings
-from twittnow.x_accounts import disconnect, x_client
+from twittnow.x_accounts import disconnect
 
 AUTHORIZATION_LIFETIME = timedelta(minutes=15)
 CONFIRMATION_LIFETIME = timedelta(minutes=15)
@@ -75,12 +76,12 @@ class Approval:
     confirmation: str = field(repr=False)
 
 
-def start(caller: Caller, callback_url: str) -> tuple[str, datetime]:
+def start(ports: Ports, caller: Caller, callback_url: str) -> tuple[str, datetime]:
     """A request token tied to the tenant for 15 minutes, and the URL to authorize it on X."""
     with _x_answers("start connecting the X account"):
-        request_token = x_client().request_token(callback_url)
+        request_token = ports.x().request_token(callback_url)
     expires_at = clock.now() + AUTHORIZATION_LIFETIME
-    repositories.oauth_requests().add(
+    ports.oauth_requests.add(
         OAuthRequest(
             oauth_token=request_token.oauth_token,
             oauth_token_secret=request_token.oauth_token_secret,
@@ -88,10 +89,12 @@ def start(caller: Caller, callback_url: str) -> tuple[str, datetime]:
             expires_at=expires_at,
         )
     )
-    return x_client().authorize_url(request_token.oauth_token), expires_at
+    return ports.x().authorize_url(request_token.oauth_token), expires_at
 
 
-def finish(oauth_token: str | None, verifier: str | None, denied: str | None) -> Approval:
+def finish(
+    ports: Ports, oauth_token: str | None, verifier: str | None, denied: str | None
+) -> Approval:
     """X's OAuth 1.0a redirect back: exchanges the verifier and holds the account for the
     tenant's confirmation. Only a successful exchange spends the authorization."""
     if denied:
@@ -102,16 +105,16 @@ def finish(oauth_token: str | None, verifier: str | None, denied: str | None) ->
         raise InvalidInput(
             "X's redirect must carry oauth_token and oauth_verifier. Start again with GET /get-auth-url."
         )
-    authorizations = repositories.oauth_requests()
+    authorizations = ports.oauth_requests
     request = authorizations.get(oauth_token)
     if request is None:
         raise _unknown_authorization()
-    tenant = repositories.users().get(request.user_id)
+    tenant = ports.users.get(request.user_id)
     if tenant is None:
         raise NotFound("The user who started this authorization no longer exists.")
     with _x_answers("finish connecting the X account"):
         try:
-            access = x_client().access_token(
+            access = ports.x().access_token(
                 RequestToken(request.oauth_token, request.oauth_token_secret), verifier
             )
         except (XRequestRejected, XConnectionBroken):
@@ -126,14 +129,14 @@ def finish(oauth_token: str | None, verifier: str | None, denied: str | None) ->
         "access_token_secret": access.credentials.access_token_secret,
     }
     return _hold_for_confirmation(
-        tenant, ApprovedAccount(access.user_id, access.screen_name, tokens)
+        ports, tenant, ApprovedAccount(access.user_id, access.screen_name, tokens)
     )
 
 
-def confirm(caller: Caller, confirmation: str, webhook_url: str) -> XConnection:
+def confirm(ports: Ports, caller: Caller, confirmation: str, webhook_url: str) -> XConnection:
     """The tenant that started the authorization completes it with the code the approving
     browser was shown. Anyone else's call finds nothing, and changes nothing."""
-    pending = repositories.credentials().x_pending(confirmation_codes.digest(confirmation))
+    pending = ports.credentials.x_pending(confirmation_codes.digest(confirmation))
     # Another tenant's code answers like an unknown one: codes reveal nothing.
     if pending is None or pending.user_id != caller.user.id:
         raise _no_pending_connection()
@@ -143,26 +146,32 @@ def confirm(caller: Caller, confirmation: str, webhook_url: str) -> XConnection:
         )
     except confirmation_codes.SealBroken:
         raise _no_pending_connection() from None
-    previous = _check_one_account_rules(caller.user.id, pending.x_user_id, pending.screen_name)
-    return _connect(caller, pending, tokens, previous, webhook_url)
+    previous = _check_one_account_rules(
+        ports, caller.user.id, pending.x_user_id, pending.screen_name
+    )
+    return _connect(ports, caller, pending, tokens, previous, webhook_url)
 
 
-def revoke(caller: Caller) -> None:
+def revoke(ports: Ports, caller: Caller) -> None:
     """Unsubscribes the account and forgets it. Idempotent: nothing connected is fine."""
-    connection = repositories.credentials().x_of(caller.user.id)
+    connection = ports.credentials.x_of(caller.user.id)
     if connection is None:
         return
     with _x_answers("disconnect the X account"):
-        disconnect(connection)
+        disconnect(ports, connection)
     audit.record(
-        caller, "x_connection.revoked", resource_id=connection.id, tenant_id=connection.user_id
+        ports.audit_log,
+        caller,
+        "x_connection.revoked",
+        resource_id=connection.id,
+        tenant_id=connection.user_id,
     )
 
 
-def _hold_for_confirmation(tenant: User, account: ApprovedAccount) -> Approval:
+def _hold_for_confirmation(ports: Ports, tenant: User, account: ApprovedAccount) -> Approval:
     """Stores the approved account as the tenant's pending connection, its tokens sealed
     under a new confirmation code."""
-    _check_one_account_rules(tenant.id, account.x_user_id, account.screen_name)
+    _check_one_account_rules(ports, tenant.id, account.x_user_id, account.screen_name)
     code = confirmation_codes.new_code()
     pending = PendingXConnection(
         code_digest=confirmation_codes.digest(code),
@@ -174,7 +183,7 @@ def _hold_for_confirmation(tenant: User, account: ApprovedAccount) -> Approval:
         ),
         expires_at=clock.now() + CONFIRMATION_LIFETIME,
     )
-    repositories.credentials().add_x_pending(pending)
+    ports.credentials.add_x_pending(pending)
     return Approval(pending, tenant.company_name or tenant.username, code)
 
 
@@ -184,40 +193,41 @@ def _seal_context(tenant_id: str, x_user_id: str) -> str:
 
 
 def _check_one_account_rules(
-    tenant_id: str, x_user_id: str, screen_name: str
+    ports: Ports, tenant_id: str, x_user_id: str, screen_name: str
 ) -> XConnection | None:
     """One X account per tenant and one tenant per X account. Answers the tenant's
     connection of this same account, if any (reconnecting replaces its tokens)."""
-    previous = repositories.credentials().x_of(tenant_id)
+    previous = ports.credentials.x_of(tenant_id)
     if previous is not None and previous.x_user_id != x_user_id:
         raise Conflict(
             f"This tenant is already connected to @{previous.screen_name}. "
             "Disconnect it with DELETE /twitter-revoke/ first."
         )
-    holder = repositories.credentials().x_by_account(x_user_id)
+    holder = ports.credentials.x_by_account(x_user_id)
     if holder is not None and holder.user_id != tenant_id:
         raise _held_by_another(screen_name)
     return previous
 
 
 def _connect(
+    ports: Ports,
     tenant: Caller,
     pending: PendingXConnection,
     tokens: dict[str, str],
     previous: XConnection | None,
     webhook_url: str,
 ) -> XConnection:
-    api = WebhookApi(get_settings().x_webhook_api)
+    api = WebhookApi(ports.settings.x_webhook_api)
     # Taken before subscribing, so that every event X delivers for the new subscription is
     # accepted after connected_at (see XConnection.account_released_at).
     now = clock.now()
     credentials = UserCredentials(tokens["access_token"], tokens["access_token_secret"])
     with _x_answers("subscribe the X account to the webhook"):
-        webhook_id = _registered_webhook(webhook_url)
-        subscription_id = x_client().subscribe(api, webhook_id, pending.x_user_id, credentials)
+        webhook_id = _registered_webhook(ports, webhook_url)
+        subscription_id = ports.x().subscribe(api, webhook_id, pending.x_user_id, credentials)
     secret = json.dumps(tokens)
     if previous is not None:  # the same account again: new tokens, same record
-        version = repositories.x_secrets().put(previous.secret_arn, secret)
+        version = ports.x_secrets.put(previous.secret_arn, secret)
         connection = previous.model_copy(
             update={
                 "secret_version": version,
@@ -232,7 +242,7 @@ def _connect(
         )
     else:
         connection_id = str(uuid.uuid4())
-        secret_arn, version = repositories.x_secrets().create_version(connection_id, secret)
+        secret_arn, version = ports.x_secrets.create_version(connection_id, secret)
         connection = XConnection(
             id=connection_id,
             user_id=tenant.user.id,
@@ -245,23 +255,32 @@ def _connect(
             subscription_id=subscription_id,
             connected_at=now,
             updated_at=now,
-            account_released_at=repositories.credentials().account_released_at(pending.x_user_id),
+            account_released_at=ports.credentials.account_released_at(pending.x_user_id),
         )
     try:
-        repositories.credentials().confirm_x(connection, pending)
+        ports.credentials.confirm_x(connection, pending)
     except (PendingConnectionGone, AccountHeldByAnotherTenant, AlreadyConnected) as error:
         if previous is None:
-            repositories.x_secrets().delete(
-                connection.secret_arn
-            )  # a secret nothing names is a leak
+            ports.x_secrets.delete(connection.secret_arn)  # a secret nothing names is a leak
         if isinstance(error, PendingConnectionGone):
             raise _no_pending_connection() from None
         if isinstance(error, AccountHeldByAnotherTenant):
             raise _held_by_another(pending.screen_name) from None
+        # No tenant holds this account (the claim is free, or this tenant's), so its new
+        # subscription would only use up one of the app's on X. Best effort: whatever X
+        # answers, the tenant's answer is the 409.
+        try:
+            ports.x().unsubscribe(api, webhook_id, pending.x_user_id, subscription_id)
+        except XError as unsubscribe_error:
+            logger.warning(
+                "X account left subscribed",
+                extra={"x_user_id": pending.x_user_id, "error": unsubscribe_error.message},
+            )
         raise Conflict(
             "This tenant connected another X account meanwhile; revoke it first."
         ) from None
     audit.record(
+        ports.audit_log,
         tenant,
         "x_connection.connected",
         resource_id=connection.id,
@@ -271,10 +290,10 @@ def _connect(
     return connection
 
 
-def _registered_webhook(webhook_url: str) -> str:
+def _registered_webhook(ports: Ports, webhook_url: str) -> str:
     """The id of this service's webhook on X (registered by `python -m ops webhooks register`)."""
     base_url = webhook_url.removesuffix(WEBHOOK_PATH)
-    ours = [webhook for webhook in x_client().list_webhooks() if webhook.url.startswith(base_url)]
+    ours = [webhook for webhook in ports.x().list_webhooks() if webhook.url.startswith(base_url)]
     if not ours:
         raise UpstreamUnavailable(
             "No X webhook is registered for this service yet. An operator must run "

@@ -15,10 +15,11 @@ not retry a 200.
 import json
 import time
 
-from twittnow import clock, repositories
+from twittnow import clock
 from twittnow.errors import InvalidInput
 from twittnow.instance import kept
 from twittnow.observability import count, logger
+from twittnow.ports import Ports
 from twittnow.repositories.queues import QueueMessage
 from twittnow.x_events import (
     MalformedDelivery,
@@ -37,7 +38,7 @@ def _held_until() -> dict[str, float]:
     return {}
 
 
-def accept(raw_body: bytes) -> int:
+def accept(ports: Ports, raw_body: bytes) -> int:
     """Queues the delivery's events; answers how many were queued."""
     try:
         delivery = json.loads(raw_body)
@@ -47,7 +48,7 @@ def accept(raw_body: bytes) -> int:
         raise InvalidInput.for_field("body", "A delivery must be a JSON object.")
     count("DeliveriesReceived")
     account_id = delivery_account_id(delivery)
-    if account_id is not None and not _held(account_id):
+    if account_id is not None and not _held(ports, account_id):
         # Answered 200 all the same: X would otherwise retry it for days.
         logger.info(
             "Delivery for an X account no tenant holds; dropped.", extra={"account": account_id}
@@ -61,7 +62,7 @@ def accept(raw_body: bytes) -> int:
         return 0
     count("EventsQueued", len(events))
     received_at = clock.now()
-    repositories.inbound_queue().send(
+    ports.inbound_queue.send(
         [
             QueueMessage(
                 body=event.model_copy(update={"received_at": received_at}),
@@ -74,10 +75,10 @@ def accept(raw_body: bytes) -> int:
     return len(events)
 
 
-def _held(account_id: str) -> bool:
+def _held(ports: Ports, account_id: str) -> bool:
     if _held_until().get(account_id, 0.0) > time.monotonic():
         return True
-    held = repositories.credentials().holds_account(account_id)
+    held = ports.credentials.holds_account(account_id)
     if held:
         _held_until()[account_id] = time.monotonic() + HELD_FOR_SECONDS
     return held

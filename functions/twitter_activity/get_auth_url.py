@@ -3,6 +3,7 @@
 from twitter_activity import connections
 from twitter_activity.models import AuthUrlResponse
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, public_url
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -13,7 +14,7 @@ app = create_app()
 )
 def get_auth_url() -> AuthUrlResponse:
     callback_url = public_url(app.current_event, "/twitter-callback")
-    auth_url, expires_at = connections.start(current_caller(app), callback_url)
+    auth_url, expires_at = connections.start(ports(), current_caller(app), callback_url)
     return AuthUrlResponse(auth_url=auth_url, expires_at=expires_at)
 
 

@@ -21,18 +21,22 @@ from twittnow import (
     consumers,
     correlation_ids,
     customer_channel,
-    repositories,
     servicenow_instances,
     x_accounts,
 )
 from twittnow.clients.servicenow import (
     Case,
     ServiceNowBadCredentials,
-    ServiceNowClient,
     ServiceNowMissingRole,
     ServiceNowNotFound,
 )
-from twittnow.clients.x import XConnectionBroken, XMediaRefused, XNotFound, XRequestRejected
+from twittnow.clients.x import (
+    XConnectionBroken,
+    XMediaRefused,
+    XNotFound,
+    XReplyNotAllowed,
+    XRequestRejected,
+)
 from twittnow.instance_urls import InvalidInstanceUrl
 from twittnow.models import (
     Channel,
@@ -45,7 +49,8 @@ from twittnow.models import (
     ServiceNowDetails,
     XConnection,
 )
-from twittnow.observability import count, logger
+from twittnow.observability import annotate_tenant, count, logger
+from twittnow.ports import Ports, ServiceNowApi
 from twittnow.retries import TENANT_ACTION_WAIT_SECONDS, RetryLater
 from twittnow.x_events import (
     AccountRevoked,
@@ -66,42 +71,44 @@ STAFF = "staff"
 BOT = "bot"
 
 
-def handle(event: XEvent) -> None:
+def handle(ports: Ports, event: XEvent) -> None:
     match event:
         case AccountRevoked():
-            _account_revoked(event)
+            _account_revoked(ports, event)
         case DirectMessageSent():
-            _sent_by_account(event)
+            _sent_by_account(ports, event)
         case DirectMessageReceived() | Mention():
-            connection = _connection_of(event)
+            connection = _connection_of(ports, event)
             if connection is not None:
-                CustomerMessage.received(connection, event).run()
+                CustomerMessage.received(ports, connection, event).run()
 
 
-def record_failure(event: XEvent, reason: str) -> None:
+def record_failure(ports: Ports, event: XEvent, reason: str) -> None:
     """The event's last attempt failed: its message shows why, in the conversation. Its
     status stays the mark of the last step done, so that a redrive resumes from there."""
     if not isinstance(event, DirectMessageReceived | Mention):
         return
-    connection = repositories.credentials().x_by_account(event.account_id)
+    connection = ports.credentials.x_by_account(event.account_id)
     if connection is None:
         return
-    conversation = repositories.conversations().get(_conversation_id(connection, event))
-    message = conversation and repositories.messages().get(conversation.id, _message_key(event))
+    conversation = ports.conversations.get(_conversation_id(connection, event))
+    message = ports.messages.get(conversation.id, _message_key(event)) if conversation else None
     if message is not None:
-        repositories.messages().update(message, failure=reason, updated_at=clock.now())
+        ports.messages.update(message, failure=reason, updated_at=clock.now())
 
 
 # ---------------------------------------------------------------- the account's own events
 
 
-def _account_revoked(event: AccountRevoked) -> None:
-    connection = repositories.credentials().x_by_account(event.account_id)
+def _account_revoked(ports: Ports, event: AccountRevoked) -> None:
+    connection = ports.credentials.x_by_account(event.account_id)
     # A revoke older than the connection's last change (a reconnect) is history; X gives
     # its time in whole seconds.
     if connection is None or connection.updated_at.replace(microsecond=0) > event.revoked_at:
         return
+    annotate_tenant(connection.user_id)
     x_accounts.mark_broken(
+        ports,
         connection,
         f"@{connection.screen_name} revoked Twittnow's access on X at "
         f"{clock.isoformat(event.revoked_at)}; connect the account again.",
@@ -109,10 +116,10 @@ def _account_revoked(event: AccountRevoked) -> None:
     )
 
 
-def _sent_by_account(event: DirectMessageSent) -> None:
+def _sent_by_account(ports: Ports, event: DirectMessageSent) -> None:
     """Our own DM coming back (dropped), or one the company's staff typed in X's app,
     which goes on the customer's open case as the company's comment."""
-    echoes = repositories.echoes()
+    echoes = ports.echoes
     if echoes.is_ours(event.account_id, event.event_id):
         return
     # Only a DM sent through an app can be our echo: one typed in X's own app (no app id)
@@ -124,19 +131,28 @@ def _sent_by_account(event: DirectMessageSent) -> None:
                 "The service is sending this customer a DM; checking for its echo.",
                 ECHO_RECHECK_SECONDS,
             )
-    connection = _connection_of(event)
-    if connection is not None:
-        StaffMessage(connection, event).run()
+    connection = _connection_of(ports, event)
+    if connection is None:
+        return
+    conversation = ports.conversations.get(
+        Conversation.id_for(
+            connection.user_id, connection.x_user_id, event.recipient_id, Channel.DM
+        )
+    )
+    if conversation is None:
+        return  # staff wrote to someone who never wrote to the account: not a support thread
+    StaffMessage(ports, connection, event, conversation).run()
 
 
 def _connection_of(
+    ports: Ports,
     event: DirectMessageReceived | DirectMessageSent | Mention,
 ) -> XConnection | None:
     """The connection the event belongs to: the one that held the account when the webhook
     accepted the event. None when no tenant holds the account now, and for an event the
     webhook accepted while the account was disconnected (its cached claim said "held"),
     even once the account is connected again."""
-    connection = repositories.credentials().x_by_account(event.account_id)
+    connection = ports.credentials.x_by_account(event.account_id)
     if connection is None:
         logger.info(
             "Event for an X account no tenant holds; dropped.", extra={"account": event.account_id}
@@ -160,7 +176,9 @@ def _conversation_id(connection: XConnection, event: DirectMessageReceived | Men
     return Conversation.id_for(connection.user_id, connection.x_user_id, event.customer_id, channel)
 
 
-def _message_key(event: XEvent) -> str:
+def _message_key(
+    event: DirectMessageReceived | DirectMessageSent | Mention | AccountRevoked,
+) -> str:
     sent_at = event.revoked_at if isinstance(event, AccountRevoked) else event.sent_at
     return f"{clock.sortable(sent_at)}#{event.event_id}"
 
@@ -171,15 +189,16 @@ def _message_key(event: XEvent) -> str:
 class _Instance:
     """The tenant's ServiceNow instance, read on first use."""
 
-    def __init__(self, tenant_id: str):
+    def __init__(self, ports: Ports, tenant_id: str):
+        self.ports = ports
         self.tenant_id = tenant_id
         self._details: ServiceNowDetails | None = None
-        self._client: ServiceNowClient | None = None
+        self._client: ServiceNowApi | None = None
 
     @property
     def details(self) -> ServiceNowDetails:
         if self._details is None:
-            self._details = repositories.credentials().servicenow_of(self.tenant_id)
+            self._details = self.ports.credentials.servicenow_of(self.tenant_id)
             if self._details is None:
                 raise RetryLater(
                     "The tenant has no ServiceNow details: POST /servicenow-details/ first.",
@@ -188,16 +207,16 @@ class _Instance:
         return self._details
 
     @property
-    def client(self) -> ServiceNowClient:
+    def client(self) -> ServiceNowApi:
         if self._client is None:
-            self._client = servicenow_instances.client_for(self.details)
+            self._client = servicenow_instances.client_for(self.ports, self.details)
         return self._client
 
     @property
-    def client_if_any(self) -> ServiceNowClient | None:
+    def client_if_any(self) -> ServiceNowApi | None:
         """The client, or None when the tenant has no ServiceNow details now."""
         if self._details is None:
-            self._details = repositories.credentials().servicenow_of(self.tenant_id)
+            self._details = self.ports.credentials.servicenow_of(self.tenant_id)
         return None if self._details is None else self.client
 
 
@@ -205,6 +224,7 @@ class _Conversational:
     """What handling a message of a conversation needs: the tenant's connection and
     instance, the conversation, and recording messages and comments in it."""
 
+    ports: Ports
     connection: XConnection
     conversation: Conversation
     instance: _Instance
@@ -219,19 +239,22 @@ class _Conversational:
             tenant_id=self.connection.user_id,
             conversation_id=self.conversation.id if self.conversation else None,
         )
+        annotate_tenant(self.connection.user_id)
         try:
             self.process()
         except (ServiceNowBadCredentials, ServiceNowMissingRole, InvalidInstanceUrl) as error:
             servicenow_instances.record_status(
-                self.instance.details, *servicenow_instances.status_for(error)
+                self.ports.credentials,
+                self.instance.details,
+                *servicenow_instances.status_for(error),
             )
             raise
 
     def _save(self, message: ConversationMessage, **changes) -> ConversationMessage:
-        return repositories.messages().update(message, updated_at=clock.now(), **changes)
+        return self.ports.messages.update(message, updated_at=clock.now(), **changes)
 
     def _update_conversation(self, **changes) -> Conversation:
-        self.conversation = repositories.conversations().update(self.conversation.id, **changes)
+        self.conversation = self.ports.conversations.update(self.conversation.id, **changes)
         return self.conversation
 
     def _has_open_case(self) -> bool:
@@ -266,6 +289,9 @@ class _Conversational:
         comment an earlier attempt may have written. Answers the message, commented, or
         None if the case turned out to be gone."""
         case_sys_id, case_number = self.conversation.case_sys_id, self.conversation.case_number
+        if case_sys_id is None:  # not expected (the message went to a named case): as one gone
+            self._case_seen(None)
+            return None
         if not (retrying and _has_comment(self.instance.client, case_sys_id, text)):
             try:
                 case = self.instance.client.add_comment(case_sys_id, text)
@@ -277,7 +303,7 @@ class _Conversational:
         return self._save(message, status=MessageStatus.COMMENTED, case_number=case_number)
 
 
-def _has_comment(client: ServiceNowClient, case_sys_id: str, text: str) -> bool:
+def _has_comment(client: ServiceNowApi, case_sys_id: str, text: str) -> bool:
     return any(
         activity.kind == "comments" and activity.text.strip() == text.strip()
         for activity in client.case_activities(case_sys_id)
@@ -292,24 +318,28 @@ class CustomerMessage(_Conversational):
 
     def __init__(
         self,
+        ports: Ports,
         connection: XConnection,
         event: DirectMessageReceived | Mention,
         conversation: Conversation,
         message: ConversationMessage,
     ):
+        self.ports = ports
         self.connection = connection
         self.event = event
         self.conversation = conversation
         self.message = message
-        self.instance = _Instance(connection.user_id)
+        self.instance = _Instance(ports, connection.user_id)
         self._customer_record: Customer | None = None
 
     @classmethod
-    def received(cls, connection: XConnection, event: DirectMessageReceived | Mention):
+    def received(
+        cls, ports: Ports, connection: XConnection, event: DirectMessageReceived | Mention
+    ):
         """The event's conversation and message, recorded on first sight."""
         now = clock.now()
         channel = Channel.MENTION if isinstance(event, Mention) else Channel.DM
-        conversation = repositories.conversations().get_or_create(
+        conversation = ports.conversations.get_or_create(
             Conversation(
                 id=_conversation_id(connection, event),
                 tenant_id=connection.user_id,
@@ -322,7 +352,7 @@ class CustomerMessage(_Conversational):
                 last_message_at=event.sent_at,
             )
         )
-        message, _ = repositories.messages().add(
+        message, _ = ports.messages.add(
             ConversationMessage(
                 conversation_id=conversation.id,
                 key=_message_key(event),
@@ -336,11 +366,18 @@ class CustomerMessage(_Conversational):
                 updated_at=now,
             )
         )
-        changes = {"last_message_at": max(event.sent_at, conversation.last_message_at)}
-        if isinstance(event, Mention):
+        changes: dict[str, object] = {
+            "last_message_at": max(event.sent_at, conversation.last_message_at)
+        }
+        # X lets the account reply only to a post that mentions it (the summoned-reply
+        # rule): a reply typed without @account does not move where replies go, unless
+        # the customer never mentioned it (then X decides, and says so if it refuses).
+        if isinstance(event, Mention) and (
+            event.mentions_account or conversation.latest_post_id is None
+        ):
             changes["latest_post_id"] = event.post_id
-        conversation = repositories.conversations().update(conversation.id, **changes)
-        return cls(connection, event, conversation, message)
+        conversation = ports.conversations.update(conversation.id, **changes)
+        return cls(ports, connection, event, conversation, message)
 
     def process(self) -> None:
         """Takes the message on from the status the last attempt left it in (see
@@ -403,7 +440,7 @@ class CustomerMessage(_Conversational):
         """Keeps the message for the case to come (its description)."""
         conversation = self.conversation
         keys = conversation.waiting_message_keys
-        changes = {}
+        changes: dict[str, object] = {}
         if self.message.key not in keys:
             changes["waiting_message_keys"] = [*keys, self.message.key]
         if not conversation.pending_case_correlation_id:
@@ -420,18 +457,17 @@ class CustomerMessage(_Conversational):
         customer = self._customer()
         unanswered = [
             field
-            for field in repositories.custom_fields().of_tenant(self.connection.user_id)
+            for field in self.ports.custom_fields.of_tenant(self.connection.user_id)
             if field.field_name not in customer.answers
         ]
         if not unanswered:
             return False
         field = unanswered[0]
         conversation = self.conversation
+        question = None
         if conversation.pending_field == field.field_name and conversation.pending_question_key:
-            question = repositories.messages().get(
-                conversation.id, conversation.pending_question_key
-            )
-        else:
+            question = self.ports.messages.get(conversation.id, conversation.pending_question_key)
+        if question is None:
             question = self._outbound(
                 self._reply_key(f"question:{field.field_name}"), field.message
             )
@@ -459,13 +495,14 @@ class CustomerMessage(_Conversational):
             self._update_conversation(
                 pending_case_correlation_id=correlation_id, case_requested_at=clock.now()
             )
-            customer = consumers.consumer_of(client, self._customer())
+            customer = consumers.consumer_of(self.ports.customers, client, self._customer())
             self._customer_record = customer
             # The profile by its sys_id: given a handle, the Case API would make or pick a
             # profile by that handle, whoever holds it now.
             profile = {}
             if customer.social_profile_sys_id:
                 profile["sn_app_cs_social_social_profile"] = customer.social_profile_sys_id
+            assert customer.consumer_sys_id, "consumers.consumer_of names the consumer"
             case = client.create_case(
                 short_description=self._short_description(),
                 description=self._description(waiting),
@@ -474,6 +511,11 @@ class CustomerMessage(_Conversational):
                 **profile,
             )
             count("CasesCreated")
+        # The held messages' media, while the conversation still names them: a retry finds
+        # the case by its correlation id and attaches what is left.
+        for held in waiting:
+            if held.key != self.message.key:
+                self._attach_media_of(held, case.sys_id)
         self._update_conversation(
             status=ConversationStatus.OPEN,
             case_sys_id=case.sys_id,
@@ -487,7 +529,15 @@ class CustomerMessage(_Conversational):
         )
         for held in waiting:
             if held.key != self.message.key:
-                self._save(held, status=MessageStatus.CASE_CREATED, case_number=case.number)
+                # Every step of theirs is done: a redrive of one whose last attempt failed
+                # must not take it for the message that opened the case (and acknowledge).
+                self._save(
+                    held,
+                    status=MessageStatus.CASE_CREATED,
+                    case_number=case.number,
+                    handled=True,
+                    failure="",
+                )
         if self.message.status == MessageStatus.ANSWERED:
             self._update_message(case_number=case.number)  # an answer stays one
         else:
@@ -497,7 +547,7 @@ class CustomerMessage(_Conversational):
         keys = list(self.conversation.waiting_message_keys)
         if self.message.status != MessageStatus.ANSWERED and self.message.key not in keys:
             keys.append(self.message.key)
-        found = (repositories.messages().get(self.conversation.id, key) for key in keys)
+        found = (self.ports.messages.get(self.conversation.id, key) for key in keys)
         return [message for message in found if message is not None]
 
     def _short_description(self) -> str:
@@ -507,7 +557,7 @@ class CustomerMessage(_Conversational):
     def _description(self, waiting: list[ConversationMessage]) -> str:
         texts = [_with_media_links(message.text, message.media_urls) for message in waiting]
         answers = self._customer().answers
-        fields = repositories.custom_fields().of_tenant(self.connection.user_id)
+        fields = self.ports.custom_fields.of_tenant(self.connection.user_id)
         answered = [
             f"{field.field_name}: {answers[field.field_name]}"
             for field in fields
@@ -532,33 +582,41 @@ class CustomerMessage(_Conversational):
         return _with_media_links(self.message.text, self.message.media_urls)
 
     def _attach_media(self) -> None:
-        """Attaches the message's media to its case where X lets us fetch them; the links
-        are in the comment or description either way."""
-        message = self.message
+        """Attaches the message's media to its case (those of the messages held for the
+        case, _open_case attaches)."""
+        if self.conversation.case_sys_id:
+            self.message = self._attach_media_of(self.message, self.conversation.case_sys_id)
+
+    def _attach_media_of(
+        self, message: ConversationMessage, case_sys_id: str
+    ) -> ConversationMessage:
+        """Attaches the message's media to the case where X lets us fetch them, once each;
+        the links are in the comment or description either way. Answers the message."""
         pending = [url for url in message.media_urls if url not in message.media_attached]
-        if not pending or not self.conversation.case_sys_id:
-            return
-        credentials = x_accounts.credentials_of(self.connection)
+        if not pending:
+            return message
+        credentials = x_accounts.credentials_of(self.ports, self.connection)
         attached = list(message.media_attached)
         for url in pending:
             try:
-                media = x_accounts.x_client().download_media(credentials, url)
+                media = self.ports.x().download_media(credentials, url)
             except (XMediaRefused, XNotFound, XRequestRejected, XConnectionBroken) as error:
                 # A withheld or deleted file: its link stays on the case all the same.
                 logger.warning("Media not attached", extra={"reason": error.message})
             else:
                 self.instance.client.attach_file(
-                    self.conversation.case_sys_id, media.file_name, media.content_type, media.data
+                    case_sys_id, media.file_name, media.content_type, media.data
                 )
             attached.append(url)
-            self._update_message(media_attached=attached)
+            message = self._save(message, media_attached=attached)
+        return message
 
     # ------------------------------------------------------------ the customer and replies
 
     def _customer(self) -> Customer:
         if self._customer_record is None:
             tenant_id, customer_id = self.connection.user_id, self.event.customer_id
-            customer = repositories.customers().get(tenant_id, customer_id)
+            customer = self.ports.customers.get(tenant_id, customer_id)
             if customer is None:
                 now = clock.now()
                 customer = Customer(
@@ -590,7 +648,7 @@ class CustomerMessage(_Conversational):
         self._save_customer(screen_name=screen_name, name=name, screen_name_seen_at=event.sent_at)
 
     def _show_on_conversation(self, channel: Channel, screen_name: str, name: str) -> None:
-        conversations = repositories.conversations()
+        conversations = self.ports.conversations
         conversation_id = Conversation.id_for(
             self.connection.user_id, self.connection.x_user_id, self.event.customer_id, channel
         )
@@ -608,20 +666,23 @@ class CustomerMessage(_Conversational):
 
     def _save_customer(self, **changes) -> None:
         customer = self._customer().model_copy(update={**changes, "updated_at": clock.now()})
-        repositories.customers().put(customer)
+        self.ports.customers.put(customer)
         self._customer_record = customer
 
     def _reply_key(self, kind: str) -> str:
-        """The key of the bot's answer to this message: its time of sending, so that it is
-        listed after what the customer wrote meanwhile, chosen once for every retry."""
-        if self.message.reply_key is None:
+        """The key of the bot's answer of this kind to this message: its time of sending,
+        so that it is listed after what the customer wrote meanwhile, chosen once for every
+        retry. A retry that answers otherwise (the question's field was deleted meanwhile,
+        so the case opens) takes a new key: the old one names the other answer."""
+        key = self.message.reply_key
+        if key is None or key.partition("#")[2] != f"{self.message.event_id}#{kind}":
             key = f"{clock.sortable(clock.now())}#{self.message.event_id}#{kind}"
             self._update_message(reply_key=key)
-        return self.message.reply_key
+        return key
 
     def _outbound(self, key: str, text: str) -> ConversationMessage:
         """The bot's message with this key: recorded now, or as an earlier attempt did."""
-        message, _ = repositories.messages().add(
+        message, _ = self.ports.messages.add(
             ConversationMessage(
                 conversation_id=self.conversation.id,
                 key=key,
@@ -639,17 +700,27 @@ class CustomerMessage(_Conversational):
 
     def _deliver(self, message: ConversationMessage) -> None:
         """Sends the bot's message unless it was delivered. A refusal that retrying cannot
-        fix (the customer does not accept DMs...) is recorded on it, not retried."""
-        if message.status == MessageStatus.DELIVERED:
+        fix (the customer does not accept DMs...) is recorded on it, not retried; one by
+        X's summoned-reply rule is final, and noted on the case for the agent."""
+        if message.status == MessageStatus.DELIVERED or message.handled:
             return
         try:
             customer_channel.send(
+                self.ports,
                 self.connection,
                 self.conversation,
                 message.text,
                 message.x_message_ids,
                 on_sent=lambda ids: self._save(message, x_message_ids=ids),
             )
+        except XReplyNotAllowed:
+            note = customer_channel.not_allowed_note(self.connection, self.conversation)
+            count("RepliesNotAllowedByX")
+            conversation = self.conversation
+            if conversation.status == ConversationStatus.OPEN and conversation.case_sys_id:
+                self.instance.client.add_work_note(conversation.case_sys_id, note)
+            self._save(message, status=MessageStatus.FAILED, status_detail=note, handled=True)
+            return
         except XRequestRejected as error:
             self._save(message, status=MessageStatus.FAILED, status_detail=error.message)
             return
@@ -663,20 +734,22 @@ class StaffMessage(_Conversational):
     """A DM the company's staff sent from X's own app: recorded on the customer's open
     case as the company's comment, so agents in ServiceNow see the whole exchange."""
 
-    def __init__(self, connection: XConnection, event: DirectMessageSent):
+    def __init__(
+        self,
+        ports: Ports,
+        connection: XConnection,
+        event: DirectMessageSent,
+        conversation: Conversation,
+    ):
+        self.ports = ports
         self.connection = connection
         self.event = event
-        self.instance = _Instance(connection.user_id)
-        conversation_id = Conversation.id_for(
-            connection.user_id, connection.x_user_id, event.recipient_id, Channel.DM
-        )
-        self.conversation = repositories.conversations().get(conversation_id)
+        self.instance = _Instance(ports, connection.user_id)
+        self.conversation = conversation
 
     def process(self) -> None:
-        if self.conversation is None:
-            return  # staff wrote to someone who never wrote to the account: not a support thread
         now = clock.now()
-        message, _ = repositories.messages().add(
+        message, _ = self.ports.messages.add(
             ConversationMessage(
                 conversation_id=self.conversation.id,
                 key=_message_key(self.event),

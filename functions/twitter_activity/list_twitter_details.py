@@ -15,6 +15,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -24,7 +25,7 @@ def list_twitter_details(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[XConnectionView]:
-    accounts = [XConnectionView.of(connection) for connection in twitter_details.list_all()]
+    accounts = [XConnectionView.of(connection) for connection in twitter_details.list_all(ports())]
     return paginate(accounts, app.current_event, page, page_size)
 
 

@@ -2,6 +2,7 @@
 
 from twitter_activity import connections
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, no_content
+from twittnow.wiring import ports
 
 app = create_app()
 
@@ -11,7 +12,7 @@ app = create_app()
     responses=answers(204, {503: "X did not answer or throttled us; nothing changed."}),
 )
 def revoke_twitter():
-    connections.revoke(current_caller(app))
+    connections.revoke(ports(), current_caller(app))
     return no_content()
 
 

@@ -18,6 +18,7 @@ from twitter_activity import connections
 from twitter_activity.models import PendingXConnectionView
 from twittnow.api import Access, ErrorEnvelope, create_app, lambda_entry, public_url
 from twittnow.errors import ApiError
+from twittnow.wiring import ports
 
 app = create_app()
 # The answer shows a one-time code: no cache keeps it, no referrer carries the URL on.
@@ -26,8 +27,13 @@ NOT_KEPT = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 def _page_or_json(when: str, model: type[BaseModel]) -> OpenAPIResponse:
     """A page for the person, or `model` as JSON with ?format=json."""
-    content = {"text/html": {"schema": {"type": "string"}}, "application/json": {"model": model}}
-    return {"description": when, "content": content}
+    return {
+        "description": when,
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/json": {"model": model},
+        },
+    }
 
 
 ANSWERS = {
@@ -59,7 +65,7 @@ def twitter_callback(
     format: Annotated[str | None, Query(pattern="^(json|html)$")] = None,
 ):
     try:
-        approval = connections.finish(oauth_token, oauth_verifier, denied)
+        approval = connections.finish(ports(), oauth_token, oauth_verifier, denied)
     except ApiError as error:
         if format == "json":
             raise

@@ -1,19 +1,19 @@
 """The tenants' X details as the API shows them: connections read from the store, with
 no call to X (connecting and revoking, which call X, are in connections.py)."""
 
-from twittnow import repositories
 from twittnow.auth import Caller
 from twittnow.errors import NotFound
 from twittnow.models import XConnection
+from twittnow.ports import Ports
 
 
-def list_all() -> list[XConnection]:
-    return repositories.credentials().all_x()
+def list_all(ports: Ports) -> list[XConnection]:
+    return ports.credentials.all_x()
 
 
-def get(caller: Caller, connection_id: str) -> XConnection:
+def get(ports: Ports, caller: Caller, connection_id: str) -> XConnection:
     # Another tenant's id answers 404 like an unknown one: ids don't reveal who exists.
-    connection = repositories.credentials().x_by_id(connection_id)
+    connection = ports.credentials.x_by_id(connection_id)
     if connection is None or not caller.may_manage(connection.user_id):
         raise NotFound(f"No X details with id {connection_id}.")
     return connection

@@ -33,6 +33,7 @@ MEDIA_TYPES = (PHOTO, VIDEO, ANIMATED_GIF)
 MEDIA_KEY_PREFIXES = {PHOTO: "3", VIDEO: "7", ANIMATED_GIF: "16"}
 # The bitrate of the sandbox's one mp4 variant; X gives GIFs' mp4 a bitrate of 0.
 BITRATES = {VIDEO: 832000, ANIMATED_GIF: 0}
+SCREEN_NAME = re.compile(r"\w{1,15}", re.ASCII)
 
 
 class Snowflakes:
@@ -173,21 +174,39 @@ class Post:
     in_reply_to_id: str | None = None
     in_reply_to: Account | None = None  # the replied-to post's author, when known
     media: tuple[Media, ...] = ()  # up to 4
+    # Where the text its author typed starts: after the @screen_name X puts before a reply
+    # (display_text_range, x-api/activity/event-payloads.mdx "post.reply.create").
+    display_from: int = 0
 
     @property
     def delivered_text(self) -> str:
         """The text as X delivers it: with the media's one t.co link at the end."""
         return f"{self.text} {media_link(self.id)}" if self.media else self.text
 
+    @property
+    def display_text_range(self) -> list[int]:
+        return [self.display_from, len(self.text)]
+
+    @property
+    def explicit_mentions(self) -> tuple[Account, ...]:
+        """The accounts @mentioned in what the author typed, not only in the @screen_name
+        X puts before a reply: post.mention.create skips those implicit mentions
+        (x-api/activity/introduction.mdx)."""
+        typed = {
+            account for account, start, _ in self.mention_spans() if start >= self.display_from
+        }
+        return tuple(account for account in self.mentions if account in typed)
+
     def mention_spans(self) -> list[tuple[Account, int, int]]:
-        """Where each mentioned account's @screen_name is in the text."""
+        """Where the mentioned accounts' @screen_names are in the text, each time."""
         spans = []
         for account in self.mentions:
             pattern = rf"(?<!\w)@{re.escape(account.screen_name)}\b"
-            found = re.search(pattern, self.text, re.IGNORECASE | re.ASCII)
-            if found:
-                spans.append((account, found.start(), found.end()))
-        return spans
+            spans += [
+                (account, found.start(), found.end())
+                for found in re.finditer(pattern, self.text, re.IGNORECASE | re.ASCII)
+            ]
+        return sorted(spans, key=lambda span: span[1])
 
 
 @dataclass(frozen=True)
@@ -289,6 +308,7 @@ def _v1_tweet(post: Post) -> dict:
         "id": int(post.id),
         "id_str": post.id,
         "text": post.delivered_text,
+        "display_text_range": post.display_text_range,
         "source": '<a href="https://x.com" rel="nofollow">Twittnow sandbox</a>',
         "truncated": False,
         "in_reply_to_status_id": int(post.in_reply_to_id) if post.in_reply_to_id else None,
@@ -361,11 +381,13 @@ def xaa_direct_message_payload(message: DirectMessage) -> dict:
     }
 
 
-def xaa_post_payload(post: Post) -> tuple[dict, dict]:
-    """The payload (a v2 post) and includes of post.mention.create."""
+def xaa_post_payload(post: Post, replied_to: Post | None = None) -> tuple[dict, dict]:
+    """The payload (a v2 post) and includes of post.mention.create and post.reply.create;
+    the includes name the post replied to, when given."""
     payload = {
         "id": post.id,
         "text": post.delivered_text,
+        "display_text_range": post.display_text_range,
         "author_id": post.author.id,
         "created_at": iso(post.created_at),
         "conversation_id": post.conversation_id,
@@ -381,11 +403,16 @@ def xaa_post_payload(post: Post) -> tuple[dict, dict]:
         "reply_settings": "everyone",
     }
     if post.in_reply_to_id:
+        payload["in_reply_to_tweet_id"] = post.in_reply_to_id
         payload["referenced_tweets"] = [{"type": "replied_to", "id": post.in_reply_to_id}]
         if post.in_reply_to:
             payload["in_reply_to_user_id"] = post.in_reply_to.id
     users = {post.author.id: post.author, **{account.id: account for account in post.mentions}}
-    includes = {"users": [account.v2() for account in users.values()], "tweets": [payload]}
+    tweets = [payload]
+    if replied_to is not None:
+        users.setdefault(replied_to.author.id, replied_to.author)
+        tweets.append(xaa_post_payload(replied_to)[0])
+    includes = {"users": [account.v2() for account in users.values()], "tweets": tweets}
     if post.media:
         link, start, end = _link_span(post.delivered_text, post.id)
         first = post.media[0]

@@ -311,14 +311,21 @@ class Webhooks:
                     ]
             return self._signed(planned)
 
-    def for_post(self, post: Post, *, to_author: bool, shape: str | None) -> list[Delivery]:
-        """Deliveries of a post: AAA to the mentioned accounts, the replied-to one, and the
-        author if `to_author`; XAA post.mention.create to the mentioned accounts."""
+    def for_post(
+        self, post: Post, *, to_author: bool, shape: str | None, replied_to: Post | None = None
+    ) -> list[Delivery]:
+        """Deliveries of a post, which replies to `replied_to` if given: AAA
+        tweet_create_events to the mentioned accounts (a reply's implicit mention too), the
+        replied-to one, and the author if `to_author`; XAA post.mention.create to the
+        accounts the author @mentioned, and post.reply.create to the author of the post it
+        directly replies to (x-api/activity/introduction.mdx)."""
         concerned = [*post.mentions, *filter(None, [post.in_reply_to])]
         if to_author:
             concerned.append(post.author)
-        mention = "post.mention.create"
-        payload, includes = xaa_post_payload(post)
+        events = [("post.mention.create", account) for account in post.explicit_mentions]
+        if post.in_reply_to and post.in_reply_to.id != post.author.id:
+            events.append(("post.reply.create", post.in_reply_to))
+        payload, includes = xaa_post_payload(post, replied_to)
         planned: list[_Planned] = []
         with self._lock:
             if shape in (None, ACCOUNT_ACTIVITY):
@@ -329,16 +336,16 @@ class Webhooks:
                         for webhook_id in self._account_activity_webhooks(account)
                     ]
             if shape in (None, ACTIVITY):
-                for account in post.mentions:
+                for event_type, account in events:
                     planned += [
                         (
                             sub.webhook_id,
                             ACTIVITY,
-                            mention,
+                            event_type,
                             account,
                             self._event(sub, payload, includes),
                         )
-                        for sub in self._activity_subscriptions(mention, account)
+                        for sub in self._activity_subscriptions(event_type, account)
                     ]
             return self._signed(planned)
 

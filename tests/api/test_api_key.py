@@ -196,29 +196,6 @@ def test_the_key_opens_no_other_endpoint(api, keyed_tenant, method, path, body):
     assert api.get(f"/auth/users/{tenant.id}/", token=tenant.token).status == 200
 
 
-def test_logins_keep_working_and_logout_all_spares_the_key(api, tenant):
-    key = new_key(api, tenant.token)
-    assert api.get(f"/auth/users/{tenant.id}/", token=tenant.token).status == 200
-    second_session = api.login(tenant.username, tenant.password)
-
-    assert api.post("/auth/logout-all/", token=tenant.token).status == 204
-    assert api.get(f"/auth/users/{tenant.id}/", token=second_session).status == 401
-    assert key_is_valid(api, key, tenant)
-
-
-def test_setting_a_password_spares_the_key(api, admin_token, tenant):
-    key = new_key(api, tenant.token)
-    assert (
-        api.patch(
-            f"/auth/users/{tenant.id}/set-password/",
-            token=admin_token,
-            json={"password": "reset by admin"},
-        ).status
-        == 204
-    )
-    assert key_is_valid(api, key, tenant)
-
-
 def test_the_key_is_stored_only_as_a_digest(in_process_api, tenant_of):
     api = in_process_api
     tenant = tenant_of(api)

@@ -8,7 +8,9 @@ import boto3
 import pytest
 
 from tests.api.client import assert_envelope
+from twittnow import repositories
 from twittnow.tokens import digest
+from twittnow.wiring import ports
 
 NEW_PASSWORD = "reset after a breach"
 
@@ -95,9 +97,9 @@ def test_a_stale_update_does_not_undo_a_password_reset(
     """The tenant's PATCH reads the user, an admin resets the password, then the PATCH
     writes: before, it wrote back the old password hash with the new last name."""
     api, tenant = in_process_api, tenant_of(in_process_api)
-    users = auth_logic.repositories.users()
+    users = repositories.users()
     caller = auth_logic.Caller(
-        user=users.get(tenant.id), token=auth_logic.repositories.tokens().get(digest(tenant.token))
+        user=users.get(tenant.id), token=repositories.tokens().get(digest(tenant.token))
     )
     read = users.get
 
@@ -116,7 +118,7 @@ def test_a_stale_update_does_not_undo_a_password_reset(
     monkeypatch.setattr(users, "get", read_then_reset)
     with pytest.raises(auth_logic.Conflict) as refused:
         auth_logic.update_user(
-            caller, tenant.id, auth_logic.PartialUpdateUserRequest(last_name="Stale")
+            ports(), caller, tenant.id, auth_logic.PartialUpdateUserRequest(last_name="Stale")
         )
     assert "Read the user again and retry" in refused.value.message
     monkeypatch.undo()
@@ -151,7 +153,7 @@ def test_a_login_racing_a_password_reset_gets_no_session(
 
     monkeypatch.setattr(auth_logic, "verify_password", check_then_reset)
     with pytest.raises(auth_logic.NotAuthenticated):
-        auth_logic.login(tenant.username, tenant.password)
+        auth_logic.login(ports(), tenant.username, tenant.password)
     monkeypatch.undo()
 
     assert login_tokens_of(tenant.id) == []

@@ -8,9 +8,8 @@ import boto3
 import pytest
 
 from tests.api.client import ApiClient
-from twittnow import clock
+from twittnow import clock, repositories
 from twittnow.models import Token, TokenKind
-from twittnow.repositories.tokens import TokensRepository
 from twittnow.tokens import digest, new_token
 
 
@@ -30,7 +29,7 @@ def all_items(table_variable: str) -> list[dict]:
 def plant_token(user_id: str, kind: TokenKind, expires_in: timedelta | None) -> str:
     """A token written straight to the table, as login or the API-key endpoint would."""
     token, now = new_token(), clock.now()
-    TokensRepository(os.environ["TOKENS_TABLE"]).add(
+    repositories.tokens().add(
         Token(
             digest=digest(token),
             user_id=user_id,

@@ -5,7 +5,11 @@ The update set's business rule calls it with the tenant's developer API key; the
 API took form fields (`message`, `target`: the customer's consumer sys_id). Every test
 starts from a real conversation: a customer DMs the tenant's account on the sandbox X, and
 the stack opens a case in the sandbox ServiceNow. A refused request must change nothing:
-no agent message in the conversation, and nothing sent on X."""
+no agent message in the conversation, and nothing sent on X.
+
+The domain's branches (which conversation a number or target names, resolutions with and
+without a message, event ids derived from the content, per tenant) are unit tests on the
+fakes: tests/unit/test_case_events_logic.py and tests/unit/test_replies.py."""
 
 import threading
 import uuid
@@ -156,22 +160,6 @@ def test_a_login_token_and_the_case_number_work_too(api, talk):
     assert_delivered_once(talk, text)
 
 
-def test_the_number_field_alone_names_the_case(api, talk, api_key):
-    text = "Your parcel is in the depot."
-    reply = post_event(api, api_key, {"number": talk.case_number, "message": text})
-
-    assert_accepted(reply, talk)
-    assert_delivered_once(talk, text)
-
-
-def test_target_in_json_names_the_customer_by_consumer_sys_id(api, talk, api_key):
-    text = "Found your order."
-    reply = post_event(api, api_key, {"target": talk.consumer, "message": text})
-
-    assert_accepted(reply, talk)
-    assert_delivered_once(talk, text)
-
-
 @pytest.mark.parametrize("content_type", [FORM, f"{FORM}; charset=UTF-8"])
 def test_form_fields_as_the_original_api_sent_them(api, talk, api_key, content_type):
     # Spaces, '+', '&' and non-ASCII survive the form encoding.
@@ -191,27 +179,6 @@ def test_the_aliases_and_a_missing_trailing_slash(api, talk, api_key, path):
 
     assert_accepted(reply, talk)
     assert_delivered_once(talk, text)
-
-
-@pytest.mark.parametrize("kind", ["resolved", "closed"])
-def test_resolving_with_a_message_sends_it_and_ends_the_conversation(api, talk, api_key, kind):
-    text = "Refund issued. Anything else?"
-    body = {"case": talk.case_sys_id, "message": text, "type": kind}
-    assert_accepted(post_event(api, api_key, body), talk)
-
-    assert_delivered_once(talk, text)
-    # The customer's next message opens a new case.
-    assert talk.desk.conversation_with(talk.customer)["status"] == "new"
-
-
-def test_resolving_without_a_message_sends_nothing_and_ends_the_conversation(api, talk, api_key):
-    before = snapshot(talk)
-    reply = post_event(api, api_key, {"case": talk.case_sys_id, "type": "resolved"})
-
-    assert_accepted(reply, talk)
-    drained(api.stack)
-    assert talk.desk.sent_to(talk.customer) == before.sent
-    assert talk.desk.conversation_with(talk.customer)["status"] == "new"
 
 
 def test_the_same_event_id_twice_is_one_reply_delivered_once(api, talk, api_key):
@@ -256,41 +223,6 @@ def test_the_same_event_sent_at_once_several_times_is_delivered_once(api, talk, 
     }
     assert_delivered_once(talk, text)
     assert len(agent_messages(talk)) == 1
-
-
-def test_an_event_without_an_id_sent_twice_is_delivered_once(api, talk, api_key):
-    # The id is derived from the content, so a quick retry is recognized.
-    event = {"case": talk.case_sys_id, "message": "One moment."}
-    first, second = (post_event(api, api_key, event) for _ in range(2))
-    other = post_event(api, api_key, {**event, "message": "Another thing."})
-
-    assert_accepted(first, talk)
-    assert second.body["id"] == first.body["id"]
-    assert assert_accepted(other, talk)["id"] != first.body["id"]
-    assert_delivered_once(talk, "One moment.")
-    assert_delivered_once(talk, "Another thing.")
-
-
-def test_event_ids_are_per_tenant(api, talk, api_key):
-    # Two instances may well number their changes alike: one must not swallow the other's.
-    other_desk = open_desk(api)
-    event_id = "sys_journal_field:42"
-    try:
-        other = start_talk(other_desk)
-        other_key = api.post("/api-key/", token=other_desk.token).body["token"]
-        mine = post_event(
-            api, api_key, {"case": talk.case_sys_id, "message": "Mine.", "event_id": event_id}
-        )
-        theirs = post_event(
-            api, other_key, {"case": other.case_sys_id, "message": "Theirs.", "event_id": event_id}
-        )
-        assert_accepted(mine, talk)
-        assert_accepted(theirs, other)
-        assert_delivered_once(talk, "Mine.")
-        assert_delivered_once(other, "Theirs.")
-        assert "Theirs." not in sent_texts(talk)
-    finally:
-        close_desk(other_desk)
 
 
 def test_fields_servicenow_may_add_are_ignored(api, talk, api_key):

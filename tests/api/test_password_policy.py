@@ -1,13 +1,10 @@
 """New passwords: common and breached ones, the username, and spaces are refused with a
-400 that says why; passwords are NFKC-normalized, and hashes of passwords stored before
-normalization still log in."""
+400 that says why; passwords are NFKC-normalized. (Hashes of passwords stored before
+normalization log in and are upgraded: tests/unit/test_auth_logic.py.)"""
 
-import os
 import unicodedata
 
-import boto3
 import pytest
-from argon2 import PasswordHasher
 
 from tests.api.client import assert_envelope
 
@@ -73,32 +70,3 @@ def test_a_password_logs_in_whether_its_accents_are_composed_or_not(api, admin_t
 
     assert api.login(username, NFC)
     assert api.login(username, NFD)
-
-
-def test_a_hash_made_before_normalization_still_logs_in_and_is_upgraded(in_process_api, tenant_of):
-    tenant = tenant_of(in_process_api)
-    users = boto3.client("dynamodb")
-    key = {"pk": {"S": f"USER#{tenant.id}"}}
-    # What the service stored before passwords were normalized: a hash of the typed form.
-    users.update_item(
-        TableName=os.environ["USERS_TABLE"],
-        Key=key,
-        UpdateExpression="SET password_hash = :hash",
-        ExpressionAttributeValues={
-            ":hash": {"S": PasswordHasher(time_cost=1, memory_cost=47104, parallelism=1).hash(NFD)}
-        },
-    )
-    assert (
-        in_process_api.post(
-            "/auth/login/", json={"username": tenant.username, "password": NFC}
-        ).status
-        == 401
-    )
-
-    assert in_process_api.login(tenant.username, NFD)  # as it was typed when it was set
-
-    upgraded = users.get_item(TableName=os.environ["USERS_TABLE"], Key=key)["Item"][
-        "password_hash"
-    ]["S"]
-    assert PasswordHasher().verify(upgraded, NFC)  # now the hash of the NFKC form
-    assert in_process_api.login(tenant.username, NFC)

@@ -209,14 +209,6 @@ def test_only_the_tenant_that_started_can_confirm(
     assert x_details_of(api, admin_token, other_tenant.id) == []
 
 
-def test_a_used_code_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
-    code = approve(api, tenant.token, screen_name)["confirmation"]
-    first = confirm(api, tenant.token, code)
-    assert first.status == 200, first.body
-    assert_envelope(confirm(api, tenant.token, code), 404, "NOT_FOUND")
-    assert x_details_of(api, admin_token, tenant.id) == [first.body]
-
-
 def test_an_expired_code_is_refused(api, admin_token, tenant, screen_name, registered_webhook):
     code = approve(api, tenant.token, screen_name)["confirmation"]
     boto3.client("dynamodb").update_item(
@@ -297,38 +289,7 @@ def test_a_pending_connection_keeps_no_usable_token(api, tenant, screen_name, re
 
 
 # ---------------------------------------------------------------- forged redirects (issue item 8)
-
-
-def test_a_forged_declined_redirect_does_not_cancel_the_authorization(
-    api, tenant, screen_name, registered_webhook
-):
-    started = api.get("/get-auth-url", token=tenant.token).body
-    oauth_token = parse_qs(urlsplit(started["auth_url"]).query)["oauth_token"][0]
-
-    assert_envelope(
-        api.get(f"/twitter-callback?denied={oauth_token}&format=json"), 403, "PERMISSION_DENIED"
-    )
-
-    approved = requests.get(
-        f"{started['auth_url']}&approve={screen_name}", allow_redirects=False, timeout=10
-    )
-    landed = api.get(approved.headers["Location"] + "&format=json")
-    assert landed.status == 200, landed.body
-    assert confirm(api, tenant.token, landed.body["confirmation"]).status == 200
-
-
-def test_a_forged_wrong_verifier_does_not_spend_the_authorization(
-    api, admin_token, tenant, screen_name, registered_webhook
-):
-    callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
-    forged = f"/twitter-callback?oauth_token={oauth_token_of(callback)}&oauth_verifier=guessed&format=json"
-
-    assert_envelope(api.get(forged), 400, "VALIDATION_ERROR")
-    assert x_details_of(api, admin_token, tenant.id) == []
-
-    landed = api.get(callback + "&format=json")
-    assert landed.status == 200, landed.body
-    assert confirm(api, tenant.token, landed.body["confirmation"]).status == 200
+# A forged denial or wrong verifier spends nothing: tests/unit/test_connections.py.
 
 
 def test_verifiers_cannot_be_guessed_at(api, tenant, screen_name, registered_webhook):
@@ -387,50 +348,9 @@ def test_an_expired_authorization_is_refused(
 
 
 # ---------------------------------------------------------------- one account, one tenant
-
-
-def test_one_tenant_per_x_account(
-    api, admin_token, tenant, other_tenant, screen_name, registered_webhook
-):
-    connect(api, tenant.token, screen_name)
-    callback = authorize_on_x(api, other_tenant.token, f"approve={screen_name}")
-    refused = api.get(callback + "&format=json")
-    assert_envelope(refused, 409, "CONFLICT")
-    assert f"@{screen_name}" in refused.body["error"]
-    assert x_details_of(api, admin_token, other_tenant.id) == []
-    assert len(x_details_of(api, admin_token, tenant.id)) == 1
-
-
-def test_the_rules_are_checked_again_at_confirmation(
-    api, admin_token, tenant, other_tenant, screen_name, registered_webhook
-):
-    code = approve(api, other_tenant.token, screen_name)["confirmation"]
-    connect(api, tenant.token, screen_name)  # meanwhile
-
-    assert_envelope(confirm(api, other_tenant.token, code), 409, "CONFLICT")
-    assert x_details_of(api, admin_token, other_tenant.id) == []
-
-    assert api.delete("/twitter-revoke/", token=tenant.token).status == 204
-    assert confirm(api, other_tenant.token, code).status == 200  # the refusal used nothing up
-
-
-def test_an_account_revoked_by_its_tenant_can_be_connected_by_another(
-    api, admin_token, tenant, other_tenant, screen_name, registered_webhook
-):
-    connect(api, tenant.token, screen_name)
-    assert api.delete("/twitter-revoke/", token=tenant.token).status == 204
-
-    taken = connect(api, other_tenant.token, screen_name)
-
-    assert [details["id"] for details in x_details_of(api, admin_token, other_tenant.id)] == [
-        taken["id"]
-    ]
-    assert x_details_of(api, admin_token, tenant.id) == []
-    assert_envelope(
-        api.get(authorize_on_x(api, tenant.token, f"approve={screen_name}") + "&format=json"),
-        409,
-        "CONFLICT",
-    )
+# The rules at the callback and again at confirmation, an account released to another
+# tenant, a used code: tests/unit/test_connections.py (the table's conditions behind them:
+# tests/unit/test_fake_contracts.py).
 
 
 def test_reconnecting_ones_own_account_keeps_the_record_and_another_account_is_refused(

@@ -1,7 +1,9 @@
 """The inbound processor's branches that the happy paths of tests/e2e/test_inbound.py leave
-out: staff writing in X's own app, our echoes racing their record, media, crashes between
-a call and its record, the customer's consumer, cases finished in ServiceNow, tenants and
-accounts that are not ready, the last attempt, partial batches, and X refusing the bot.
+out, where the real clients, tables and queue matter: staff writing in X's own app, our
+echoes racing their record, media, crashes between a call and its record, the customer's
+consumer, tenants and accounts that are not ready, the last attempt, partial batches, and
+X refusing the bot. Every branch of the domain itself (functions/twitter_activity/
+inbound.py) is run on the fakes by tests/unit/test_inbound*.py.
 
 Most tests act on the sandboxes and let the local stack run: the sandbox X delivers to
 the webhook, the stack's queue poller runs the processor, the sandbox ServiceNow keeps the
@@ -16,8 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from types import ModuleType
+from datetime import UTC, datetime
 from unittest.mock import patch
 
 import boto3
@@ -26,12 +27,13 @@ import requests
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from local.stack import LocalStack
-from sandboxes.servicenow.records import CASE_TABLE
 from sandboxes.x.payloads import APP_ID, Account, DirectMessage, aaa_direct_message
 from tests.api.client import ApiClient
 from twitter_activity import inbound
-from twittnow.clients.servicenow import ServiceNowUnavailable
+from twittnow import repositories
+from twittnow.clients.servicenow import ServiceNowClient, ServiceNowUnavailable
 from twittnow.settings import get_settings
+from twittnow.wiring import ports
 from twittnow.x_app import delivery_signature
 
 PROCESSOR = "ProcessInboundFunction"
@@ -299,12 +301,10 @@ class Processor:
         [self.function] = [f for f in stack.template.functions if f.logical_id == PROCESSOR]
         self.max_receive_count: int = get_settings().inbound_max_receive_count
 
-    @property
-    def repositories(self) -> ModuleType:
-        return self.inbound.repositories
+    repositories = repositories
 
     def handle(self, event) -> None:
-        self.inbound.handle(event)
+        self.inbound.handle(ports(), event)
 
     def run_batch(self, records: list[dict]) -> list[str]:
         """Runs the SQS handler on `records`; answers the message ids it reports failed.
@@ -476,27 +476,6 @@ def test_a_staff_dm_on_an_open_case_is_the_company_comment_on_it(stack, desk, cu
     ]
 
 
-def test_a_staff_dm_without_an_open_case_is_recorded_and_not_commented(stack, desk, customer):
-    desk.add_custom_field("city", "Which city do you live in?")
-    desk.customer_dm(customer, "My parcel is lost.")
-    settle(stack)
-    desk.staff_dm(customer, "Please answer the question so we can open a case.")
-    stranger = new_customer()
-    desk.staff_dm(stranger, "Hello, long time no see!")  # someone who never wrote to us
-    settle(stack)
-
-    assert desk.cases_of(customer) == []
-    messages = desk.messages_with(customer)
-    assert [(m["author"], m["status"]) for m in messages] == [
-        ("customer", "waiting_for_answers"),
-        ("bot", "delivered"),  # the question
-        ("staff", "delivered"),
-    ]
-    assert messages[2]["text"] == "Please answer the question so we can open a case."
-    # Not a support thread: no conversation is made up for it.
-    assert stranger not in {item["customer_screen_name"] for item in desk.conversations()}
-
-
 def test_our_echo_arriving_before_its_id_is_recorded_is_retried_then_dropped(
     stack, desk, customer, processor
 ):
@@ -518,30 +497,6 @@ def test_our_echo_arriving_before_its_id_is_recorded_is_retried_then_dropped(
     [case] = desk.cases_of(customer)
     assert comments_on(case) == []
     assert "staff" not in {message["author"] for message in desk.messages_with(customer)}
-
-
-def test_only_an_app_dm_within_the_echo_window_waits_for_its_record(
-    stack, desk, customer, processor
-):
-    desk.customer_dm(customer, "Where is my parcel?")
-    settle(stack)
-    processor.repositories.echoes().sending(desk.account_id, Account.named(customer).id)
-    typed, from_a_tool = (
-        processor.account_dm(desk.account_id, customer, text, app_id)
-        for text, app_id in [("Typed in the app", None), ("From a tool", "42")]
-    )
-
-    # Typed in X's app (no app id) while the service is sending: staff's, at once.
-    processor.handle(typed)
-    # Sent by another app of the company's, once the window is over: staff's too.
-    with patch.object(processor.inbound, "ECHO_RACE_WINDOW", timedelta(0)):
-        processor.handle(from_a_tool)
-
-    [case] = desk.cases_of(customer)
-    assert comments_on(case) == [
-        f"Sent on X by @{desk.account}: Typed in the app",
-        f"Sent on X by @{desk.account}: From a tool",
-    ]
 
 
 # ---------------------------------------------------------------- media
@@ -569,19 +524,6 @@ def test_a_customer_photo_is_linked_and_attached_to_the_case(stack, desk, custom
         [first_url],
         [second_url],
     ]
-
-
-def test_a_photo_x_will_not_serve_is_left_as_a_link(stack, desk, customer):
-    desk.x_fault(endpoint="media", status=404, times=1)
-    sent = desk.customer_dm(customer, "See the photo", media=[{"type": "photo"}])
-    settle(stack)
-
-    [case] = desk.cases_of(customer)
-    url = sent["dm"]["media"][0]["url"]
-    assert desk.case(case["sys_id"])["description"] == f"See the photo\nAttachment: {url}"
-    # Not retried either: a retry would have fetched it, the fault being used up.
-    assert desk.attachments_of(case) == []
-    assert desk.messages_with(customer)[0]["status"] == "case_created"
 
 
 def test_a_photo_x_fails_to_serve_for_now_is_attached_once_on_the_retry(stack, desk, customer):
@@ -632,7 +574,7 @@ def test_dying_after_the_case_was_created_finds_it_on_the_retry(stack, desk, cus
 
     with (
         crash_once(
-            processor.inbound.ServiceNowClient,
+            ServiceNowClient,
             "create_case",
             lambda _, **fields: fields["short_description"].endswith(f"@{customer}"),
             after_the_call=True,
@@ -723,7 +665,7 @@ def test_dying_before_the_acknowledgement_id_was_kept_sends_it_again_the_known_l
 def test_the_consumer_is_found_once_and_remembered_for_the_next_case(
     stack, desk, customer, processor
 ):
-    client = processor.inbound.ServiceNowClient
+    client = ServiceNowClient
     with (
         spying(client, "find_social_profile") as found,
         spying(client, "create_consumer") as created,
@@ -835,78 +777,6 @@ def test_a_new_x_user_with_a_customers_old_handle_gets_their_own_consumer_and_ca
     for user_id, case in ((jane_id, janes_case), (newcomer_id, newcomers_case)):
         [acknowledgement] = [item["text"] for item in sent if item["to"]["id"] == user_id]
         assert case["number"] in acknowledgement
-
-
-def test_a_late_message_does_not_bring_back_a_handle_its_user_left(
-    stack, desk, customer, processor
-):
-    desk.introduce(customer)
-    old = processor.customer_dm(desk.account_id, customer, "First, as the old handle.")
-    new = processor.customer_dm(desk.account_id, customer, "Then, renamed.")
-    renamed = f"{customer}_n"
-    new = new.model_copy(update={"customer_screen_name": renamed, "customer_name": renamed})
-    with quiet_x(stack):
-        processor.handle(new)
-        processor.handle(old)  # X's retry of an older delivery, processed after
-
-    conversation = desk.conversation_of(new.customer_id)
-    assert conversation["customer_screen_name"] == renamed
-    [case] = [
-        case
-        for case in desk.servicenow_overview()["cases"]
-        if case["sys_id"] == conversation["case_sys_id"]
-    ]
-    assert [p["handle"] for p in desk.social_profiles(case["consumer"])] == [renamed]
-    assert comments_on(case) == ["First, as the old handle."]
-
-
-# ---------------------------------------------------------------- cases finished in ServiceNow
-
-
-def test_a_case_resolved_in_servicenow_is_seen_once_its_state_is_stale(
-    stack, desk, customer, processor
-):
-    desk.customer_dm(customer, "Where is my parcel?")
-    settle(stack)
-    [first_case] = desk.cases_of(customer)
-    # What we know of the case is always stale: every message reads it first.
-    with patch.object(processor.inbound, "CASE_STATE_FRESH_FOR", timedelta(0)):
-        desk.customer_dm(customer, "It was due Monday.")  # still open: a comment on it
-        settle(stack)
-        # Resolved without the update set telling the service (no events URL set).
-        desk.servicenow("POST", f"/sandbox/cases/{first_case['number']}/resolve", text="Found")
-        desk.customer_dm(customer, "It came broken, though.")
-        settle(stack)
-
-    first_case, second_case = desk.cases_of(customer)
-    assert first_case["state"] == "6"  # resolved
-    assert comments_on(first_case) == ["It was due Monday.", "Found"]
-    assert desk.case(second_case["sys_id"])["description"] == "It came broken, though."
-    assert desk.conversation_with(customer)["case_number"] == second_case["number"]
-    sent = desk.sent_to(customer)
-    assert len(sent) == 2 and second_case["number"] in sent[1]
-
-
-def test_a_case_deleted_in_servicenow_makes_the_next_message_open_a_new_one(stack, desk, customer):
-    desk.customer_dm(customer, "Where is my parcel?")
-    settle(stack)
-    [gone] = desk.cases_of(customer)
-    servicenow = stack.servicenow_sandbox
-    with servicenow._lock:  # the sandbox has no API to delete a case
-        del servicenow._tables.records[CASE_TABLE][gone["sys_id"]]
-
-    desk.customer_dm(customer, "Hello? Anyone?")  # its comment answers 404
-    settle(stack)
-
-    [case] = desk.cases_of(customer)
-    assert case["sys_id"] != gone["sys_id"]
-    assert desk.case(case["sys_id"])["description"] == "Hello? Anyone?"
-    messages = desk.messages_with(customer)
-    assert [(m["text"], m["status"], m["case_number"]) for m in messages[2:]] == [
-        ("Hello? Anyone?", "case_created", case["number"]),
-        (messages[3]["text"], "delivered", case["number"]),
-    ]
-    assert case["number"] in desk.sent_to(customer)[-1]
 
 
 # ---------------------------------------------------------------- not ready, or not ours
@@ -1046,7 +916,7 @@ def test_a_failing_conversation_holds_back_only_its_own_messages_in_a_batch(stac
             raise ServiceNowUnavailable("ServiceNow is down for Bob.", status_code=503)
         return original(client, **fields)
 
-    client = processor.inbound.ServiceNowClient
+    client = ServiceNowClient
     original = client.create_case
     # Ann's acknowledgement goes out during the batch: its echo would start the poller.
     with (

@@ -95,7 +95,7 @@ def made_in_servicenow(client, screen_name: str, social_id: str = "") -> str:
 
 
 def test_a_new_customer_gets_a_consumer_whose_profile_carries_their_x_user_id(client, sandbox):
-    jane = consumers.consumer_of(client, customer(JANE, "jane"))
+    jane = consumers.consumer_of(repositories.customers(), client, customer(JANE, "jane"))
 
     [profile] = profiles(sandbox, jane.consumer_sys_id)
     assert (profile["social_id"], profile["handle"], profile["url"]) == (
@@ -111,10 +111,10 @@ def test_a_new_customer_gets_a_consumer_whose_profile_carries_their_x_user_id(cl
 
 
 def test_a_known_customer_is_matched_from_our_record_without_asking_servicenow(client, sandbox):
-    jane = consumers.consumer_of(client, customer(JANE, "jane"))
+    jane = consumers.consumer_of(repositories.customers(), client, customer(JANE, "jane"))
     calls = servicenow_calls(sandbox)
 
-    assert consumers.consumer_of(client, stored(JANE)) == stored(JANE)
+    assert consumers.consumer_of(repositories.customers(), client, stored(JANE)) == stored(JANE)
     assert stored(JANE).consumer_sys_id == jane.consumer_sys_id
     assert servicenow_calls(sandbox) == calls
 
@@ -124,7 +124,7 @@ def test_a_profile_already_carrying_the_x_user_id_is_theirs_and_shows_their_hand
 ):
     existing = made_in_servicenow(client, "jane_old", social_id=JANE)
 
-    jane = consumers.consumer_of(client, customer(JANE, "jane"))
+    jane = consumers.consumer_of(repositories.customers(), client, customer(JANE, "jane"))
 
     assert jane.consumer_sys_id == existing
     assert [p["handle"] for p in profiles(sandbox, existing)] == ["jane"]
@@ -134,10 +134,12 @@ def test_a_profile_already_carrying_the_x_user_id_is_theirs_and_shows_their_hand
 
 
 def test_a_new_x_user_with_a_former_customers_handle_never_gets_their_consumer(client, sandbox):
-    janes = consumers.consumer_of(client, customer(JANE, "jane")).consumer_sys_id
+    janes = consumers.consumer_of(
+        repositories.customers(), client, customer(JANE, "jane")
+    ).consumer_sys_id
     repositories.customers().put(stored(JANE).model_copy(update={"screen_name": "jane_new"}))
 
-    newcomer = consumers.consumer_of(client, customer(NEWCOMER, "jane"))
+    newcomer = consumers.consumer_of(repositories.customers(), client, customer(NEWCOMER, "jane"))
 
     assert newcomer.consumer_sys_id != janes
     assert [p["social_id"] for p in profiles(sandbox, newcomer.consumer_sys_id)] == [NEWCOMER]
@@ -147,7 +149,7 @@ def test_a_new_x_user_with_a_former_customers_handle_never_gets_their_consumer(c
 def test_a_consumer_found_only_by_handle_is_not_taken_for_the_customer(client, sandbox):
     by_handle_only = made_in_servicenow(client, "jane")
 
-    jane = consumers.consumer_of(client, customer(JANE, "jane"))
+    jane = consumers.consumer_of(repositories.customers(), client, customer(JANE, "jane"))
 
     assert jane.consumer_sys_id != by_handle_only
     assert sorted(consumers_named(sandbox, "jane")) == sorted(
@@ -166,7 +168,7 @@ def test_a_remembered_consumer_without_an_x_user_id_gets_the_customers(client, s
     )
     repositories.customers().put(remembered)
 
-    jane = consumers.consumer_of(client, remembered)
+    jane = consumers.consumer_of(repositories.customers(), client, remembered)
 
     assert jane.consumer_sys_id == theirs
     assert [p["social_id"] for p in profiles(sandbox, theirs)] == [JANE]
@@ -183,9 +185,9 @@ def test_a_consumer_two_records_share_stays_with_the_customer_who_wrote_first(cl
     for record in (first, newcomer):
         repositories.customers().put(record)
 
-    matched = consumers.consumer_of(client, newcomer)
+    matched = consumers.consumer_of(repositories.customers(), client, newcomer)
     assert matched.consumer_sys_id != shared
-    assert consumers.consumer_of(client, first).consumer_sys_id == shared
+    assert consumers.consumer_of(repositories.customers(), client, first).consumer_sys_id == shared
     assert [p["social_id"] for p in profiles(sandbox, shared)] == [JANE]
     assert repositories.customers().with_consumer(TENANT, shared).x_user_id == JANE
 
@@ -210,7 +212,7 @@ def test_a_remembered_consumer_whose_profile_is_another_x_users_is_not_used(clie
     )
     repositories.customers().put(remembered)
 
-    matched = consumers.consumer_of(client, remembered)
+    matched = consumers.consumer_of(repositories.customers(), client, remembered)
 
     assert matched.consumer_sys_id != someone_elses
     assert [p["social_id"] for p in profiles(sandbox, someone_elses)] == ["3003"]
@@ -225,7 +227,7 @@ def test_a_consumer_remembered_on_another_instance_is_looked_up_on_this_one(clie
         social_profile_sys_id="e" * 32,
     )
 
-    jane = consumers.consumer_of(client, elsewhere)
+    jane = consumers.consumer_of(repositories.customers(), client, elsewhere)
 
     assert jane.consumer_instance_url == client.instance_url
     assert [p["social_id"] for p in profiles(sandbox, jane.consumer_sys_id)] == [JANE]
@@ -241,11 +243,11 @@ def test_dying_before_the_profile_got_the_x_user_id_links_the_same_consumer_on_t
         patch.object(ServiceNowClient, "set_social_profile", side_effect=Crash),
         pytest.raises(Crash),
     ):
-        consumers.consumer_of(client, customer(JANE, "jane"))
+        consumers.consumer_of(repositories.customers(), client, customer(JANE, "jane"))
     half_done = stored(JANE)
     assert half_done.consumer_sys_id and half_done.social_profile_sys_id is None
 
-    jane = consumers.consumer_of(client, half_done)
+    jane = consumers.consumer_of(repositories.customers(), client, half_done)
 
     assert consumers_named(sandbox, "jane") == [jane.consumer_sys_id] == [half_done.consumer_sys_id]
     assert [p["social_id"] for p in profiles(sandbox, jane.consumer_sys_id)] == [JANE]
@@ -255,7 +257,7 @@ def test_dying_before_the_profile_got_the_x_user_id_links_the_same_consumer_on_t
 
 
 def test_a_new_handle_of_the_same_x_user_is_shown_on_their_profile(client, sandbox):
-    jane = consumers.consumer_of(client, customer(JANE, "jane"))
+    jane = consumers.consumer_of(repositories.customers(), client, customer(JANE, "jane"))
 
     consumers.handle_changed(client, jane, "jane_new")
 
@@ -268,7 +270,7 @@ def test_a_new_handle_of_the_same_x_user_is_shown_on_their_profile(client, sandb
 
 
 def test_a_new_handle_changes_nothing_where_the_customer_has_no_profile(client, sandbox):
-    jane = consumers.consumer_of(client, customer(JANE, "jane"))
+    jane = consumers.consumer_of(repositories.customers(), client, customer(JANE, "jane"))
     elsewhere = jane.model_copy(update={"consumer_instance_url": "https://other.service-now.com"})
     calls = servicenow_calls(sandbox)
 

@@ -1,5 +1,7 @@
 """What a function loads at its cold start: the packages that only some calls need stay
-out until those calls (bench/cold_start.py measures what they would cost)."""
+out until those calls (bench/cold_start.py measures what they would cost); in Lambda its
+handler is traced, with only the AWS SDK patched; untraced (the local stack, the tests),
+the X-Ray SDK stays out."""
 
 import json
 import os
@@ -27,27 +29,40 @@ LOADED_ON_FIRST_USE = (
 )
 # Never needed: requests-oauthlib would also load oauthlib's OAuth 2.
 NEVER_LOADED = ("requests_oauthlib", "oauthlib.oauth2")
-# Run in a fresh, isolated process, as Lambda's would be: prints the heavy modules loaded.
+# Loaded only when tracing is on.
+TRACING = ("aws_xray_sdk", "wrapt")
+# Run in a fresh, isolated process, as Lambda's would be: prints the heavy modules loaded,
+# whether the handler is Powertools' traced one, and what the X-Ray SDK patched.
 PROGRAM = """
 import importlib, json, sys
 code_dir, layer_dir, handler, watched = sys.argv[1:]
 sys.path[:0] = [code_dir, layer_dir]
 module_name, _, function_name = handler.rpartition(".")
-getattr(importlib.import_module(module_name), function_name)
-print(json.dumps([name for name in json.loads(watched) if name in sys.modules]))
+handler = getattr(importlib.import_module(module_name), function_name)
+wrappers = []  # the handler's decorators, outermost first (functools.wraps chains them)
+while handler is not None:
+    wrappers.append(handler.__code__.co_qualname)
+    handler = getattr(handler, "__wrapped__", None)
+patcher = sys.modules.get("aws_xray_sdk.core.patcher")
+print(json.dumps({
+    "loaded": [name for name in json.loads(watched) if name in sys.modules],
+    "traced": "Tracer.capture_lambda_handler.<locals>.decorate" in wrappers,
+    "patched": sorted(patcher._PATCHED_MODULES) if patcher else [],
+}))
 """
 
 
-@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda function: function.logical_id)
-def test_a_handler_loads_no_package_that_only_some_calls_need(function):
+def cold_start(function, watched, **environment):
+    """What a fresh process importing the function's handler prints (PROGRAM), with the
+    function's environment and `environment`."""
     environment = {
         "PATH": os.environ["PATH"],
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "dummy",
         "AWS_SECRET_ACCESS_KEY": "dummy",
         **function.environment,
+        **environment,
     }
-    watched = json.dumps([*LOADED_ON_FIRST_USE, *NEVER_LOADED])
     done = subprocess.run(
         [
             sys.executable,
@@ -64,4 +79,28 @@ def test_a_handler_loads_no_package_that_only_some_calls_need(function):
         text=True,
         check=True,
     )
-    assert json.loads(done.stdout) == []
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda function: function.logical_id)
+def test_in_lambda_a_handler_is_traced_and_loads_no_package_that_only_some_calls_need(function):
+    # Lambda sets LAMBDA_TASK_ROOT, and the template has Tracing: Active.
+    loaded = cold_start(
+        function,
+        json.dumps([*LOADED_ON_FIRST_USE, *NEVER_LOADED]),
+        LAMBDA_TASK_ROOT=str(function.code_uri),
+    )
+
+    assert loaded == {"loaded": [], "traced": True, "patched": ["botocore"]}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda function: function.logical_id)
+def test_untraced_a_handler_loads_no_x_ray_sdk(function):
+    loaded = cold_start(
+        function,
+        json.dumps([*LOADED_ON_FIRST_USE, *NEVER_LOADED, *TRACING]),
+        LAMBDA_TASK_ROOT=str(function.code_uri),
+        POWERTOOLS_TRACE_DISABLED="true",
+    )
+
+    assert loaded == {"loaded": [], "traced": False, "patched": []}

@@ -177,6 +177,16 @@ def test_with_the_real_x_the_allow_list_is_the_operators_alone():
     assert environment["X_API_BASE_URL"] == OPERATOR_VALUES["X_API_BASE_URL"]
 
 
+def test_tracing_is_off_unless_the_operator_turns_it_on(monkeypatch):
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    untraced = started_stack(Settings()).environment.values
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    traced = started_stack(Settings()).environment.values
+
+    assert untraced["POWERTOOLS_TRACE_DISABLED"] == "true"
+    assert traced["POWERTOOLS_TRACE_DISABLED"] == "false"
+
+
 def test_the_stack_sets_the_operators_values_in_the_functions_process(monkeypatch, sandboxes):
     monkeypatch.setenv("SERVICENOW_ALLOWED_HOSTS", "*.servicenowservices.com")
     stack = LocalStack(Settings.from_environment(os.environ))

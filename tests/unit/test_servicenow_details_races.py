@@ -3,8 +3,8 @@ its secret that holds the password given with its instance and user, and a write
 on a record read before another change is refused. Against the template's credentials
 table and Secrets Manager in moto."""
 
+from dataclasses import replace
 from datetime import timedelta
-from unittest.mock import patch
 
 import pytest
 
@@ -12,6 +12,7 @@ from tests.moto_tables import template_tables
 from twittnow import clock, repositories, servicenow_instances
 from twittnow.models import ServiceNowDetails
 from twittnow.repositories.credentials import RecordChanged
+from twittnow.wiring import ports
 
 
 @pytest.fixture
@@ -57,9 +58,9 @@ def moved(details: ServiceNowDetails, host: str, password: str) -> ServiceNowDet
 def password_sent_to(details: ServiceNowDetails) -> tuple[str, str]:
     """The instance and password a client for `details` calls with."""
     made = []
-    with patch.object(servicenow_instances, "ServiceNowClient", lambda *args: made.append(args)):
-        servicenow_instances.client_for(details)
-    [(instance_url, _user, password, _timeout)] = made
+    connecting = replace(ports(), servicenow=lambda *args: made.append(args))
+    servicenow_instances.client_for(connecting, details)
+    [(instance_url, _user, password)] = made
     return instance_url, password
 
 
@@ -81,14 +82,22 @@ def test_a_change_based_on_a_record_read_before_another_change_is_refused(aws):
 
 def test_a_status_is_kept_only_on_the_credentials_it_is_of(aws):
     checked = stored_details("dev1.service-now.com", "first")
-    assert servicenow_instances.record_status(checked, "ok", "fine") is not None
+    assert (
+        servicenow_instances.record_status(repositories.credentials(), checked, "ok", "fine")
+        is not None
+    )
     current = repositories.credentials().servicenow_of("tenant-1")
     assert current.status == "ok"
     assert current.updated_at == checked.updated_at  # a status is no change of credentials
 
     changed = moved(current, "dev2.service-now.com", "second")
     repositories.credentials().replace_servicenow(changed, previous=current)
-    assert servicenow_instances.record_status(current, "bad_credentials", "stale") is None
+    assert (
+        servicenow_instances.record_status(
+            repositories.credentials(), current, "bad_credentials", "stale"
+        )
+        is None
+    )
     assert repositories.credentials().servicenow_of("tenant-1") == changed
 
 

@@ -1,6 +1,9 @@
 """The webhook remembers for a minute that an X account is held, and never that it is not:
 a stale "not held" would drop deliveries X does not send again."""
 
+from functools import partial
+from types import SimpleNamespace
+
 import pytest
 
 from twitter_activity import deliveries as deliveries_module
@@ -24,30 +27,30 @@ def deliveries(monkeypatch):
     module = deliveries_module
     instance.forget(module._held_until)
     claims = Claims({"1500"})
-    monkeypatch.setattr(module.repositories, "credentials", lambda: claims)
     now = [1000.0]
     monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
-    return module, claims, now
+    held = partial(module._held, SimpleNamespace(credentials=claims))
+    return held, module, claims, now
 
 
 def test_held_is_remembered_for_a_minute(deliveries):
-    module, claims, now = deliveries
+    held, module, claims, now = deliveries
 
-    assert module._held("1500") and module._held("1500")
+    assert held("1500") and held("1500")
     assert claims.reads == 1
 
     claims.held.clear()  # disconnected: the webhook still says held until the minute is up
     now[0] += module.HELD_FOR_SECONDS - 1
-    assert module._held("1500") and claims.reads == 1
+    assert held("1500") and claims.reads == 1
     now[0] += 2
-    assert not module._held("1500") and claims.reads == 2
+    assert not held("1500") and claims.reads == 2
 
 
 def test_not_held_is_asked_again_every_time(deliveries):
-    module, claims, _ = deliveries
+    held, _, claims, _ = deliveries
 
-    assert not module._held("2600") and not module._held("2600")
+    assert not held("2600") and not held("2600")
     assert claims.reads == 2
 
     claims.held.add("2600")  # connected: the next delivery goes through at once
-    assert module._held("2600")
+    assert held("2600")

@@ -26,6 +26,7 @@ from twittnow.clients.x import (
     XError,
     XNotFound,
     XRateLimited,
+    XReplyNotAllowed,
     XRequestRejected,
     XUnavailable,
 )
@@ -299,6 +300,12 @@ def test_an_answer_without_the_expected_id_is_unavailable(api, client):
 # ---------------------------------------------------------------- the error mapping
 
 
+NOT_SUMMONED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
+)
+
+
 def problem(status: int, detail: str, type_: str = "about:blank") -> dict:
     return {"title": "Problem", "detail": detail, "type": type_, "status": status}
 
@@ -331,6 +338,14 @@ def problem(status: int, detail: str, type_: str = "about:blank") -> dict:
             403,
             problem(403, "You are not allowed to create a Tweet with duplicate content."),
             XRequestRejected,
+        ),
+        # The summoned-reply rule (x-api/posts/manage-tweets/integrate.mdx) refuses the
+        # reply, not the account: never a broken connection, whatever the problem type.
+        (403, problem(403, NOT_SUMMONED), XReplyNotAllowed),
+        (
+            403,
+            problem(403, NOT_SUMMONED, "https://api.x.com/2/problems/client-forbidden"),
+            XReplyNotAllowed,
         ),
         (
             400,
@@ -624,8 +639,13 @@ def test_an_activity_subscription_is_one_per_event_type_made_as_the_account(api,
 
     subscription = client.subscribe(WebhookApi.ACTIVITY, WEBHOOK_ID, "1500", USER)
 
-    assert subscription == "900,901,902"
-    assert x.ACTIVITY_EVENT_TYPES == ("dm.received", "dm.sent", "post.mention.create")
+    assert subscription == "900,901,902,903"
+    assert x.ACTIVITY_EVENT_TYPES == (
+        "dm.received",
+        "dm.sent",
+        "post.mention.create",
+        "post.reply.create",
+    )
     for call in api.calls:
         assert_signed(call.request, token=USER.access_token, token_secret=USER.access_token_secret)
 
@@ -661,12 +681,12 @@ def test_subscribing_an_account_subscribed_already_is_fine(api, client, bearer):
             ]
         },
     )
-    for number in (1, 2):
+    for number in (1, 2, 3):
         answer = {"subscription": {"subscription_id": f"90{number}"}}
         api.post(f"{API}/2/activity/subscriptions", json={"data": answer})
 
     assert client.subscribe(WebhookApi.ACCOUNT_ACTIVITY, WEBHOOK_ID, "1500", USER) == "1500"
-    assert client.subscribe(WebhookApi.ACTIVITY, WEBHOOK_ID, "1500", USER) == "900,901,902"
+    assert client.subscribe(WebhookApi.ACTIVITY, WEBHOOK_ID, "1500", USER) == "900,901,902,903"
 
 
 def test_an_activity_subscription_that_fails_midway_is_undone(api, client, bearer):

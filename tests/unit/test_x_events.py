@@ -473,6 +473,141 @@ def test_a_reply_to_the_account_without_its_handle_in_the_text_is_a_mention():
     assert (event.customer_id, event.in_reply_to_post_id) == (CAROL.id, "1800")
 
 
+# ---------------------------------------------------------------- replies in a thread
+
+
+def thread_reply(author: Account, typed: str, *mentions: Account, to: Account = ACME) -> Post:
+    """`author`'s reply to a post of `to`, as X makes it: `to`'s @screen_name before what
+    the author typed, outside the display range (an implicit mention)."""
+    prefix = f"@{to.screen_name} "
+    return Post(
+        "1900000000000000123",
+        author,
+        prefix + typed,
+        SENT_AT,
+        "1800",
+        (to, *mentions),
+        "1800",
+        to,
+        display_from=len(prefix),
+    )
+
+
+def xaa_reply(for_user: Account, reply: Post) -> dict:
+    return activity("post.reply.create", for_user, *xaa_post_payload(reply))
+
+
+ALL_REPLY_SHAPES = pytest.mark.parametrize(
+    "shape", [aaa_mention, xaa_reply], ids=["aaa", "xaa-post.reply.create"]
+)
+
+
+@ALL_REPLY_SHAPES
+def test_a_reply_typed_without_the_accounts_handle_is_a_mention_that_does_not_summon(shape):
+    reply = thread_reply(CAROL, "still broken, any news?")
+
+    event = only(normalize(shape(ACME, reply)))
+
+    assert isinstance(event, Mention)
+    assert (event.event_id, event.post_id, event.customer_id) == (reply.id, reply.id, CAROL.id)
+    assert event.customer_screen_name == "carol"
+    assert event.text == "still broken, any news?"  # without X's "@acme " before it
+    assert event.in_reply_to_post_id == "1800"
+    assert event.mentions_account is False
+
+
+@pytest.mark.parametrize(
+    "shape", [aaa_mention, xaa_reply, xaa_mention], ids=["aaa", "xaa-reply", "xaa-mention"]
+)
+def test_a_reply_that_also_types_the_accounts_handle_summons_it(shape):
+    reply = thread_reply(CAROL, "@acme still broken", ACME)
+
+    assert only(normalize(shape(ACME, reply))).mentions_account is True
+
+
+def test_a_reply_typed_with_the_handle_is_one_event_however_x_delivers_it():
+    """XAA sends it as post.reply.create and post.mention.create, AAA as one
+    tweet_create_events: all three are the same event, so that it lands once."""
+    reply = thread_reply(CAROL, "@acme still broken", ACME)
+
+    events = [
+        only(normalize(shape(ACME, reply))) for shape in (aaa_mention, xaa_reply, xaa_mention)
+    ]
+
+    dumps = [event.model_dump(exclude={"sent_at"}) for event in events]
+    assert dumps[0] == dumps[1] == dumps[2]
+    assert len({deduplication_id(event) for event in events}) == 1
+    assert len({conversation_key(event) for event in events}) == 1
+
+
+def test_a_plain_mention_summons_the_account():
+    assert only(normalize(aaa_mention(ACME, post(CAROL, "@acme hi", ACME)))).mentions_account
+    assert only(normalize(xaa_mention(ACME, post(CAROL, "@acme hi", ACME)))).mentions_account
+
+
+def test_the_accounts_own_reply_in_a_thread_is_not_a_mention():
+    own = thread_reply(ACME, "glad to help", to=CAROL)
+
+    assert normalize(xaa_reply(ACME, own)) == []
+    assert normalize(aaa_mention(ACME, own)) == []
+
+
+def test_the_xaa_reply_example_of_xs_docs():
+    """x-api/activity/event-payloads.mdx's post.reply.create, with the author in includes
+    (its "includes may contain related users"; the example's are empty)."""
+    delivery = copy.deepcopy(XAA_REPLY_EXAMPLE)
+
+    event = only(normalize(delivery))
+
+    assert isinstance(event, Mention)
+    assert (event.event_id, event.customer_id) == ("2090000000000000001", "2222222222222222222")
+    assert event.in_reply_to_post_id == "2080761390344937796"
+    assert event.mentions_account is False  # the @ExampleUser at 0 is before the range
+    # The range starts past "@ExampleUser ": not only @screen_names before it, so the
+    # text stays whole rather than lose what the author typed.
+    assert event.text == "@ExampleUser Great post \u2014 thanks for sharing!"
+    assert event.sent_at == datetime(2026, 8, 12, 18, 0, tzinfo=UTC)
+
+
+XAA_REPLY_EXAMPLE = {
+    "data": {
+        "event_uuid": "3091827364059182736",
+        "filter": {"user_id": "1111111111111111111"},
+        "event_type": "post.reply.create",
+        "tag": "replies",
+        "payload": {
+            "created_at": "2026-08-12T18:00:00.000Z",
+            "edit_history_tweet_ids": ["2090000000000000001"],
+            "conversation_id": "2080761390344937796",
+            "in_reply_to_tweet_id": "2080761390344937796",
+            "in_reply_to_user_id": "1111111111111111111",
+            "referenced_tweets": [{"type": "replied_to", "id": "2080761390344937796"}],
+            "display_text_range": [14, 45],
+            "text": "@ExampleUser Great post \u2014 thanks for sharing!",
+            "entities": {
+                "mentions": [
+                    {
+                        "start": 0,
+                        "start_str": "0",
+                        "end": 12,
+                        "end_str": "12",
+                        "username": "ExampleUser",
+                        "id": "1111111111111111111",
+                    }
+                ]
+            },
+            "author_id": "2222222222222222222",
+            "reply_settings": "everyone",
+            "id": "2090000000000000001",
+            "lang": "en",
+        },
+        "includes": {
+            "users": [{"id": "2222222222222222222", "username": "OtherUser", "name": "Other"}]
+        },
+    }
+}
+
+
 @BOTH_MENTION_SHAPES
 def test_the_accounts_own_posts_are_not_mentions(shape):
     own = post(ACME, "@carol sorry about that, @acme is on it", CAROL, ACME)
@@ -1084,6 +1219,8 @@ SAMPLES = {
     "aaa revoke": aaa_revoke(ACME, SENT_AT),
     "xaa dm": xaa_dm(ACME, direct_message(CAROL, ACME)),
     "xaa mention": XAA_MENTION_EXAMPLE,
+    "xaa reply": XAA_REPLY_EXAMPLE,
+    "aaa reply": aaa_mention(ACME, thread_reply(CAROL, "@acme hi", ACME)),
     "xaa revoke": xaa_revoke("1", ACME, SENT_AT),
 }
 

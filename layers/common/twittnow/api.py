@@ -33,8 +33,9 @@ from twittnow.errors import (
     Throttled,
     UpstreamUnavailable,
 )
-from twittnow.observability import logger
+from twittnow.observability import annotate_tenant, logger, traced_handler
 from twittnow.settings import get_settings
+from twittnow.wiring import ports
 from twittnow.x_app import app_credentials, signature_matches
 
 T = TypeVar("T")
@@ -115,6 +116,7 @@ class Access(Enum):
 
 
 def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict, Any], dict]:
+    @traced_handler
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
     )
@@ -127,14 +129,16 @@ def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict,
                 caller = _authorize(proxy_event, access)
                 app.append_context(caller=caller)
                 logger.append_keys(user_id=caller.user.id)
+                annotate_tenant(caller.user.id)
             _refuse_multipart(proxy_event)
             _refuse_json_that_is_not_an_object(proxy_event)
         except ApiError as error:
             return _as_proxy_result(_error_response(error, proxy_event.request_context.request_id))
         return app.resolve(event, context)
 
-    # The OpenAPI document (ops/openapi.py) reads who may call from here.
-    lambda_handler.access = access
+    # The OpenAPI document (ops/openapi.py) reads who may call from here: an attribute of
+    # the function, which mypy types as a plain callable.
+    lambda_handler.access = access  # type: ignore[attr-defined]
     return lambda_handler
 
 
@@ -144,6 +148,7 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
 
 def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
     caller = authenticate(
+        ports(),
         event.headers,
         allow_api_key=access is Access.LOGIN_OR_API_KEY,
         source_ip=event.request_context.identity.source_ip or "",

@@ -8,9 +8,10 @@ never their values, so no secret can reach the log.
 import uuid
 from collections.abc import Iterable
 
-from twittnow import clock, repositories
+from twittnow import clock
 from twittnow.auth import Caller
 from twittnow.models import AuditEntry
+from twittnow.ports import AuditLog
 
 OPERATOR = "operator"  # the actor of changes made by operator commands, not through the API
 X = "X"  # changes X told us of: an account revoked the app (oauth.revoke)
@@ -18,6 +19,7 @@ SYSTEM = "system"  # changes the service made on what X answered it (a 401, then
 
 
 def record(
+    audit_log: AuditLog,
     caller: Caller | str | None,
     action: str,
     *,
@@ -27,13 +29,16 @@ def record(
 ) -> None:
     """`caller` is who made the change: the API's caller, one of the names above (X,
     SYSTEM) for changes no user made, or None for an operator command."""
-    by_user = caller if isinstance(caller, Caller) else None
-    repositories.audit_log().add(
+    if isinstance(caller, Caller):
+        by_user, actor_username = caller, caller.user.username
+    else:
+        by_user, actor_username = None, caller or OPERATOR
+    audit_log.add(
         AuditEntry(
             id=str(uuid.uuid4()),
             at=clock.now(),
             actor_id=by_user.user.id if by_user else None,
-            actor_username=by_user.user.username if by_user else caller or OPERATOR,
+            actor_username=actor_username,
             action=action,
             resource_type=action.partition(".")[0],
             resource_id=resource_id,

@@ -3,9 +3,10 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from twittnow import clock, repositories
+from twittnow import clock
 from twittnow.errors import NotAuthenticated, PermissionDenied
 from twittnow.models import Token, TokenKind, User
+from twittnow.ports import Ports
 from twittnow.tokens import digest
 
 _SCHEMES = ("token", "bearer")
@@ -27,10 +28,10 @@ class Caller:
 
 
 def authenticate(
-    headers: Mapping[str, str], *, allow_api_key: bool = False, source_ip: str = ""
+    ports: Ports, headers: Mapping[str, str], *, allow_api_key: bool = False, source_ip: str = ""
 ) -> Caller:
     key = _key_from(headers.get("Authorization"))
-    token = repositories.tokens().get(digest(key))
+    token = ports.tokens.get(digest(key))
     if token is None or (token.expires_at is not None and token.expires_at <= clock.now()):
         raise NotAuthenticated("Invalid or expired token. Log in again with POST /auth/login/.")
     if token.kind == TokenKind.API_KEY and not allow_api_key:
@@ -38,7 +39,7 @@ def authenticate(
             "A developer API key only authenticates POST /events/. "
             "Use a login token from POST /auth/login/ here."
         )
-    user = repositories.users().get(token.user_id)
+    user = ports.users.get(token.user_id)
     if user is None:
         raise NotAuthenticated("Invalid or expired token. Log in again with POST /auth/login/.")
     return Caller(user=user, token=token, source_ip=source_ip)

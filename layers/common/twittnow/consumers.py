@@ -9,10 +9,11 @@ our customer record, which names the consumer once it is known. The handle is ke
 date on both, as display data.
 """
 
-from twittnow import clock, repositories
-from twittnow.clients.servicenow import ServiceNowClient, SocialProfile
+from twittnow import clock
+from twittnow.clients.servicenow import SocialProfile
 from twittnow.models import Customer
 from twittnow.observability import logger
+from twittnow.ports import Customers, ServiceNowApi
 
 SOCIAL_CHANNEL = "Twitter"  # the name CSM's social channel records use for X
 
@@ -21,7 +22,7 @@ def profile_url(screen_name: str) -> str:
     return f"https://x.com/{screen_name}"
 
 
-def consumer_of(client: ServiceNowClient, customer: Customer) -> Customer:
+def consumer_of(customers: Customers, client: ServiceNowApi, customer: Customer) -> Customer:
     """The customer, with their consumer on the client's instance (consumer_sys_id):
     remembered, found by their X user id, or new. Each step is recorded before the next
     call, so that a retry after a crash resumes instead of making a second consumer."""
@@ -29,12 +30,13 @@ def consumer_of(client: ServiceNowClient, customer: Customer) -> Customer:
     if customer.consumer_instance_url == instance_url and customer.consumer_sys_id:
         if customer.social_profile_sys_id:
             return customer
-        linked = _link_remembered(client, customer)
+        linked = _link_remembered(customers, client, customer, customer.consumer_sys_id)
         if linked is not None:
             return linked
     profile = client.find_social_profile(SOCIAL_CHANNEL, customer.x_user_id)
     if profile is not None:
         return _save(
+            customers,
             customer,
             consumer_sys_id=profile.consumer.sys_id,
             consumer_instance_url=instance_url,
@@ -50,38 +52,44 @@ def consumer_of(client: ServiceNowClient, customer: Customer) -> Customer:
         social_handle_url=profile_url(customer.screen_name),
     )
     customer = _save(
+        customers,
         customer,
         consumer_sys_id=consumer.sys_id,
         consumer_instance_url=instance_url,
         social_profile_sys_id=None,
     )
-    return _link_remembered(client, customer) or customer
+    return _link_remembered(customers, client, customer, consumer.sys_id) or customer
 
 
-def handle_changed(client: ServiceNowClient | None, customer: Customer, screen_name: str) -> None:
+def handle_changed(client: ServiceNowApi | None, customer: Customer, screen_name: str) -> None:
     """The customer (same X user id) now has another handle: their social profile on the
     instance shows it. `client` is None when the tenant has no instance now."""
     profile_sys_id = customer.social_profile_sys_id
-    here = client is not None and customer.consumer_instance_url == client.instance_url
-    if not (here and profile_sys_id):
+    if (
+        client is None
+        or customer.consumer_instance_url != client.instance_url
+        or not profile_sys_id
+    ):
         return  # no profile to update here: one found or made later gets the new handle
     client.set_social_profile(
         profile_sys_id, profile=screen_name, profile_url=profile_url(screen_name)
     )
 
 
-def _link_remembered(client: ServiceNowClient, customer: Customer) -> Customer | None:
+def _link_remembered(
+    customers: Customers, client: ServiceNowApi, customer: Customer, consumer_sys_id: str
+) -> Customer | None:
     """Puts the customer's X user id on the social profile of the consumer our record
     names, which has no id yet: one we made, or one our record named before profiles
     carried ids. None when that consumer is not theirs after all: its profile is another
     X user's, or another customer of the tenant had it first (records made before this
-    matching could share a consumer found by a recycled handle)."""
-    consumer_sys_id = customer.consumer_sys_id
+    matching could share a consumer found by a recycled handle). `consumer_sys_id` is the
+    customer's, as recorded."""
     profile = client.social_profile_of(consumer_sys_id, SOCIAL_CHANNEL)
     if profile is not None and profile.social_id not in ("", customer.x_user_id):
         logger.warning("A remembered consumer is another X user's; not used.")
         return None
-    first = repositories.customers().with_consumer(customer.tenant_id, consumer_sys_id)
+    first = customers.with_consumer(customer.tenant_id, consumer_sys_id)
     if first is not None and first.x_user_id != customer.x_user_id:
         logger.warning("A remembered consumer was another customer's first; not used.")
         return None
@@ -90,10 +98,10 @@ def _link_remembered(client: ServiceNowClient, customer: Customer) -> Customer |
         # is still theirs, by our record; the next case tries the link again.
         return customer
     profile = _current(client, profile, customer)
-    return _save(customer, social_profile_sys_id=profile.sys_id)
+    return _save(customers, customer, social_profile_sys_id=profile.sys_id)
 
 
-def _current(client: ServiceNowClient, profile: SocialProfile, customer: Customer) -> SocialProfile:
+def _current(client: ServiceNowApi, profile: SocialProfile, customer: Customer) -> SocialProfile:
     """The profile carrying the customer's X user id and current handle."""
     changes = {}
     if profile.social_id != customer.x_user_id:
@@ -104,7 +112,7 @@ def _current(client: ServiceNowClient, profile: SocialProfile, customer: Custome
     return client.set_social_profile(profile.sys_id, **changes) if changes else profile
 
 
-def _save(customer: Customer, **changes) -> Customer:
+def _save(customers: Customers, customer: Customer, **changes: object) -> Customer:
     customer = customer.model_copy(update={**changes, "updated_at": clock.now()})
-    repositories.customers().put(customer)
+    customers.put(customer)
     return customer

@@ -5,9 +5,10 @@ questions and acknowledgements, and for agents' replies."""
 import re
 from collections.abc import Callable
 
-from twittnow import audit, repositories, x_accounts, x_text
-from twittnow.clients.x import XConnectionBroken
+from twittnow import audit, x_accounts, x_text
+from twittnow.clients.x import XConnectionBroken, XNotFound
 from twittnow.models import Channel, Conversation, XConnection
+from twittnow.ports import Ports
 
 POST_WEIGHT_LIMIT = 280
 DM_LENGTH_LIMIT = 10_000
@@ -18,11 +19,12 @@ _LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
 
 
 def send(
+    ports: Ports,
     connection: XConnection,
     conversation: Conversation,
     text: str,
     already_sent: list[str] | None = None,
-    on_sent: Callable[[list[str]], None] = lambda ids: None,
+    on_sent: Callable[[list[str]], object] = lambda ids: None,
 ) -> list[str]:
     """Sends `text` to the conversation's customer, in as many DMs or posts as it takes;
     answers X's ids of them. A retry passes the ids a failed attempt got (`already_sent`)
@@ -32,6 +34,8 @@ def send(
     leaves it; nothing is sent when that is blank.
 
     Raises the X client's errors; XConnectionBroken marks the connection broken first.
+    XReplyNotAllowed (X's summoned-reply rule) refuses this reply only: the connection is
+    fine, and `not_allowed_note` says what to do.
 
     A connection marked broken still sends: the mark may be stale (a passing 401, or the
     account authorized the app again on X), and X refusing costs one call. A send that
@@ -40,8 +44,8 @@ def send(
     sent = list(already_sent or [])
     if not text.strip():
         return sent
-    credentials = x_accounts.credentials_of(connection)
-    client = x_accounts.x_client()
+    credentials = x_accounts.credentials_of(ports, connection)
+    client = ports.x()
     if conversation.channel == Channel.DM:
         parts = split_dm(text)
     else:
@@ -49,25 +53,44 @@ def send(
     try:
         for part in parts[len(sent) :]:
             if conversation.channel == Channel.DM:
-                repositories.echoes().sending(connection.x_user_id, conversation.customer_id)
+                ports.echoes.sending(connection.x_user_id, conversation.customer_id)
                 x_id = client.send_dm(credentials, conversation.customer_id, part)
-                repositories.echoes().sent(connection.x_user_id, x_id)
+                ports.echoes.sent(connection.x_user_id, x_id)
             else:
-                # Each part answers the previous one: the reply reads as one thread.
+                # Each part answers the previous one: the reply reads as one thread. The
+                # first answers the customer's latest post that mentions the account (X
+                # lets apps reply only to those: inbound keeps it in latest_post_id).
                 in_reply_to = sent[-1] if sent else conversation.latest_post_id
+                if in_reply_to is None:
+                    # Not expected: a mention conversation has its post from its first
+                    # mention on. Undeliverable, as a reply to a post X no longer has.
+                    raise XNotFound("The conversation has no customer post to reply to.")
                 x_id = client.reply(credentials, in_reply_to, part)
             sent.append(x_id)
             on_sent(sent)
     except XConnectionBroken as error:
         x_accounts.mark_broken(
+            ports,
             connection,
             f"X refused @{connection.screen_name}'s token ({error.message}); "
             "connect the account again.",
             by=audit.SYSTEM,
         )
         raise
-    x_accounts.mark_restored(connection)
+    x_accounts.mark_restored(ports, connection)
     return sent
+
+
+def not_allowed_note(connection: XConnection, conversation: Conversation) -> str:
+    """What the agent reads when X's summoned-reply rule refuses a reply post: why, and
+    what reaches the customer instead."""
+    customer, account = conversation.customer_screen_name, connection.screen_name
+    return (
+        f"X did not let us reply to @{customer} in public: X lets apps reply only to "
+        f"posts that mention the company's account, and @{customer}'s post does not "
+        f"mention @{account}. Ask the customer to mention @{account} again, or send them "
+        f"a DM from @{account}: a DM reaches them without a mention. Nothing was sent."
+    )
 
 
 def split_dm(text: str) -> list[str]:

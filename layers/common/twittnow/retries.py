@@ -23,7 +23,7 @@ from twittnow.clients.servicenow import (
 from twittnow.clients.x import XConnectionBroken, XError, XRateLimited
 from twittnow.instance_urls import InvalidInstanceUrl
 from twittnow.observability import count_failure, logger
-from twittnow.repositories.queues import FifoQueue
+from twittnow.ports import Queue
 
 BACKOFF_CAP_SECONDS = 15 * 60
 # Until the tenant fixes its credentials or reconnects its account.
@@ -77,7 +77,7 @@ def delay_for(error: Exception, attempt: int) -> tuple[int, str]:
 
 @contextmanager
 def queued_attempt(
-    queue: FifoQueue,
+    queue: Queue,
     record: SQSRecord,
     max_attempts: int,
     on_last_failure: Callable[[str], None],

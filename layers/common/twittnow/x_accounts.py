@@ -5,11 +5,12 @@ connected again), and disconnecting an account (revoke, or its tenant deleted)."
 import json
 from contextlib import suppress
 
-from twittnow import audit, clock, repositories
+from twittnow import audit, clock
 from twittnow.clients.x import UserCredentials, WebhookApi, XClient, XConnectionBroken, XNotFound
 from twittnow.instance import kept
 from twittnow.models import XConnection
 from twittnow.observability import logger
+from twittnow.ports import Ports
 from twittnow.settings import get_settings
 from twittnow.x_app import app_credentials
 
@@ -22,15 +23,13 @@ def x_client() -> XClient:
     return XClient(get_settings().x_api_base_url, app_credentials())
 
 
-def credentials_of(connection: XConnection) -> UserCredentials:
+def credentials_of(ports: Ports, connection: XConnection) -> UserCredentials:
     """The account's access token and secret, from Secrets Manager."""
-    tokens = json.loads(
-        repositories.x_secrets().get(connection.secret_arn, connection.secret_version)
-    )
+    tokens = json.loads(ports.x_secrets.get(connection.secret_arn, connection.secret_version))
     return UserCredentials(tokens["access_token"], tokens["access_token_secret"])
 
 
-def mark_broken(connection: XConnection, detail: str, by: str) -> None:
+def mark_broken(ports: Ports, connection: XConnection, detail: str, by: str) -> None:
     """Shows the tenant, in its X details, that the account must be connected again, and
     records it in the audit log as done `by` X (the account revoked the app) or the
     service (X refused the token). A broken connection still sends (see customer_channel)."""
@@ -39,14 +38,14 @@ def mark_broken(connection: XConnection, detail: str, by: str) -> None:
     broken = connection.model_copy(
         update={"status": BROKEN, "status_detail": detail, "updated_at": clock.now()}
     )
-    if repositories.credentials().replace_x(broken):
+    if ports.credentials.replace_x(broken):
         logger.warning(
             "X connection broken", extra={"tenant_id": connection.user_id, "reason": detail}
         )
-        _audit_status(broken, "x_connection.broken", by)
+        _audit_status(ports, broken, "x_connection.broken", by)
 
 
-def mark_restored(connection: XConnection) -> None:
+def mark_restored(ports: Ports, connection: XConnection) -> None:
     """X took the token of a connection marked broken: the mark was stale (a passing 401,
     or the account authorized the app again), so the connection shows connected again."""
     if connection.status != BROKEN:
@@ -54,13 +53,14 @@ def mark_restored(connection: XConnection) -> None:
     restored = connection.model_copy(
         update={"status": CONNECTED, "status_detail": "", "updated_at": clock.now()}
     )
-    if repositories.credentials().replace_x(restored):
+    if ports.credentials.replace_x(restored):
         logger.info("X connection restored", extra={"tenant_id": connection.user_id})
-        _audit_status(restored, "x_connection.restored", audit.SYSTEM)
+        _audit_status(ports, restored, "x_connection.restored", audit.SYSTEM)
 
 
-def _audit_status(connection: XConnection, action: str, by: str) -> None:
+def _audit_status(ports: Ports, connection: XConnection, action: str, by: str) -> None:
     audit.record(
+        ports.audit_log,
         by,
         action,
         resource_id=connection.id,
@@ -69,16 +69,16 @@ def _audit_status(connection: XConnection, action: str, by: str) -> None:
     )
 
 
-def disconnect(connection: XConnection) -> None:
+def disconnect(ports: Ports, connection: XConnection) -> None:
     """Unsubscribes the account from the webhook, then forgets its record and its tokens,
     and releases its claim. X being down or throttling raises before anything is forgotten."""
     # Already unsubscribed, or the account revoked us on X's side: nothing left to stop.
     with suppress(XNotFound, XConnectionBroken):
-        x_client().unsubscribe(
+        ports.x().unsubscribe(
             WebhookApi(connection.webhook_api),
             connection.webhook_id,
             connection.x_user_id,
             connection.subscription_id,
         )
-    repositories.credentials().disconnect_x(connection, released_at=clock.now())
-    repositories.x_secrets().delete(connection.secret_arn)
+    ports.credentials.disconnect_x(connection, released_at=clock.now())
+    ports.x_secrets.delete(connection.secret_arn)

@@ -15,8 +15,12 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from twittnow.instance import kept
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def app_credentials() -> AppCredentials:
 
 
 @kept
-def _app_secrets():
+def _app_secrets() -> "SecretsProvider":
     """Powertools Parameters' cache of the secret, loaded with its first read (about
     4 ms) rather than at a cold start."""
     from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
@@ -105,7 +109,9 @@ def _app_secrets():
 
 def _app_credentials_in(secret_arn: str) -> AppCredentials:
     try:
-        stored = json.loads(_app_secrets().get(secret_arn))
+        # Untransformed, Powertools answers the SecretString (its type says bytes, a dict
+        # or None too); anything but JSON text fails here, as a TypeError or ValueError.
+        stored = json.loads(cast(str, _app_secrets().get(secret_arn)))
         credentials = AppCredentials(stored["consumer_key"], stored["consumer_secret"])
     except (ValueError, KeyError, TypeError):
         credentials = AppCredentials("", "")

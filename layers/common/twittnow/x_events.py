@@ -1,10 +1,10 @@
 """X webhook deliveries, in either of X's two shapes, normalized into one event model.
 
-A delivery comes from the Account Activity API (AAA, ends 2027-01-01) or from its
-successor, the X Activity API (XAA). `normalize` turns either into the events the inbound
-processor acts on: a DM a customer sent the company account, a DM the account sent (our
-own echo, or staff typing in X's apps), a customer's post mentioning the account, and the
-account revoking our app. Everything else X delivers (typing, read receipts, likes,
+A delivery comes from the Account Activity API (AAA, deprecated since 2026-07-21, no end
+date published) or from its successor, the X Activity API (XAA). `normalize` turns either
+into the events the inbound processor acts on: a DM a customer sent the company account,
+a DM the account sent (our own echo, or staff typing in X's apps), a customer's post
+mentioning the account or replying to one of its posts, and the account revoking our app. Everything else X delivers (typing, read receipts, likes,
 follows, ...) normalizes to nothing.
 
 Event ids: `event_id` is X's own id of the thing that happened, so that X's retries and
@@ -13,7 +13,9 @@ subscribed to both) carry the same id:
 
 - a DM: its DM event id (direct_message_events[].id; XAA's dm.* payloads carry the same
   AAA events);
-- a mention: the post id (id_str in AAA's v1.1 post, id in XAA's v2 post);
+- a mention or reply: the post id (id_str in AAA's v1.1 post, id in XAA's v2 post), so
+  that a reply typed with @account, which XAA delivers as both post.reply.create and
+  post.mention.create, is one event;
 - a revoke: "revoke:<account id>:<epoch seconds of date_time>", as neither AAA's
   user_event nor XAA's oauth.revoke (whose event_uuid AAA lacks) has a shared id.
 
@@ -36,7 +38,11 @@ Payload facts, from X's documentation (repository xdevplatform/docs):
   "event_type", "tag"?, "payload", "includes"?}}. dm.received and dm.sent: the payload is
   AAA's direct_message_events with "users": {id: {"data": v2 user}}. post.mention.create:
   the payload is a v2 post (id, text, author_id, created_at, referenced_tweets?), includes
-  {"users": [v2 user], "tweets"}. oauth.revoke: "filter" may be empty; payload {"date_time",
+  {"users": [v2 user], "tweets"}. post.reply.create: a user's direct reply to one of the
+  account's posts, the same v2 post (with in_reply_to_tweet_id, display_text_range), and
+  fires for replies that mention the account only through the @screen_name X puts before
+  a reply's text, which post.mention.create skips; "includes may contain related users".
+  oauth.revoke: "filter" may be empty; payload {"date_time",
   "user_id", "app_id"}.
 - developer.x.com direct-messages message-create-object and message-attachments: a DM's
   media is message_data.attachment {"type": "media", "media": {v1.1 media}}, downloaded
@@ -47,6 +53,7 @@ Payload facts, from X's documentation (repository xdevplatform/docs):
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -55,8 +62,10 @@ from pydantic import BaseModel, ConfigDict
 REVOKE_EVENT_TYPE = "oauth.revoke"
 DM_EVENT_TYPES = ("dm.received", "dm.sent")
 MENTION_EVENT_TYPE = "post.mention.create"
+REPLY_EVENT_TYPE = "post.reply.create"
 MP4 = "video/mp4"
 V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Mon May 19 14:01:46 +0000 2025"
+_REPLY_PREFIX = re.compile(r"(?:@\w{1,15}\s*)+", re.ASCII)
 
 
 class MalformedDelivery(ValueError):
@@ -113,7 +122,10 @@ class DirectMessageSent(XEvent):
 
 
 class Mention(XEvent):
-    """A customer's post that mentions the account or replies to it."""
+    """A customer's post that mentions the account or replies to it; `text` is what they
+    typed (without the @screen_names X puts before a reply). `mentions_account`:
+    the customer typed @account (not only the @screen_name X puts before a reply), which
+    summons the account, so that X lets it reply to this post (the summoned-reply rule)."""
 
     kind: Literal["mention"] = "mention"
     customer_id: str
@@ -122,6 +134,8 @@ class Mention(XEvent):
     post_id: str
     text: str
     in_reply_to_post_id: str | None = None
+    # True for events queued before the flag was kept: all were explicit mentions then.
+    mentions_account: bool = True
     media: list[Media] = []
     sent_at: datetime
 
@@ -210,12 +224,20 @@ def _v1_mention(post: _Node, account_id: str) -> list[XEvent]:
     # A longform post's whole text, entities and media are in extended_tweet.
     whole = post.node("extended_tweet") if "extended_tweet" in post else post
     entities = whole.node("entities")
-    mentioned = {mention.text("id_str") for mention in entities.nodes("user_mentions")}
+    mentions = entities.nodes("user_mentions")
+    mentioned = {mention.text("id_str") for mention in mentions}
     in_reply_to_user_id = post.optional_text("in_reply_to_user_id_str")
     if account_id not in mentioned and in_reply_to_user_id != account_id:
         return []
+    typed_from = _display_start(whole)
+    typed = {
+        mention.text("id_str")
+        for mention in mentions
+        if _start(mention, "indices", typed_from) >= typed_from
+    }
     media_source = whole.node("extended_entities") if "extended_entities" in whole else entities
     text = whole.text("full_text") if whole is not post else post.text("text")
+    text = _typed_text(text, typed_from)
     return [
         Mention(
             event_id=post.text("id_str"),
@@ -226,6 +248,7 @@ def _v1_mention(post: _Node, account_id: str) -> list[XEvent]:
             post_id=post.text("id_str"),
             text=_post_text(text, media_source),
             in_reply_to_post_id=post.optional_text("in_reply_to_status_id_str"),
+            mentions_account=account_id in typed,
             media=[_v1_media(item) for item in media_source.optional_nodes("media")],
             sent_at=_v1_time(post, "created_at"),
         )
@@ -247,14 +270,15 @@ def _activity_events(data: _Node) -> list[XEvent]:
         for dm in payload.nodes("direct_message_events"):
             events += _direct_message(dm, account_id, payload)
         return events
-    if event_type == MENTION_EVENT_TYPE:
-        return _v2_mention(data)
+    if event_type in (MENTION_EVENT_TYPE, REPLY_EVENT_TYPE):
+        return _v2_mention(data, event_type)
     return []  # likes, follows, profile changes, typing, ...: not ours to handle
 
 
-def _v2_mention(data: _Node) -> list[XEvent]:
-    """A v2 post mentioning the account: a Mention unless the account wrote it, or it is a
-    retweet (which repeats the original's mentions)."""
+def _v2_mention(data: _Node, event_type: str) -> list[XEvent]:
+    """A v2 post mentioning the account, or replying to its post: a Mention unless the
+    account wrote it, or it is a retweet (which repeats the original's mentions). Both
+    event types of one post normalize alike, whichever comes first."""
     account_id = data.node("filter").text("user_id")
     post = data.node("payload")
     includes = data.node("includes") if "includes" in data else _Node({}, f"{data.path}.includes")
@@ -271,12 +295,18 @@ def _v2_mention(data: _Node) -> list[XEvent]:
     text = post.node("note_tweet").text("text") if "note_tweet" in post else post.text("text")
     # As in v1.1, the text ends with each media's t.co link: entities.urls with a media_key.
     entities = post.node("entities") if "entities" in post else None
+    typed_from = _display_start(post)
+    typed = {
+        mention.text("id")
+        for mention in (entities.optional_nodes("mentions") if entities is not None else [])
+        if _start(mention, "start", typed_from) >= typed_from
+    }
     media_links = [
         url.text("url")
         for url in (entities.optional_nodes("urls") if entities is not None else [])
         if "media_key" in url and "url" in url
     ]
-    text = _strip_links(text, media_links)
+    text = _strip_links(_typed_text(text, typed_from), media_links)
     return [
         Mention(
             event_id=post.text("id"),
@@ -287,6 +317,8 @@ def _v2_mention(data: _Node) -> list[XEvent]:
             post_id=post.text("id"),
             text=html.unescape(text),
             in_reply_to_post_id=replied_to[0] if replied_to else None,
+            # post.mention.create is X saying so, with or without entities.
+            mentions_account=event_type == MENTION_EVENT_TYPE or account_id in typed,
             media=_v2_media(post, includes),
             sent_at=_iso_time(post, "created_at"),
         )
@@ -408,6 +440,34 @@ def _best_mp4(variants: list[_Node], *, bitrate_key: str) -> _Node | None:
     return max(mp4s, key=lambda variant: variant.number(bitrate_key), default=None)
 
 
+def _display_start(post: _Node) -> int:
+    """Where the text the author typed starts: after the @screen_names X puts before a
+    reply's text (display_text_range[0]; 0 when X gives no range)."""
+    if "display_text_range" not in post:
+        return 0
+    bounds = post.numbers("display_text_range")
+    return bounds[0] if bounds else 0
+
+
+def _typed_text(text: str, typed_from: int) -> str:
+    """The text without the @screen_names X put before a reply's text (the author did
+    not type them); as it is when what precedes `typed_from` is anything else."""
+    if typed_from and _REPLY_PREFIX.fullmatch(text[:typed_from]):
+        return text[typed_from:]
+    return text
+
+
+def _start(mention: _Node, key: str, default: int) -> int:
+    """Where a mention starts in the text: v2's "start", v1.1's "indices"[0]; `default`
+    when X does not say (counted as typed)."""
+    if key not in mention:
+        return default
+    if key == "start":
+        return mention.number("start")
+    indices = mention.numbers("indices")
+    return indices[0] if indices else default
+
+
 def _post_text(text: str, media_source: _Node) -> str:
     """X escapes &, < and > in post text, and appends each media's t.co link."""
     links = [item.text("url") for item in media_source.optional_nodes("media") if "url" in item]
@@ -499,7 +559,14 @@ class _Node:
 
     def number(self, key: str) -> int:
         """The number at `key`, 0 when absent."""
-        value = self._value.get(key) or 0
+        return self._integer(key, self._value.get(key) or 0)
+
+    def numbers(self, key: str) -> list[int]:
+        return [
+            self._integer(f"{key}[{index}]", item) for index, item in enumerate(self._list(key))
+        ]
+
+    def _integer(self, key: str, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise MalformedDelivery(f"{self.path}.{key} must be a number, not {_type_name(value)}")
         return value

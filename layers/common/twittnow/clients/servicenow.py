@@ -43,9 +43,10 @@ import base64
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twittnow.clients.responses import json_object, status_line
+from twittnow.observability import outgoing_call
 
 if TYPE_CHECKING:
     import requests
@@ -61,6 +62,9 @@ SOCIAL_PROFILE_FIELDS = (
 CASE_TABLE = "sn_customerservice_case"
 DEFAULT_RETRY_AFTER_SECONDS = 60
 SYS_ID = re.compile(r"[0-9a-f]{32}")
+# A path's sys_id segments: the only variable ones (_sys_id_segment). Traces name a call by
+# its route, with {sys_id} for each.
+SYS_ID_SEGMENT = re.compile(r"(?<=/)[0-9a-f]{32}(?=/|$)")
 # What the values this client looks records up by are made of: case numbers (CS0001005),
 # X handles, correlation ids ("twittnow:<conversation>:<X id>"). Nothing else may reach an
 # encoded query: "^" would start another condition and cannot be escaped, and a value
@@ -202,12 +206,13 @@ class ServiceNowClient:
         # cold start (bench/cold_start.py) that a request refused before it needs the
         # instance skips.
         import requests
+        from requests.auth import HTTPBasicAuth
 
         self._session = requests.Session()
         # As UTF-8 bytes: requests would encode str credentials as Latin-1, and fail with
         # an error holding the password on any other character.
         credentials = (username.encode(), password.encode())
-        self._session.auth = credentials
+        self._session.auth = HTTPBasicAuth(*credentials)
         self._session.headers["Accept"] = "application/json"
         # What an instance or a proxy could echo back into an error: the password and the
         # Authorization header's value.
@@ -378,13 +383,13 @@ class ServiceNowClient:
 
     # ------------------------------------------------------------ HTTP
 
-    def _result_object(self, method: str, path: str, **kwargs) -> dict:
+    def _result_object(self, method: str, path: str, **kwargs: Any) -> dict:
         result = self._request(method, path, **kwargs).get("result")
         if not isinstance(result, dict):
             raise self._unexpected(method, path)
         return result
 
-    def _result_list(self, method: str, path: str, **kwargs) -> list[dict]:
+    def _result_list(self, method: str, path: str, **kwargs: Any) -> list[dict]:
         result = self._request(method, path, **kwargs).get("result")
         if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
             raise self._unexpected(method, path)
@@ -397,10 +402,10 @@ class ServiceNowClient:
             f"{self.instance_url} is a ServiceNow instance with Customer Service Management."
         )
 
-    def _request(self, method: str, path: str, **kwargs) -> dict:
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict:
         """ServiceNow's JSON answer (`{"result": ...}`) to `method path`, or the
         ServiceNowError its answer means. kwargs go to requests (params, json...)."""
-        response = self._send(method, f"{self.instance_url}{path}", **kwargs)
+        response = self._send(method, path, **kwargs)
         if not 200 <= response.status_code < 300:
             raise self._error_for(response)
         if response.status_code == HTTPStatus.NO_CONTENT:
@@ -415,26 +420,34 @@ class ServiceNowClient:
             )
         return body
 
-    def _send(self, method: str, url: str, **kwargs) -> "requests.Response":
+    def _send(self, method: str, path: str, **kwargs: Any) -> "requests.Response":
         import requests  # loaded by __init__ already
 
-        try:
-            # No redirects: following one would carry the credentials to another URL.
-            return self._session.request(
-                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
-            )
-        except requests.Timeout as exc:
-            message = (
-                f"ServiceNow at {self.instance_url} did not answer within "
-                f"{self._timeout[1]:g} seconds."
-            )
-            detail = str(exc)
-        except requests.RequestException as exc:
-            message = f"Could not connect to ServiceNow at {self.instance_url}."
-            detail = str(exc)
-        # Raised outside the except clauses so that the requests exception, whose request
-        # holds the Authorization header, is not chained to it as __context__.
-        raise ServiceNowUnavailable(self._scrub(message), detail=self._scrub(detail))
+        with outgoing_call("ServiceNow", method, SYS_ID_SEGMENT.sub("{sys_id}", path)) as answered:
+            try:
+                # No redirects: following one would carry the credentials to another URL.
+                response = self._session.request(
+                    method,
+                    f"{self.instance_url}{path}",
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                    **kwargs,
+                )
+            except requests.Timeout as exc:
+                message = (
+                    f"ServiceNow at {self.instance_url} did not answer within "
+                    f"{self._timeout[1]:g} seconds."
+                )
+                detail = str(exc)
+            except requests.RequestException as exc:
+                message = f"Could not connect to ServiceNow at {self.instance_url}."
+                detail = str(exc)
+            else:
+                answered(response.status_code)
+                return response
+            # Raised outside the except clauses so that the requests exception, whose
+            # request holds the Authorization header, is not chained to it as __context__.
+            raise ServiceNowUnavailable(self._scrub(message), detail=self._scrub(detail))
 
     def _error_for(self, response: "requests.Response") -> ServiceNowError:
         status = response.status_code
@@ -503,7 +516,7 @@ def _sys_id_segment(sys_id: str) -> str:
     return sys_id
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """A field's value as text; a reference field may come expanded, as its record."""
     if isinstance(value, dict):
         return str(value.get("sys_id") or value.get("value") or "")

@@ -25,7 +25,7 @@ def users() -> UsersRepository:
 
 @kept
 def tokens() -> TokensRepository:
-    return TokensRepository(get_settings().tokens_table)
+    return TokensRepository(get_settings().tokens_table, users())
 
 
 @kept

@@ -7,9 +7,14 @@ write changes, such as updated_at, and the value read): a write based on a stale
 fails instead of undoing a change made meanwhile (a new password, or a rename whose
 claim the stale write would leave behind)."""
 
+from typing import TYPE_CHECKING
+
 from botocore.exceptions import ClientError
 
 from twittnow.repositories.dynamo import client, is_condition_failure, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class ClaimTaken(Exception):
@@ -43,12 +48,16 @@ class ClaimedItems:
     ) -> None:
         """Writes a changed item. When the claimed value changed, `moved_claim` is the new
         claim item and the previous claim's key: the claim moves in the same transaction."""
-        put = {"Put": {"TableName": self.table_name, "Item": item, **self._unchanged(expected)}}
+        put: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self.table_name, "Item": item, **self._unchanged(expected)}
+        }
         if moved_claim is None:
             self._write([put])
             return
         claim, previous_claim_key = moved_claim
-        delete_previous = {"Delete": {"TableName": self.table_name, "Key": previous_claim_key}}
+        delete_previous: TransactWriteItemTypeDef = {
+            "Delete": {"TableName": self.table_name, "Key": previous_claim_key}
+        }
         self._write([self._claim(claim), delete_previous, put], claim_at=0)
 
     def delete(self, item_key: dict, claim_key: dict, expected: Expected) -> None:
@@ -70,7 +79,7 @@ class ClaimedItems:
         still be `owner`'s (attribute, value). ClaimTaken if another item holds the new
         key; ItemGone if the previous claim is gone or another's."""
         attribute, value = owner
-        delete_previous = {
+        delete_previous: TransactWriteItemTypeDef = {
             "Delete": {
                 "TableName": self.table_name,
                 "Key": previous_claim_key,
@@ -81,7 +90,9 @@ class ClaimedItems:
         }
         self._write([self._claim(claim), delete_previous], claim_at=0)
 
-    def _write(self, actions: list[dict], claim_at: int | None = None) -> None:
+    def _write(
+        self, actions: "list[TransactWriteItemTypeDef]", claim_at: int | None = None
+    ) -> None:
         try:
             client().transact_write_items(TransactItems=actions)
         except ClientError as error:
@@ -99,7 +110,7 @@ class ClaimedItems:
                 raise ItemChanged() from error
             raise ItemGone() from error
 
-    def _claim(self, claim: dict) -> dict:
+    def _claim(self, claim: dict) -> "TransactWriteItemTypeDef":
         return {
             "Put": {
                 "TableName": self.table_name,
@@ -108,7 +119,7 @@ class ClaimedItems:
             }
         }
 
-    def _put_new(self, item: dict) -> dict:
+    def _put_new(self, item: dict) -> "TransactWriteItemTypeDef":
         return {
             "Put": {
                 "TableName": self.table_name,

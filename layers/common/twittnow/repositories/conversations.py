@@ -56,7 +56,7 @@ class ConversationsRepository:
             )
             if part
         )
-        arguments = {
+        arguments: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": to_item({"id": conversation_id}),
             "UpdateExpression": expression,

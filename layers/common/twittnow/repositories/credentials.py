@@ -13,6 +13,7 @@ with expires_at for DynamoDB's TTL. Confirming deletes it in the transaction tha
 the connection, so that a code connects once."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -290,7 +291,9 @@ class CredentialsRepository:
 
     def _claim(self, x_user_id: str, *attributes: str) -> dict:
         """The account's claim item as plain values ({} if there is none)."""
-        projection = {"ProjectionExpression": ", ".join(attributes)} if attributes else {}
+        projection: dict[str, Any] = (
+            {"ProjectionExpression": ", ".join(attributes)} if attributes else {}
+        )
         claim = client().get_item(
             TableName=self.table_name, Key=_claim_key(x_user_id), **projection
         )

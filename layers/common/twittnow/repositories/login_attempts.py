@@ -7,6 +7,7 @@ limit get their password checked. A successful login takes its attempt back, so 
 failures use up the limit: `failures` counts the attempts not taken back."""
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from botocore.exceptions import ClientError
 
@@ -48,7 +49,9 @@ class LoginAttemptsRepository:
             except ClientError as error:
                 if not is_condition_failure(error):
                     raise
-                current = error.response.get("Item")
+                # DynamoDB's answer holds the item (ReturnValuesOnConditionCheckFailure);
+                # botocore-stubs' error response type has no Item key.
+                current = cast("dict | None", error.response.get("Item"))
                 if current and self._window_ends(current, now) > now:
                     raise TooManyAttempts(self._window_ends(current, now)) from None
             window_ends = int((now + window).timestamp())

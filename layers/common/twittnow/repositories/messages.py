@@ -50,7 +50,7 @@ class MessagesRepository:
         status is written only over a stored one it may follow (IllegalTransition)."""
         changed = message.model_copy(update=changes)
         values = changed.model_dump(mode="json", include=set(changes) | {"updated_at"})
-        arguments = {
+        arguments: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": _key(message.conversation_id, message.key),
             "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in values),

@@ -6,11 +6,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import boto3
 from pydantic import BaseModel
 
 from twittnow.instance import kept
+
+if TYPE_CHECKING:  # boto3-stubs: a dev dependency, not in the layer
+    from mypy_boto3_sqs import SQSClient
 
 MAX_BATCH = 10  # SendMessageBatch's limit
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60
@@ -19,7 +23,7 @@ _SQS_ID = re.compile(r"[!-~]{1,128}")
 
 
 @kept
-def _client():
+def _client() -> "SQSClient":
     return boto3.client("sqs")
 
 

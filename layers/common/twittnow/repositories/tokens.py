@@ -2,6 +2,7 @@
 never stored). Login tokens carry an expiry, which is also their TTL attribute; DynamoDB
 deletes expired items lazily, so reads check the expiry themselves."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,8 @@ from twittnow.models import Token, TokenKind, User
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import ConditionCheckTypeDef, WriteRequestUnionTypeDef
+
     from twittnow.repositories.users import UsersRepository
 
 _BATCH_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
@@ -21,18 +24,19 @@ class ConditionNotMet(Exception):
 
 
 class TokensRepository:
-    def __init__(self, table_name: str):
+    def __init__(self, table_name: str, users: "UsersRepository"):
         self.table_name = table_name
+        self._users = users  # a login's token is stored only while its password stands
 
     def add(self, token: Token) -> None:
         client().put_item(TableName=self.table_name, Item=_to_item(token))
 
-    def add_while_password_is(self, token: Token, user: User, users: "UsersRepository") -> None:
+    def add_while_password_is(self, token: Token, user: User) -> None:
         """Adds the token only if `user` still has the password hash read, in one
         transaction; ConditionNotMet when the password changed meanwhile."""
-        self._add_if(token, users.password_check(user))
+        self._add_if(token, self._users.password_check(user))
 
-    def _add_if(self, token: Token, condition_check: dict) -> None:
+    def _add_if(self, token: Token, condition_check: "ConditionCheckTypeDef") -> None:
         try:
             client().transact_write_items(
                 TransactItems=[
@@ -85,7 +89,7 @@ class TokensRepository:
             if (kind is None or token["kind"] == kind) and token["digest"] != keep_digest
         ]
         for start in range(0, len(digests), _BATCH_LIMIT):
-            requests = [
+            requests: Sequence[WriteRequestUnionTypeDef] = [
                 {"DeleteRequest": {"Key": to_item({"digest": digest})}}
                 for digest in digests[start : start + _BATCH_LIMIT]
             ]

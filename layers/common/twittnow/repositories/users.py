@@ -2,10 +2,15 @@
 (pk USERNAME#<username in twittnow.names.matching_key form>) that makes usernames unique
 whatever their case or width."""
 
+from typing import TYPE_CHECKING
+
 from twittnow.models import User
 from twittnow.names import matching_key
 from twittnow.repositories.claims import ClaimedItems, ClaimTaken, ItemChanged, ItemGone
 from twittnow.repositories.dynamo import client, from_item, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import ConditionCheckTypeDef
 
 # The nil UUID: no user has it (ids are random UUIDs, version 4).
 _NO_USER_ID = "00000000-0000-0000-0000-000000000000"
@@ -52,7 +57,7 @@ class UsersRepository:
         claim = client().get_item(TableName=self.table_name, Key=_claim_key(username)).get("Item")
         return self.get(from_item(claim)["user_id"] if claim else _NO_USER_ID)
 
-    def password_check(self, user: User) -> dict:
+    def password_check(self, user: User) -> "ConditionCheckTypeDef":
         """A ConditionCheck that `user` still exists with the password hash read."""
         return {
             "TableName": self.table_name,

@@ -34,8 +34,8 @@ Facts relied on, from X's documentation (repository xdevplatform/docs):
 - x-api/activity/quickstart.mdx, x-api/activity/event-payloads.mdx: XAA subscriptions,
   one per event type and user: POST /2/activity/subscriptions {"event_type", "filter":
   {"user_id"}, "tag", "webhook_id"}, DELETE /2/activity/subscriptions/{id} (bearer).
-  dm.received, dm.sent and post.mention.create are private events that need the user's
-  authorization. Ambiguities, settled on the v2 API reference
+  dm.received, dm.sent, post.mention.create and post.reply.create are private events that
+  need the user's authorization. Ambiguities, settled on the v2 API reference
   (x-api/activity/create-x-activity-subscription.mdx, generated from X's OpenAPI spec):
   creation accepts OAuth 1.0a user context, which this client uses (the changelog speaks
   of "OAuth 2.0 user authorization"); the created subscription is read from
@@ -63,6 +63,7 @@ from twittnow.clients.x.errors import (
     XMediaRefused,
     XNotFound,
     XRateLimited,
+    XReplyNotAllowed,
     XRequestRejected,
     XUnavailable,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "XMediaRefused",
     "XNotFound",
     "XRateLimited",
+    "XReplyNotAllowed",
     "XRequestRejected",
     "XUnavailable",
 ]

@@ -1,7 +1,7 @@
 """Legacy DMs sent as a connected account."""
 
 from twittnow.clients.x.models import UserCredentials
-from twittnow.clients.x.transport import XTransport, id_segment
+from twittnow.clients.x.transport import XTransport
 
 
 class DirectMessageCalls(XTransport):
@@ -10,8 +10,9 @@ class DirectMessageCalls(XTransport):
         data = self._user_call(
             user,
             "POST",
-            f"/2/dm_conversations/with/{id_segment(participant_id)}/messages",
+            "/2/dm_conversations/with/{participant_id}/messages",
             "send a DM",
+            ids={"participant_id": participant_id},
             json={"text": text},
         )
         return self._field(data, "dm_event_id", "send a DM")

@@ -14,6 +14,11 @@ DEFAULT_RATE_LIMIT_WAIT = timedelta(seconds=60)
 # X's generic problem type: a 403 of this type refuses one request (duplicate content, a
 # recipient who does not accept DMs), not the account's connection.
 GENERIC_PROBLEM = "about:blank"
+# How X words its 403 to a reply under the summoned-reply rule: since 2026-02-23 self-serve
+# apps may reply only to a post whose author mentioned or quoted the account
+# (x-api/posts/manage-tweets/integrate.mdx, "Reply restrictions"). The docs give no body;
+# this is X's detail as clients met it.
+REPLY_NOT_ALLOWED = "have not been mentioned or otherwise engaged by the author"
 
 
 class XError(Exception):
@@ -55,6 +60,12 @@ class XRequestRejected(XError):
     OAuth step, a failed CRC check): sending it again as it is will fail again."""
 
 
+class XReplyNotAllowed(XRequestRejected):
+    """X refused a reply under the summoned-reply rule: the author of the post replied to
+    did not mention (or quote) the account. A refusal of this one reply, not of the
+    account: the account is fine, and sending it again will be refused again."""
+
+
 class XNotFound(XError):
     """404: no such resource."""
 
@@ -79,6 +90,8 @@ def error_for(
             detail=detail,
         )
     message = f"X refused to {action} ({status_line(response)}){explanation}"
+    if status == HTTPStatus.FORBIDDEN and REPLY_NOT_ALLOWED in said.lower():
+        return XReplyNotAllowed(message, status_code=status, detail=detail)
     if status >= 500 or status < 400:
         return XUnavailable(
             f"X failed to {action} ({status_line(response)}){explanation}",

@@ -37,12 +37,14 @@ class MediaCalls(XTransport):
         Refuses (XMediaRefused), before sending anything, a URL that is neither https on
         X's media hosts nor on this client's own base URL; and stops reading a file once
         it grows past `max_bytes`."""
-        action = f"download media from {self._media_host(url)}"
+        host = self._media_host(url)
+        action = f"download media from {host}"
         secrets = (user.access_token, user.access_token_secret)
         response = self._send_to(
             "GET",
             url,
             action,
+            route=f"media on {host}",  # a media URL holds the DM's and the media's ids
             auth=self._user_auth(user),
             as_user=True,
             secrets=secrets,

@@ -50,5 +50,5 @@ class Webhook:
 class WebhookApi(StrEnum):
     """Which API delivers a subscribed account's events to a webhook."""
 
-    ACCOUNT_ACTIVITY = "account_activity"  # AAA v2, ends 2027-01-01
+    ACCOUNT_ACTIVITY = "account_activity"  # AAA v2: deprecated, no end date published
     ACTIVITY = "activity"  # XAA

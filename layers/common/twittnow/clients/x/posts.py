@@ -6,7 +6,8 @@ from twittnow.clients.x.transport import XTransport
 
 class PostCalls(XTransport):
     def reply(self, user: UserCredentials, in_reply_to_post_id: str, text: str) -> str:
-        """Posts `text` as `user` in reply to a post; returns the new post's id."""
+        """Posts `text` as `user` in reply to a post; returns the new post's id. Raises
+        XReplyNotAllowed when the post's author did not summon the account."""
         data = self._user_call(
             user,
             "POST",

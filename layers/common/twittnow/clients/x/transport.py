@@ -2,8 +2,9 @@
 the app-only bearer token, and X's answers checked and turned into data or an XError.
 The calls themselves live beside this module, one module per concern."""
 
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from twittnow.clients.responses import json_object, status_line
@@ -15,10 +16,13 @@ from twittnow.clients.x.errors import (
     scrub,
 )
 from twittnow.clients.x.models import UserCredentials
+from twittnow.observability import outgoing_call
 from twittnow.x_app import AppCredentials
 
 if TYPE_CHECKING:
     import requests
+
+_Data = TypeVar("_Data")
 
 
 def id_segment(x_id: str) -> str:
@@ -27,6 +31,12 @@ def id_segment(x_id: str) -> str:
     if x_id in ("", ".", ".."):
         raise XNotFound(f"No X resource has the id {x_id!r}.")
     return quote(x_id, safe="")
+
+
+def fill(route: str, ids: Mapping[str, str] | None) -> str:
+    """The path of `route`, a path's template, whose {names} `ids` fill, each as one path
+    segment (id_segment). The template, never the ids, names a call in traces."""
+    return route.format_map({name: id_segment(x_id) for name, x_id in (ids or {}).items()})
 
 
 class OAuth1:
@@ -42,8 +52,12 @@ class OAuth1:
         self._client = Client(consumer_key, consumer_secret, **token)
 
     def __call__(self, request: "requests.PreparedRequest") -> "requests.PreparedRequest":
+        # A prepared request has its URL and method, which requests types as optional;
+        # oauthlib's stubs want the method as a literal and the headers as str.
         request.url, headers, _ = self._client.sign(
-            request.url, request.method, headers=dict(request.headers)
+            request.url,  # type: ignore[arg-type]
+            request.method,  # type: ignore[arg-type]
+            headers=dict(request.headers),  # type: ignore[arg-type]
         )
         request.prepare_headers(headers)
         return request
@@ -67,13 +81,22 @@ class XTransport:
         self._bearer_token: str | None = None
 
     def _user_call(
-        self, user: UserCredentials, method: str, path: str, action: str, **kwargs
+        self,
+        user: UserCredentials,
+        method: str,
+        route: str,
+        action: str,
+        *,
+        ids: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> dict:
-        """`data` of X's JSON answer to a call made as the connected account."""
+        """`data` of X's JSON answer to a call made as the connected account (`route` and
+        `ids`: see fill)."""
         response = self._send(
             method,
-            path,
+            fill(route, ids),
             action,
+            route=route,
             auth=self._user_auth(user),
             as_user=True,
             secrets=(user.access_token, user.access_token_secret),
@@ -90,16 +113,32 @@ class XTransport:
             resource_owner_secret=user.access_token_secret,
         )
 
+    @overload
     def _app_call(
-        self, method: str, path: str, action: str, *, answer: type = dict, **kwargs
+        self, method: str, route: str, action: str, *, answer: type[list], **kwargs: Any
+    ) -> list: ...
+    @overload
+    def _app_call(self, method: str, route: str, action: str, **kwargs: Any) -> dict: ...
+    def _app_call(
+        self,
+        method: str,
+        route: str,
+        action: str,
+        *,
+        ids: Mapping[str, str] | None = None,
+        answer: type = dict,
+        **kwargs: Any,
     ) -> dict | list:
-        """`data` of X's JSON answer, a dict or a list, to a call made as the app."""
+        """`data` of X's JSON answer, a dict or a list, to a call made as the app (`route`
+        and `ids`: see fill)."""
+        path = fill(route, ids)  # first: an id of nothing is refused before any call
         token = self._app_bearer_token()
         try:
             response = self._send(
                 method,
                 path,
                 action,
+                route=route,
                 headers={"Authorization": f"Bearer {token}"},
                 secrets=(token,),
                 **kwargs,
@@ -135,9 +174,12 @@ class XTransport:
             self._bearer_token = token
         return self._bearer_token
 
-    def _send(self, method: str, path: str, action: str, **kwargs) -> "requests.Response":
-        """X's 2xx answer to `method path` on the base URL: see _send_to."""
-        return self._send_to(method, self.base_url + path, action, **kwargs)
+    def _send(
+        self, method: str, path: str, action: str, *, route: str | None = None, **kwargs: Any
+    ) -> "requests.Response":
+        """X's 2xx answer to `method path` on the base URL: see _send_to. `route` is the
+        path's template (see fill); a path without ids is its own."""
+        return self._send_to(method, self.base_url + path, action, route=route or path, **kwargs)
 
     def _send_to(
         self,
@@ -145,44 +187,49 @@ class XTransport:
         url: str,
         action: str,
         *,
+        route: str,
         as_user: bool = False,
         secrets: tuple[str, ...] = (),
-        **kwargs,
+        **kwargs: Any,
     ) -> "requests.Response":
         """X's 2xx answer to `method url`, or the XError its answer means. `action` names
-        the call in messages ("send a DM"); `secrets` are scrubbed from them."""
+        the call in messages ("send a DM"), `route` in traces (no id, no query: see
+        outgoing_call); `secrets` are scrubbed from messages."""
         import requests  # loaded by __init__ already
 
         secrets = (self._app.consumer_secret, *secrets)
-        try:
-            # No redirects: following one would carry the Authorization header elsewhere.
-            response = self._session.request(
-                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
-            )
-        except requests.Timeout as exc:
-            message = f"X did not answer within {self._timeout[1]:g} seconds ({action})."
-            detail = str(exc)
-        except requests.RequestException as exc:
-            parts = urlsplit(url)
-            message = f"Could not connect to X at {parts.scheme}://{parts.netloc} ({action})."
-            detail = str(exc)
-        else:
-            if 200 <= response.status_code < 300:
-                return response
-            raise error_for(response, action, as_user, secrets)
-        # Raised outside the except clauses so that the requests exception, whose request
-        # holds the Authorization header, is not chained to it as __context__.
-        raise XUnavailable(scrub(message, secrets), detail=scrub(detail, secrets))
+        with outgoing_call("X", method, route) as answered:
+            try:
+                # No redirects: following one would carry the Authorization header elsewhere.
+                response = self._session.request(
+                    method, url, timeout=self._timeout, allow_redirects=False, **kwargs
+                )
+            except requests.Timeout as exc:
+                message = f"X did not answer within {self._timeout[1]:g} seconds ({action})."
+                detail = str(exc)
+            except requests.RequestException as exc:
+                parts = urlsplit(url)
+                message = f"Could not connect to X at {parts.scheme}://{parts.netloc} ({action})."
+                detail = str(exc)
+            else:
+                answered(response.status_code)
+                if 200 <= response.status_code < 300:
+                    return response
+                raise error_for(response, action, as_user, secrets)
+            # Raised outside the except clauses so that the requests exception, whose request
+            # holds the Authorization header, is not chained to it as __context__.
+            raise XUnavailable(scrub(message, secrets), detail=scrub(detail, secrets))
 
     @staticmethod
-    def _data(response: "requests.Response", action: str, answer: type) -> dict | list:
+    def _data(response: "requests.Response", action: str, answer: type[_Data]) -> _Data:
         body = json_object(response)
-        if body is None or not isinstance(body.get("data"), answer):
+        data = None if body is None else body.get("data")
+        if not isinstance(data, answer):
             raise XUnavailable(
                 f"X answered {status_line(response)} without data ({action}).",
                 status_code=response.status_code,
             )
-        return body["data"]
+        return data
 
     @staticmethod
     def _form(response: "requests.Response") -> dict[str, str]:

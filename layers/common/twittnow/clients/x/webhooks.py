@@ -6,11 +6,13 @@ from contextlib import suppress
 
 from twittnow.clients.x.errors import XError, XNotFound, XRequestRejected, XUnavailable, says
 from twittnow.clients.x.models import UserCredentials, Webhook, WebhookApi
-from twittnow.clients.x.transport import XTransport, id_segment
+from twittnow.clients.x.transport import XTransport
 
 # The XAA events a connected account is subscribed to: what customers send it, and the
-# DMs it sends (so the webhook sees replies typed in X's own app too).
-ACTIVITY_EVENT_TYPES = ("dm.received", "dm.sent", "post.mention.create")
+# DMs it sends (so the webhook sees replies typed in X's own app too). post.reply.create:
+# a customer answering in the account's thread without typing @account, which
+# post.mention.create does not fire for (x-api/activity/event-payloads.mdx).
+ACTIVITY_EVENT_TYPES = ("dm.received", "dm.sent", "post.mention.create", "post.reply.create")
 ACTIVITY_TAG = "twittnow"
 
 
@@ -29,7 +31,10 @@ class WebhookCalls(XTransport):
         """Has X run the CRC check again, which re-enables a webhook that passes it.
         Raises XRequestRejected when the check fails."""
         data = self._app_call(
-            "PUT", f"/2/webhooks/{id_segment(webhook_id)}", "validate the webhook"
+            "PUT",
+            "/2/webhooks/{webhook_id}",
+            "validate the webhook",
+            ids={"webhook_id": webhook_id},
         )
         if not data.get("valid"):
             raise XRequestRejected(
@@ -38,7 +43,12 @@ class WebhookCalls(XTransport):
             )
 
     def delete_webhook(self, webhook_id: str) -> None:
-        self._app_call("DELETE", f"/2/webhooks/{id_segment(webhook_id)}", "delete the webhook")
+        self._app_call(
+            "DELETE",
+            "/2/webhooks/{webhook_id}",
+            "delete the webhook",
+            ids={"webhook_id": webhook_id},
+        )
 
     # ------------------------------------------------------------ subscriptions
 
@@ -54,8 +64,9 @@ class WebhookCalls(XTransport):
                 data = self._user_call(
                     user,
                     "POST",
-                    f"/2/account_activity/webhooks/{id_segment(webhook_id)}/subscriptions/all",
+                    "/2/account_activity/webhooks/{webhook_id}/subscriptions/all",
                     "subscribe the account",
+                    ids={"webhook_id": webhook_id},
                 )
             except XRequestRejected as error:
                 if not says(error, "DuplicateSubscription"):
@@ -81,12 +92,13 @@ class WebhookCalls(XTransport):
     ) -> None:
         """Stops the deliveries subscribe started; a subscription already gone is fine."""
         if api is WebhookApi.ACCOUNT_ACTIVITY:
-            path = (
-                f"/2/account_activity/webhooks/{id_segment(webhook_id)}"
-                f"/subscriptions/{id_segment(user_id)}/all"
-            )
             try:
-                self._app_call("DELETE", path, "unsubscribe the account")
+                self._app_call(
+                    "DELETE",
+                    "/2/account_activity/webhooks/{webhook_id}/subscriptions/{user_id}/all",
+                    "unsubscribe the account",
+                    ids={"webhook_id": webhook_id, "user_id": user_id},
+                )
             except XRequestRejected as error:
                 # AAA answers 400 SubscriptionNotFound for a subscription already gone.
                 if not says(error, "SubscriptionNotFound"):
@@ -122,7 +134,7 @@ class WebhookCalls(XTransport):
             existing = self._app_call(
                 "GET", "/2/activity/subscriptions", "list the subscriptions", answer=list
             )
-            data = next(
+            found = next(
                 (
                     subscription
                     for subscription in existing
@@ -133,16 +145,18 @@ class WebhookCalls(XTransport):
                 ),
                 None,
             )
-            if data is None:
+            if found is None:
                 raise
+            data = found
         return self._field(data.get("subscription", data), "subscription_id", action)
 
     def _delete_activity_subscription(self, subscription_id: str) -> None:
         with suppress(XNotFound):  # already gone
             self._app_call(
                 "DELETE",
-                f"/2/activity/subscriptions/{id_segment(subscription_id)}",
+                "/2/activity/subscriptions/{subscription_id}",
                 "unsubscribe the account",
+                ids={"subscription_id": subscription_id},
             )
 
 

@@ -1,0 +1,167 @@
+"""In-memory fakes of everything in twittnow.ports, for unit tests of domain logic.
+
+    from tests.fakes import FakeServiceNow, FakeX, fake_ports, fake_settings
+
+    ports = fake_ports()                  # every port a fake; settings with test values
+    ports = fake_ports(x=FakeX(), settings=fake_settings(x_webhook_api="account_activity"))
+
+`fake_ports(**overrides)` takes any field of Ports. `ports.x` is a FakeX (a FakeX is its
+own builder: `ports.x()` answers it) and `ports.servicenow` a FakeServiceNow; the other
+fields are the fakes themselves (ports.users is a FakeUsers...). Tests outside mypy may
+reach them through ports; typed tests make the fake first and pass it in.
+
+Tables (tests.fakes.accounts, tests.fakes.conversations). Each fake keeps records as
+their JSON, as the table does, and raises what its repository raises on the same
+conditions: UsernameTaken, UserChanged, UserGone; ConditionNotMet (Tokens.
+add_while_password_is when the password changed); TooManyAttempts; AlreadyConnected,
+AccountHeldByAnotherTenant, PendingConnectionGone, RecordChanged (replace_servicenow),
+False from record_servicenow_status and replace_x; FieldNameTaken, FieldChanged,
+FieldGone. Conversations and messages start only in an initial status and change only
+along twittnow.lifecycle's tables (IllegalTransition), checked against the stored status;
+Conversations.update of an unknown id raises DynamoDB's ConditionalCheckFailedException.
+Messages.add answers (stored message, created); Messages.update writes only the changed
+fields and updated_at, and answers the caller's copy with them (on a message deleted
+meanwhile it leaves a partial item, as DynamoDB does: reading it raises ValidationError).
+CaseEvents.claim answers the earlier
+claim's (conversation id, message key) until it expires. Expiries read clock.now() (patch
+twittnow.clock.now to move time); expiry attributes keep whole seconds, as the tables'.
+FakeLoginAttempts.counted(username_key) tells the attempts counted in the last window.
+
+Queues (FakeQueue):
+    queue.sent        every QueueMessage sent, in order (body, group_id, deduplication_id)
+    queue.jobs        the bodies SQS keeps: the first message of each deduplication id
+    queue.retries     [(receipt_handle, seconds)], one per retry_after
+    queue.fail(QueueSendFailed("..."))   the next send raises it
+
+Secrets (FakeSecrets): create_version / put / get(arn, version) / delete, every version
+kept; `secrets.stored` is {arn: StoredSecret(name, versions, current)}. A put to an
+unknown ARN, or a read of one or of an unknown version, raises SecretGone
+(twittnow.repositories.secrets), as the repository does.
+
+X (FakeX, tests.fakes.x):
+    x.dms, x.posts    Sent(id, credentials, to, text): DMs (to the recipient's X user id)
+                      and reply posts (to the post answered); ids "dm-<n>", "post-<n>"
+    x.register_webhook(url)          subscribe needs a registered webhook (else
+                                     XRequestRejected, as X's WebhookIdInvalid)
+    x.subscriptions   {x_user_id: (WebhookApi, webhook_id)}
+    x.account, x.verifier            the AccessToken access_token answers, for that
+                                     verifier only (another: XRequestRejected)
+    x.add_media(url, data, content_type)   what download_media finds (others XNotFound;
+                                     off X's media hosts or too large: XMediaRefused)
+
+ServiceNow (FakeServiceNow, tests.fakes.servicenow):
+    servicenow.connections           [(instance_url, user, password)], one per connect
+    instance = servicenow.instance("https://acme.service-now.com")
+                      the instance's fake (what connecting to that URL answers)
+    instance.cases, .consumers, .profiles   records as dicts of fields ({sys_id: {...}});
+                      sys_ids are 32 hex digits, case numbers CS0000001, CS0000002...
+    instance.comments(case), .work_notes(case), .files(case)   what was written on a
+                      case (by sys_id or number), oldest first
+    instance.add_case(consumer_sys_id, state=CaseState.OPEN, correlation_id=...)
+    instance.set_state(case, CaseState.RESOLVED), instance.delete_case(case)
+    instance.add_consumer(first, last), instance.add_profile(consumer, handle, social_id)
+    instance.social_channels          channels create_consumer makes a profile on
+                                     ({"Twitter"}; empty it for an instance without)
+    Unknown records raise ServiceNowNotFound; find_case_by_correlation_id answers the
+    newest case made with the id.
+
+Failures, on FakeX, FakeServiceNowInstance and FakeQueue alike:
+    fake.fail(error, method=None, times=1)   the next `times` calls of `method` (of any
+                      method when None; times=None: every call) raise `error` and do nothing
+    x.fail(XConnectionBroken("revoked", status_code=401), "send_dm")
+    x.fail(XRateLimited("slow down", reset_at=clock.now() + timedelta(minutes=15)))
+    instance.fail(ServiceNowUnavailable("down"), times=None)
+    instance.fail(ServiceNowBadCredentials("User Not Authenticated", status_code=401))
+    fake.calls (Call(method, args)), fake.calls_to("create_case") -> [args dict, ...]:
+                      every call, failed ones included.
+"""
+
+from typing import Any
+
+from tests.fakes.accounts import (
+    FakeAuditLog,
+    FakeCredentials,
+    FakeCustomFields,
+    FakeLoginAttempts,
+    FakeOAuthRequests,
+    FakeTokens,
+    FakeUsers,
+)
+from tests.fakes.aws import FakeQueue, FakeSecrets, StoredSecret
+from tests.fakes.conversations import (
+    FakeCaseEvents,
+    FakeConversations,
+    FakeCustomers,
+    FakeEchoes,
+    FakeMessages,
+)
+from tests.fakes.scripted import Call
+from tests.fakes.servicenow import Attachment, FakeServiceNow, FakeServiceNowInstance
+from tests.fakes.x import FakeX, Sent
+from twittnow.ports import Ports
+from twittnow.settings import Settings
+
+__all__ = [
+    "Attachment",
+    "Call",
+    "FakeAuditLog",
+    "FakeCaseEvents",
+    "FakeConversations",
+    "FakeCredentials",
+    "FakeCustomFields",
+    "FakeCustomers",
+    "FakeEchoes",
+    "FakeLoginAttempts",
+    "FakeMessages",
+    "FakeOAuthRequests",
+    "FakeQueue",
+    "FakeSecrets",
+    "FakeServiceNow",
+    "FakeServiceNowInstance",
+    "FakeTokens",
+    "FakeUsers",
+    "FakeX",
+    "Sent",
+    "StoredSecret",
+    "fake_ports",
+    "fake_settings",
+]
+
+
+def fake_settings(**values: Any) -> Settings:
+    """Settings with every required one set (a table or queue is named after its setting:
+    "users_table"), `values` over them."""
+    required = {
+        name: name for name, setting in Settings.model_fields.items() if setting.is_required()
+    }
+    prefixes = {"servicenow_secret_prefix": "test/servicenow/", "x_secret_prefix": "test/x/"}
+    return Settings.model_validate({**required, **prefixes, **values})
+
+
+def fake_ports(**overrides: Any) -> Ports:
+    """Ports of fakes, each new; `overrides` replace any of them (by Ports' field names)."""
+    settings = overrides.get("settings") or fake_settings()
+    users = overrides.get("users") or FakeUsers()
+    fakes: dict[str, Any] = {
+        "settings": settings,
+        "users": users,
+        "tokens": FakeTokens(users),
+        "login_attempts": FakeLoginAttempts(),
+        "credentials": FakeCredentials(),
+        "custom_fields": FakeCustomFields(),
+        "audit_log": FakeAuditLog(),
+        "oauth_requests": FakeOAuthRequests(),
+        "customers": FakeCustomers(),
+        "conversations": FakeConversations(),
+        "messages": FakeMessages(),
+        "echoes": FakeEchoes(),
+        "case_events": FakeCaseEvents(),
+        "servicenow_secrets": FakeSecrets(settings.servicenow_secret_prefix),
+        "x_secrets": FakeSecrets(settings.x_secret_prefix),
+        "inbound_queue": FakeQueue(),
+        "outbound_queue": FakeQueue(),
+        "outbound_dead_letter_queue": FakeQueue(),
+        "x": FakeX(),
+        "servicenow": FakeServiceNow(),
+    }
+    return Ports(**{**fakes, **overrides})

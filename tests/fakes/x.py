@@ -1,0 +1,147 @@
+"""A fake of X's API (twittnow.clients.x.XClient) as the app: OAuth, webhooks and
+subscriptions, DMs, reply posts and media. It records what was sent and raises what a test
+scripts with `fail`, using the real client's exceptions."""
+
+from dataclasses import dataclass
+from itertools import count
+from urllib.parse import urlencode, urlsplit
+
+from tests.fakes.scripted import Scripted
+from twittnow.clients.x import (
+    ACTIVITY_EVENT_TYPES,
+    DEFAULT_MAX_MEDIA_BYTES,
+    AccessToken,
+    DownloadedMedia,
+    RequestToken,
+    UserCredentials,
+    Webhook,
+    WebhookApi,
+    XMediaRefused,
+    XNotFound,
+    XRequestRejected,
+)
+from twittnow.clients.x.media import X_MEDIA_DOMAIN, X_MEDIA_HOSTS
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A DM (`to` the recipient's X user id) or a reply post (`to` the post it answers),
+    sent as the account whose `credentials` it was signed with."""
+
+    id: str
+    credentials: UserCredentials
+    to: str
+    text: str
+
+
+class FakeX(Scripted):
+    """Also its own builder: Ports.x builds the client on first use, and here answers this
+    one (`fake_ports(x=FakeX())`, then `ports.x` is the fake)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids = count(1)
+        # The account that approves the app on X's page, and the verifier X's redirect
+        # carries: access_token refuses any other (a forged redirect).
+        self.account = AccessToken(
+            user_id="900",
+            screen_name="acme_support",
+            credentials=UserCredentials("access-token-900", "access-secret-900"),
+        )
+        self.verifier = "verifier"
+        self.webhooks: list[Webhook] = []
+        self.subscriptions: dict[str, tuple[WebhookApi, str]] = {}  # X user id -> (api, webhook id)
+        self.dms: list[Sent] = []
+        self.posts: list[Sent] = []
+        self.media: dict[str, DownloadedMedia] = {}  # by URL: what download_media finds
+
+    def __call__(self) -> "FakeX":
+        return self
+
+    # ------------------------------------------------------------ for tests
+
+    def register_webhook(self, url: str) -> Webhook:
+        """As `python -m ops webhooks register` does (not recorded as a call)."""
+        webhook = Webhook(id=f"webhook-{next(self._ids)}", url=url, valid=True, created_at=None)
+        self.webhooks.append(webhook)
+        return webhook
+
+    def add_media(
+        self, url: str, data: bytes = b"\xff\xd8", content_type: str = "image/jpeg"
+    ) -> None:
+        self.media[url] = DownloadedMedia(urlsplit(url).path.rsplit("/", 1)[-1], content_type, data)
+
+    # ------------------------------------------------------------ XApi
+
+    def request_token(self, callback_url: str) -> RequestToken:
+        self._called("request_token", callback_url=callback_url)
+        number = next(self._ids)
+        return RequestToken(f"request-token-{number}", f"request-secret-{number}")
+
+    def authorize_url(self, oauth_token: str) -> str:
+        return f"https://api.x.com/oauth/authorize?{urlencode({'oauth_token': oauth_token})}"
+
+    def access_token(self, request_token: RequestToken, verifier: str) -> AccessToken:
+        self._called("access_token", request_token=request_token, verifier=verifier)
+        if verifier != self.verifier:
+            raise XRequestRejected("X refused to exchange the verifier (401).", status_code=401)
+        return self.account
+
+    def list_webhooks(self) -> list[Webhook]:
+        self._called("list_webhooks")
+        return list(self.webhooks)
+
+    def subscribe(
+        self, api: WebhookApi, webhook_id: str, user_id: str, user: UserCredentials
+    ) -> str:
+        """As X answers: for AAA the user id, for XAA an id per event type; an account
+        subscribed already is fine."""
+        self._called("subscribe", api=api, webhook_id=webhook_id, user_id=user_id, user=user)
+        if not any(webhook.id == webhook_id for webhook in self.webhooks):
+            raise XRequestRejected("X refused to subscribe the account: WebhookIdInvalid.")
+        self.subscriptions[user_id] = (api, webhook_id)
+        if api is WebhookApi.ACCOUNT_ACTIVITY:
+            return user_id
+        return ",".join(f"{user_id}-{event_type}" for event_type in ACTIVITY_EVENT_TYPES)
+
+    def unsubscribe(
+        self, api: WebhookApi, webhook_id: str, user_id: str, subscription_id: str
+    ) -> None:
+        """A subscription already gone is fine."""
+        self._called(
+            "unsubscribe",
+            api=api,
+            webhook_id=webhook_id,
+            user_id=user_id,
+            subscription_id=subscription_id,
+        )
+        self.subscriptions.pop(user_id, None)
+
+    def send_dm(self, user: UserCredentials, participant_id: str, text: str) -> str:
+        self._called("send_dm", user=user, participant_id=participant_id, text=text)
+        dm = Sent(f"dm-{next(self._ids)}", user, participant_id, text)
+        self.dms.append(dm)
+        return dm.id
+
+    def reply(self, user: UserCredentials, in_reply_to_post_id: str, text: str) -> str:
+        self._called("reply", user=user, in_reply_to_post_id=in_reply_to_post_id, text=text)
+        post = Sent(f"post-{next(self._ids)}", user, in_reply_to_post_id, text)
+        self.posts.append(post)
+        return post.id
+
+    def download_media(
+        self, user: UserCredentials, url: str, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+    ) -> DownloadedMedia:
+        """A file added with add_media; refused, as by the client, off X's media hosts or
+        past `max_bytes`; XNotFound for any other."""
+        self._called("download_media", user=user, url=url, max_bytes=max_bytes)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme != "https" or not (host in X_MEDIA_HOSTS or host.endswith(X_MEDIA_DOMAIN)):
+            raise XMediaRefused(f"Media is downloaded from X's media hosts only, not {host}.")
+        media = self.media.get(url)
+        if media is None:
+            raise XNotFound("X refused to download media (404 Not Found).", status_code=404)
+        if len(media.data) > max_bytes:
+            raise XMediaRefused(f"The media file is larger than {max_bytes} bytes.")
+        return media

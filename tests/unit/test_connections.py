@@ -1,0 +1,831 @@
+"""Connecting a tenant's X account (twitter_activity.connections) and reading its X details
+(twitter_activity.twitter_details), against the fakes: every branch of the domain, with
+no HTTP and no AWS. The API tests (tests/api/test_x_connection.py) keep what goes through
+the handlers, DynamoDB's conditions and the sandbox X."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.fakes import fake_ports, fake_settings
+from twitter_activity import connections, twitter_details
+from twittnow import clock, confirmation_codes
+from twittnow.auth import Caller
+from twittnow.clients.x import (
+    ACTIVITY_EVENT_TYPES,
+    AccessToken,
+    UserCredentials,
+    WebhookApi,
+    XConnectionBroken,
+    XError,
+    XNotFound,
+    XRateLimited,
+    XRequestRejected,
+    XUnavailable,
+)
+from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
+from twittnow.models import Token, TokenKind, User, XConnection
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+BASE_URL = "https://api.twittnow.test"
+WEBHOOK_URL = f"{BASE_URL}/twitter-activity"
+CALLBACK_URL = f"{BASE_URL}/twitter-callback"
+ACME = AccessToken("900", "acme_support", UserCredentials("access-token-900", "access-secret-900"))
+OTHER_ACCOUNT = AccessToken("901", "acme_sales", UserCredentials("access-token-901", "secret-901"))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.moment = NOW
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@pytest.fixture
+def time(monkeypatch) -> Clock:
+    moving = Clock()
+    monkeypatch.setattr(clock, "now", moving.now)
+    return moving
+
+
+@pytest.fixture
+def ports(time):
+    ports = fake_ports()
+    ports.x.register_webhook(WEBHOOK_URL)
+    return ports
+
+
+def add_user(ports, name: str, *, company: str = "", is_admin: bool = False) -> Caller:
+    now = clock.now()
+    user = User(
+        id=f"user-{name}",
+        username=f"{name}@example.com",
+        company_name=company,
+        is_admin=is_admin,
+        password_hash="not used here",
+        created_at=now,
+        updated_at=now,
+    )
+    ports.users.create(user)
+    token = Token(digest=f"token-{name}", user_id=user.id, kind=TokenKind.LOGIN, created_at=now)
+    return Caller(user=user, token=token, source_ip="198.51.100.7")
+
+
+@pytest.fixture
+def tenant(ports) -> Caller:
+    return add_user(ports, "tenant", company="Tenant Ltd")
+
+
+@pytest.fixture
+def other_tenant(ports) -> Caller:
+    return add_user(ports, "other", company="Other Ltd")
+
+
+def started(ports, caller: Caller) -> str:
+    """GET /get-auth-url: answers the request token X's redirect will carry."""
+    url, _expires_at = connections.start(ports, caller, CALLBACK_URL)
+    return parse_qs(urlsplit(url).query)["oauth_token"][0]
+
+
+def approved(ports, caller: Caller, account: AccessToken = ACME) -> connections.Approval:
+    """`caller` starts, `account` approves on X, and X's redirect reaches the callback."""
+    ports.x.account = account
+    return connections.finish(ports, started(ports, caller), ports.x.verifier, None)
+
+
+def confirmed(ports, caller: Caller, approval: connections.Approval) -> XConnection:
+    return connections.confirm(ports, caller, approval.confirmation, WEBHOOK_URL)
+
+
+def connected(ports, caller: Caller, account: AccessToken = ACME) -> XConnection:
+    return confirmed(ports, caller, approved(ports, caller, account))
+
+
+def racing(monkeypatch, target: Any, method: str, other_request: Callable[[], Any]) -> None:
+    """The next call of `target.method` waits while `other_request` runs to its end: two
+    requests racing, the other one winning."""
+    original = getattr(target, method)
+    waiting = [other_request]
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if waiting:
+            waiting.pop()()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, method, call)
+
+
+def audit_actions(ports) -> list[tuple[str, str | None, str, str | None, list[str]]]:
+    """(action, actor id, resource id, tenant id, changed fields), oldest first."""
+    entries = ports.audit_log.between(NOW - timedelta(days=1), NOW + timedelta(days=1))
+    return [
+        (e.action, e.actor_id, e.resource_id, e.tenant_id, e.changed_fields)
+        for e in reversed(entries)
+    ]
+
+
+def tokens_in(ports, connection: XConnection) -> dict[str, str]:
+    return json.loads(ports.x_secrets.get(connection.secret_arn, connection.secret_version))
+
+
+ACME_TOKENS = {"access_token": "access-token-900", "access_token_secret": "access-secret-900"}
+
+
+# ---------------------------------------------------------------- start
+
+
+def test_start_binds_a_request_token_to_the_tenant_for_15_minutes(ports, tenant):
+    url, expires_at = connections.start(ports, tenant, CALLBACK_URL)
+
+    assert ports.x.calls_to("request_token") == [{"callback_url": CALLBACK_URL}]
+    [oauth_token] = parse_qs(urlsplit(url).query)["oauth_token"]
+    assert url == f"https://api.x.com/oauth/authorize?oauth_token={oauth_token}"
+    assert expires_at == NOW + timedelta(minutes=15)
+    request = ports.oauth_requests.get(oauth_token)
+    assert request.user_id == tenant.user.id and request.expires_at == expires_at
+    assert request.oauth_token_secret.startswith("request-secret-")
+    assert request.verifier_failures == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "answer", "retry_after", "message"),
+    [
+        (XUnavailable("X answered 503"), UpstreamUnavailable, 30, "X did not answer"),
+        (
+            XRateLimited("slow down", reset_at=NOW + timedelta(seconds=90)),
+            UpstreamUnavailable,
+            90,
+            "Try again in 90 seconds",
+        ),
+        (
+            # A reset X says has passed already: wait a second, never 0 or less.
+            XRateLimited("slow down", reset_at=NOW - timedelta(seconds=5)),
+            UpstreamUnavailable,
+            1,
+            "Try again in 1 seconds",
+        ),
+        (XNotFound("no such endpoint", status_code=404), UpstreamUnavailable, 30, "X answered"),
+        (XError("something odd"), UpstreamUnavailable, 30, "something odd"),
+        (XRequestRejected("Callback URL not approved"), InvalidInput, None, "X refused"),
+        (XConnectionBroken("bad app keys", status_code=401), InvalidInput, None, "bad app keys"),
+    ],
+)
+def test_x_failing_to_start_is_answered_as_the_api_answers_it_and_stores_nothing(
+    ports, tenant, error, answer, retry_after, message
+):
+    ports.x.fail(error, "request_token")
+
+    with pytest.raises(answer) as raised:
+        connections.start(ports, tenant, CALLBACK_URL)
+
+    assert type(raised.value) is answer
+    assert message in raised.value.message
+    assert "start connecting the X account" in raised.value.message
+    if retry_after is not None:
+        assert raised.value.status == 503
+        assert raised.value.retry_after_seconds == retry_after
+    # No request token came back, so none was stored.
+    assert all(ports.oauth_requests.get(f"request-token-{n}") is None for n in range(1, 5))
+
+
+# ---------------------------------------------------------------- finish (X's redirect)
+
+
+def test_the_redirect_holds_the_account_for_the_tenant_to_confirm_and_connects_nothing(
+    ports, tenant
+):
+    oauth_token = started(ports, tenant)
+
+    approval = connections.finish(ports, oauth_token, "verifier", None)
+
+    pending = approval.pending
+    assert approval.company_name == "Tenant Ltd"
+    assert (pending.user_id, pending.x_user_id, pending.screen_name) == (
+        tenant.user.id,
+        "900",
+        "acme_support",
+    )
+    assert pending.expires_at == NOW + timedelta(minutes=15)
+    assert pending.code_digest == confirmation_codes.digest(approval.confirmation)
+    assert len(approval.confirmation) >= 43  # 256 random bits
+    assert ports.credentials.x_pending(pending.code_digest) == pending
+    # The tokens wait sealed under the code, which is stored nowhere.
+    stored = pending.model_dump_json()
+    assert "access-token-900" not in stored and "access-secret-900" not in stored
+    assert approval.confirmation not in stored and approval.confirmation not in repr(approval)
+    assert (
+        confirmation_codes.unseal(
+            approval.confirmation, pending.sealed_tokens, f"{tenant.user.id}:900"
+        )
+        == ACME_TOKENS
+    )
+    # Exchanged with the request's own secret; nothing subscribed, stored or connected yet.
+    [exchange] = ports.x.calls_to("access_token")
+    assert exchange["request_token"].oauth_token == oauth_token
+    assert exchange["request_token"].oauth_token_secret == oauth_token.replace("token", "secret")
+    assert ports.x.subscriptions == {} and ports.x_secrets.stored == {}
+    assert ports.credentials.x_of(tenant.user.id) is None
+    # The authorization is spent.
+    assert ports.oauth_requests.get(oauth_token) is None
+    with pytest.raises(InvalidInput) as again:
+        connections.finish(ports, oauth_token, "verifier", None)
+    assert list(again.value.details) == ["oauth_token"]
+
+
+def test_the_page_names_the_username_of_a_tenant_without_a_company_name(ports):
+    nameless = add_user(ports, "nameless")
+    assert approved(ports, nameless).company_name == "nameless@example.com"
+
+
+def test_declining_on_x_spends_nothing_for_a_forged_denial_proves_nothing(ports, tenant):
+    oauth_token = started(ports, tenant)
+
+    with pytest.raises(PermissionDenied, match="declined"):
+        connections.finish(ports, None, None, denied=oauth_token)
+
+    assert ports.x.calls_to("access_token") == []
+    assert connections.finish(ports, oauth_token, "verifier", None).pending.x_user_id == "900"
+
+
+@pytest.mark.parametrize(
+    ("oauth_token", "verifier"),
+    [(None, None), ("", "verifier"), (None, "verifier"), ("request-token-1", None), ("x", "")],
+)
+def test_a_redirect_without_its_token_or_verifier_is_bad_input(
+    ports, tenant, oauth_token, verifier
+):
+    started(ports, tenant)
+    with pytest.raises(InvalidInput, match="oauth_token and oauth_verifier"):
+        connections.finish(ports, oauth_token, verifier, None)
+    assert ports.x.calls_to("access_token") == []
+
+
+def test_an_unknown_authorization_is_refused_without_calling_x(ports, tenant):
+    with pytest.raises(InvalidInput) as refused:
+        connections.finish(ports, "request-token-404", "verifier", None)
+    assert "oauth_token" in refused.value.details
+    assert ports.x.calls_to("access_token") == []
+
+
+def test_an_authorization_expires_after_15_minutes(ports, tenant, time):
+    oauth_token = started(ports, tenant)
+    time.advance(minutes=14, seconds=59)
+    assert ports.oauth_requests.get(oauth_token) is not None
+    time.advance(seconds=1)
+
+    with pytest.raises(InvalidInput) as refused:
+        connections.finish(ports, oauth_token, "verifier", None)
+
+    assert "unknown, expired or already used" in refused.value.message
+    assert ports.x.calls_to("access_token") == []
+
+
+def test_the_redirect_of_a_tenant_deleted_meanwhile_is_404(ports, tenant):
+    oauth_token = started(ports, tenant)
+    ports.users.delete(ports.users.get(tenant.user.id))
+
+    with pytest.raises(NotFound, match="no longer exists"):
+        connections.finish(ports, oauth_token, "verifier", None)
+    assert ports.x.calls_to("access_token") == []
+
+
+def test_a_refused_verifier_leaves_the_authorization_for_the_real_redirect(ports, tenant):
+    oauth_token = started(ports, tenant)
+
+    with pytest.raises(InvalidInput, match="X refused to finish connecting the X account"):
+        connections.finish(ports, oauth_token, "guessed", None)
+
+    assert ports.oauth_requests.get(oauth_token).verifier_failures == 1
+    assert ports.credentials.x_of(tenant.user.id) is None
+    assert (
+        connections.finish(ports, oauth_token, "verifier", None).pending.user_id == tenant.user.id
+    )
+
+
+def test_a_broken_exchange_counts_as_a_refused_verifier(ports, tenant):
+    oauth_token = started(ports, tenant)
+    ports.x.fail(XConnectionBroken("401 Unauthorized", status_code=401), "access_token")
+
+    with pytest.raises(InvalidInput, match="401 Unauthorized"):
+        connections.finish(ports, oauth_token, "verifier", None)
+
+    assert ports.oauth_requests.get(oauth_token).verifier_failures == 1
+
+
+def test_verifiers_cannot_be_guessed_at_the_fifth_refusal_spends_the_authorization(ports, tenant):
+    oauth_token = started(ports, tenant)
+    for guess in range(connections.MAX_VERIFIER_FAILURES - 1):
+        with pytest.raises(InvalidInput):
+            connections.finish(ports, oauth_token, f"guess-{guess}", None)
+    assert ports.oauth_requests.get(oauth_token).verifier_failures == 4
+
+    with pytest.raises(InvalidInput):
+        connections.finish(ports, oauth_token, "guess-4", None)
+
+    assert ports.oauth_requests.get(oauth_token) is None
+    with pytest.raises(InvalidInput) as refused:
+        connections.finish(ports, oauth_token, "verifier", None)  # even the real one now
+    assert "oauth_token" in refused.value.details
+    assert len(ports.x.calls_to("access_token")) == connections.MAX_VERIFIER_FAILURES
+
+
+@pytest.mark.parametrize(
+    ("error", "retry_after"),
+    [
+        (XUnavailable("X answered 503", status_code=503), 30),
+        (XRateLimited("slow down", reset_at=NOW + timedelta(minutes=15)), 900),
+    ],
+)
+def test_x_down_at_the_redirect_is_a_503_and_leaves_the_authorization_as_it_was(
+    ports, tenant, error, retry_after
+):
+    oauth_token = started(ports, tenant)
+    ports.x.fail(error, "access_token")
+
+    with pytest.raises(UpstreamUnavailable) as raised:
+        connections.finish(ports, oauth_token, "verifier", None)
+
+    assert raised.value.status == 503 and raised.value.retry_after_seconds == retry_after
+    assert ports.oauth_requests.get(oauth_token).verifier_failures == 0  # not counted
+    assert connections.finish(ports, oauth_token, "verifier", None).pending.x_user_id == "900"
+
+
+def test_of_two_redirects_racing_with_one_authorization_only_one_holds_the_account(
+    ports, tenant, monkeypatch
+):
+    oauth_token = started(ports, tenant)
+    winner: list[connections.Approval] = []
+    racing(
+        monkeypatch,
+        ports.x,
+        "access_token",
+        lambda: winner.append(connections.finish(ports, oauth_token, "verifier", None)),
+    )
+
+    with pytest.raises(InvalidInput) as late:
+        connections.finish(ports, oauth_token, "verifier", None)
+
+    assert "oauth_token" in late.value.details
+    [won] = winner
+    assert confirmed(ports, tenant, won).x_user_id == "900"
+
+
+def test_a_tenant_holding_another_account_is_refused_at_the_redirect(ports, tenant):
+    connected(ports, tenant, ACME)
+
+    with pytest.raises(Conflict, match="already connected to @acme_support"):
+        approved(ports, tenant, OTHER_ACCOUNT)
+
+
+def test_an_account_another_tenant_holds_is_refused_at_the_redirect(ports, tenant, other_tenant):
+    connected(ports, tenant, ACME)
+
+    with pytest.raises(Conflict, match="@acme_support is already connected to another tenant"):
+        approved(ports, other_tenant, ACME)
+    assert ports.credentials.x_of(other_tenant.user.id) is None
+
+
+# ---------------------------------------------------------------- confirm and the connect step
+
+
+@pytest.mark.parametrize(
+    ("webhook_api", "subscription_id"),
+    [
+        ("activity", ",".join(f"900-{event}" for event in ACTIVITY_EVENT_TYPES)),
+        ("account_activity", "900"),
+    ],
+)
+def test_confirming_subscribes_the_account_stores_its_tokens_and_connects_it(
+    time, webhook_api, subscription_id
+):
+    ports = fake_ports(settings=fake_settings(x_webhook_api=webhook_api))
+    webhook = ports.x.register_webhook(WEBHOOK_URL)
+    tenant = add_user(ports, "tenant", company="Tenant Ltd")
+    approval = approved(ports, tenant)
+    time.advance(minutes=3)
+
+    connection = confirmed(ports, tenant, approval)
+
+    api = WebhookApi(webhook_api)
+    assert ports.x.subscriptions == {"900": (api, webhook.id)}
+    [subscribed] = ports.x.calls_to("subscribe")
+    assert subscribed == {
+        "api": api,
+        "webhook_id": webhook.id,
+        "user_id": "900",
+        "user": UserCredentials("access-token-900", "access-secret-900"),
+    }
+    assert connection.model_dump(exclude={"id", "secret_arn", "secret_version"}) == {
+        "user_id": tenant.user.id,
+        "x_user_id": "900",
+        "screen_name": "acme_support",
+        "webhook_api": webhook_api,
+        "webhook_id": webhook.id,
+        "subscription_id": subscription_id,
+        "connected_at": NOW + timedelta(minutes=3),
+        "updated_at": NOW + timedelta(minutes=3),
+        "status": "connected",
+        "status_detail": "",
+        "account_released_at": None,
+    }
+    # One secret per connection, named after it, holding the tokens; the record has none.
+    [secret] = ports.x_secrets.stored.values()
+    assert secret.name == f"test/x/{connection.id}"
+    assert tokens_in(ports, connection) == ACME_TOKENS
+    assert "access-token-900" not in connection.model_dump_json()
+    assert ports.credentials.x_of(tenant.user.id) == connection
+    assert ports.credentials.x_by_account("900") == connection
+    assert audit_actions(ports) == [
+        (
+            "x_connection.connected",
+            tenant.user.id,
+            connection.id,
+            tenant.user.id,
+            ["access_token", "screen_name", "x_user_id"],
+        )
+    ]
+    # The code is used up.
+    with pytest.raises(NotFound):
+        confirmed(ports, tenant, approval)
+
+
+@pytest.mark.parametrize("code", ["", "x", "not-the-code"])
+def test_a_wrong_code_is_404_and_changes_nothing(ports, tenant, code):
+    approval = approved(ports, tenant)
+
+    with pytest.raises(NotFound, match="No X connection waits for this confirmation code"):
+        connections.confirm(ports, tenant, code, WEBHOOK_URL)
+
+    assert ports.x.calls_to("subscribe") == [] and ports.x_secrets.stored == {}
+    assert confirmed(ports, tenant, approval).x_user_id == "900"
+
+
+def test_only_the_tenant_that_started_can_confirm_and_others_use_nothing_up(
+    ports, tenant, other_tenant
+):
+    approval = approved(ports, tenant)
+    admin = add_user(ports, "admin", is_admin=True)
+
+    for stranger in (other_tenant, admin):
+        with pytest.raises(NotFound):
+            confirmed(ports, stranger, approval)
+
+    assert ports.x.calls_to("subscribe") == []
+    assert ports.credentials.x_of(other_tenant.user.id) is None
+    assert confirmed(ports, tenant, approval).user_id == tenant.user.id
+
+
+def test_a_code_expires_after_15_minutes(ports, tenant, time):
+    approval = approved(ports, tenant)
+    time.advance(minutes=15)
+
+    with pytest.raises(NotFound, match="expired"):
+        confirmed(ports, tenant, approval)
+    assert ports.x.calls_to("subscribe") == []
+
+
+def test_sealed_tokens_moved_to_another_account_do_not_open(ports, tenant):
+    """The seal is bound to the tenant and the account: a record whose account was
+    changed (say, in the table) yields no tokens, and connects nothing."""
+    approval = approved(ports, tenant)
+    ports.credentials.add_x_pending(approval.pending.model_copy(update={"x_user_id": "666"}))
+
+    with pytest.raises(NotFound):
+        confirmed(ports, tenant, approval)
+
+    assert ports.x.calls_to("subscribe") == [] and ports.x_secrets.stored == {}
+
+
+def test_the_rules_are_checked_again_at_confirmation(ports, tenant, other_tenant):
+    waiting = approved(ports, other_tenant, ACME)
+    connected(ports, tenant, ACME)  # meanwhile
+
+    with pytest.raises(Conflict, match="another tenant"):
+        confirmed(ports, other_tenant, waiting)
+    assert ports.credentials.x_of(other_tenant.user.id) is None
+
+    connections.revoke(ports, tenant)
+    assert confirmed(ports, other_tenant, waiting).user_id == other_tenant.user.id
+
+
+def test_a_tenant_that_connected_another_account_meanwhile_is_refused_at_confirmation(
+    ports, tenant
+):
+    first, second = approved(ports, tenant, ACME), approved(ports, tenant, OTHER_ACCOUNT)
+    confirmed(ports, tenant, second)
+
+    with pytest.raises(Conflict, match="already connected to @acme_sales"):
+        confirmed(ports, tenant, first)
+    assert ports.credentials.x_of(tenant.user.id).x_user_id == "901"
+
+
+def test_reconnecting_ones_own_account_replaces_its_tokens_in_the_same_record(ports, tenant, time):
+    first = connected(ports, tenant, ACME)
+    ports.credentials.replace_x(
+        first.model_copy(update={"status": "broken", "status_detail": "revoked on X"})
+    )
+    time.advance(hours=1)
+    renewed = AccessToken("900", "acme_help", UserCredentials("access-token-new", "secret-new"))
+
+    again = connected(ports, tenant, renewed)
+
+    assert (again.id, again.secret_arn, again.connected_at) == (
+        first.id,
+        first.secret_arn,
+        first.connected_at,
+    )
+    assert again.secret_version != first.secret_version
+    assert (again.screen_name, again.status, again.status_detail, again.updated_at) == (
+        "acme_help",
+        "connected",
+        "",
+        NOW + timedelta(hours=1),
+    )
+    assert ports.credentials.x_of(tenant.user.id) == again
+    assert tokens_in(ports, again) == {
+        "access_token": "access-token-new",
+        "access_token_secret": "secret-new",
+    }
+    assert len(ports.x_secrets.stored) == 1  # no second secret
+    assert [entry[0] for entry in audit_actions(ports)] == ["x_connection.connected"] * 2
+
+
+def test_an_account_released_by_one_tenant_can_be_connected_by_another(
+    ports, tenant, other_tenant, time
+):
+    first = connected(ports, tenant, ACME)
+    time.advance(minutes=5)
+    connections.revoke(ports, tenant)
+    time.advance(minutes=5)
+
+    taken = connected(ports, other_tenant, ACME)
+
+    assert taken.id != first.id and taken.user_id == other_tenant.user.id
+    # Events the webhook took between the release and now belong to no connection.
+    assert taken.account_released_at == NOW + timedelta(minutes=5)
+    assert taken.connected_at == NOW + timedelta(minutes=10)
+    with pytest.raises(Conflict, match="another tenant"):
+        approved(ports, tenant, ACME)
+
+
+def test_the_webhook_named_by_the_url_is_preferred_to_another_of_the_service(time):
+    ports = fake_ports()
+    tenant = add_user(ports, "tenant")
+    ports.x.register_webhook(f"{BASE_URL}/activity/")
+    exact = ports.x.register_webhook(WEBHOOK_URL)
+
+    assert connected(ports, tenant).webhook_id == exact.id
+
+
+def test_without_the_webhook_of_this_url_another_of_the_service_is_used(time):
+    ports = fake_ports()
+    tenant = add_user(ports, "tenant")
+    ports.x.register_webhook("https://elsewhere.test/twitter-activity")
+    ours = ports.x.register_webhook(f"{BASE_URL}/activity/")
+
+    assert connected(ports, tenant).webhook_id == ours.id
+
+
+def test_without_a_registered_webhook_confirming_is_a_503_and_keeps_the_code(time):
+    ports = fake_ports()
+    tenant = add_user(ports, "tenant")
+    ports.x.register_webhook("https://elsewhere.test/twitter-activity")
+    approval = approved(ports, tenant)
+
+    with pytest.raises(UpstreamUnavailable, match="No X webhook is registered") as raised:
+        confirmed(ports, tenant, approval)
+
+    assert raised.value.status == 503
+    assert f"--url {WEBHOOK_URL}" in raised.value.message
+    assert ports.x.calls_to("subscribe") == [] and ports.x_secrets.stored == {}
+    ports.x.register_webhook(WEBHOOK_URL)
+    assert confirmed(ports, tenant, approval).x_user_id == "900"
+
+
+@pytest.mark.parametrize("method", ["list_webhooks", "subscribe"])
+def test_x_down_at_confirmation_is_a_503_and_keeps_the_code(ports, tenant, method):
+    approval = approved(ports, tenant)
+    ports.x.fail(XUnavailable("X answered 503", status_code=503), method)
+
+    with pytest.raises(UpstreamUnavailable, match="subscribe the X account to the webhook"):
+        confirmed(ports, tenant, approval)
+
+    assert ports.x_secrets.stored == {} and ports.credentials.x_of(tenant.user.id) is None
+    assert audit_actions(ports) == []
+    assert confirmed(ports, tenant, approval).x_user_id == "900"
+
+
+def test_of_two_confirmations_with_one_code_the_late_one_is_404_and_leaks_no_secret(
+    ports, tenant, monkeypatch
+):
+    approval = approved(ports, tenant)
+    winner: list[XConnection] = []
+    racing(
+        monkeypatch, ports.x, "subscribe", lambda: winner.append(confirmed(ports, tenant, approval))
+    )
+
+    with pytest.raises(NotFound):
+        confirmed(ports, tenant, approval)
+
+    [won] = winner
+    assert ports.credentials.x_of(tenant.user.id) == won
+    assert list(ports.x_secrets.stored) == [won.secret_arn]  # the late one's was deleted
+    assert [entry[0] for entry in audit_actions(ports)] == ["x_connection.connected"]
+
+
+def test_a_late_reconfirmation_keeps_the_secret_of_the_connection_it_shares(
+    ports, tenant, monkeypatch
+):
+    """Reconnecting writes a new version of the connection's own secret: losing the race
+    must not delete the secret the connection still reads."""
+    first = connected(ports, tenant)
+    approval = approved(ports, tenant)
+    winner: list[XConnection] = []
+    racing(
+        monkeypatch, ports.x, "subscribe", lambda: winner.append(confirmed(ports, tenant, approval))
+    )
+
+    with pytest.raises(NotFound):
+        confirmed(ports, tenant, approval)
+
+    [won] = winner
+    assert won.id == first.id and ports.credentials.x_of(tenant.user.id) == won
+    assert tokens_in(ports, won) == ACME_TOKENS
+
+
+def test_an_account_another_tenant_confirmed_meanwhile_is_a_409_and_leaks_no_secret(
+    ports, tenant, other_tenant, monkeypatch
+):
+    mine, theirs = approved(ports, tenant, ACME), approved(ports, other_tenant, ACME)
+    winner: list[XConnection] = []
+    racing(
+        monkeypatch,
+        ports.x,
+        "subscribe",
+        lambda: winner.append(confirmed(ports, other_tenant, theirs)),
+    )
+
+    with pytest.raises(Conflict, match="@acme_support is already connected to another tenant"):
+        confirmed(ports, tenant, mine)
+
+    [won] = winner
+    assert ports.credentials.x_of(tenant.user.id) is None
+    assert ports.credentials.x_by_account("900") == won
+    assert list(ports.x_secrets.stored) == [won.secret_arn]
+
+
+def test_another_account_the_tenant_confirmed_meanwhile_is_a_409_and_leaks_no_secret(
+    ports, tenant, monkeypatch
+):
+    first, second = approved(ports, tenant, ACME), approved(ports, tenant, OTHER_ACCOUNT)
+    winner: list[XConnection] = []
+    racing(
+        monkeypatch, ports.x, "subscribe", lambda: winner.append(confirmed(ports, tenant, second))
+    )
+
+    with pytest.raises(Conflict, match="connected another X account meanwhile"):
+        confirmed(ports, tenant, first)
+
+    [won] = winner
+    assert ports.credentials.x_of(tenant.user.id) == won and won.x_user_id == "901"
+    assert list(ports.x_secrets.stored) == [won.secret_arn]
+
+
+def test_an_account_refused_for_another_the_tenant_connected_meanwhile_is_left_unsubscribed(
+    ports, tenant, monkeypatch
+):
+    first, second = approved(ports, tenant, ACME), approved(ports, tenant, OTHER_ACCOUNT)
+    racing(monkeypatch, ports.x, "subscribe", lambda: confirmed(ports, tenant, second))
+
+    with pytest.raises(Conflict):
+        confirmed(ports, tenant, first)
+
+    assert list(ports.x.subscriptions) == ["901"]
+
+
+def test_x_failing_to_unsubscribe_a_refused_account_leaves_the_answer_a_409(
+    ports, tenant, monkeypatch
+):
+    first, second = approved(ports, tenant, ACME), approved(ports, tenant, OTHER_ACCOUNT)
+    racing(monkeypatch, ports.x, "subscribe", lambda: confirmed(ports, tenant, second))
+    ports.x.fail(XUnavailable("X answered 503", status_code=503), "unsubscribe")
+
+    with pytest.raises(Conflict, match="connected another X account meanwhile"):
+        confirmed(ports, tenant, first)
+
+    assert list(ports.x_secrets.stored) == [ports.credentials.x_of(tenant.user.id).secret_arn]
+
+
+# ---------------------------------------------------------------- revoke
+
+
+def test_revoking_unsubscribes_forgets_the_tokens_and_releases_the_account(ports, tenant, time):
+    connection = connected(ports, tenant)
+    time.advance(minutes=1)
+
+    connections.revoke(ports, tenant)
+
+    assert ports.x.calls_to("unsubscribe") == [
+        {
+            "api": WebhookApi.ACTIVITY,
+            "webhook_id": connection.webhook_id,
+            "user_id": "900",
+            "subscription_id": connection.subscription_id,
+        }
+    ]
+    assert ports.x.subscriptions == {}
+    assert ports.credentials.x_of(tenant.user.id) is None
+    assert ports.x_secrets.stored == {}
+    assert ports.credentials.holds_account("900") is False
+    assert ports.credentials.account_released_at("900") == NOW + timedelta(minutes=1)
+    assert audit_actions(ports)[-1] == (
+        "x_connection.revoked",
+        tenant.user.id,
+        connection.id,
+        tenant.user.id,
+        [],
+    )
+
+
+def test_revoking_is_idempotent(ports, tenant):
+    connected(ports, tenant)
+    connections.revoke(ports, tenant)
+    calls, entries = len(ports.x.calls), audit_actions(ports)
+
+    connections.revoke(ports, tenant)
+
+    assert len(ports.x.calls) == calls and audit_actions(ports) == entries
+
+
+def test_revoking_nothing_connected_calls_nothing(ports, tenant, other_tenant):
+    connection = connected(ports, other_tenant)
+
+    connections.revoke(ports, tenant)
+
+    assert ports.x.calls_to("unsubscribe") == [] and len(audit_actions(ports)) == 1
+    assert ports.credentials.x_of(other_tenant.user.id) == connection
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        XNotFound("no such subscription", status_code=404),
+        XConnectionBroken("the account revoked the app", status_code=401),
+    ],
+)
+def test_an_account_already_unsubscribed_on_x_is_revoked_all_the_same(ports, tenant, error):
+    connected(ports, tenant)
+    ports.x.fail(error, "unsubscribe")
+
+    connections.revoke(ports, tenant)
+
+    assert ports.credentials.x_of(tenant.user.id) is None and ports.x_secrets.stored == {}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        XUnavailable("X answered 503", status_code=503),
+        XRateLimited("slow down", reset_at=NOW + timedelta(seconds=30)),
+    ],
+)
+def test_x_down_at_revoke_is_a_503_and_keeps_the_connection(ports, tenant, error):
+    connection = connected(ports, tenant)
+    ports.x.fail(error, "unsubscribe")
+
+    with pytest.raises(UpstreamUnavailable, match="disconnect the X account"):
+        connections.revoke(ports, tenant)
+
+    assert ports.credentials.x_of(tenant.user.id) == connection
+    assert tokens_in(ports, connection) == ACME_TOKENS
+    assert [entry[0] for entry in audit_actions(ports)] == ["x_connection.connected"]
+
+
+# ---------------------------------------------------------------- X details
+
+
+def test_x_details_are_listed_oldest_first(ports, tenant, other_tenant, time):
+    first = connected(ports, tenant, ACME)
+    time.advance(seconds=1)
+    second = connected(ports, other_tenant, OTHER_ACCOUNT)
+
+    assert twitter_details.list_all(ports) == [first, second]
+
+
+def test_x_details_are_shown_to_their_tenant_and_admins_only(ports, tenant, other_tenant):
+    connection = connected(ports, tenant)
+    admin = add_user(ports, "admin", is_admin=True)
+
+    assert twitter_details.get(ports, tenant, connection.id) == connection
+    assert twitter_details.get(ports, admin, connection.id) == connection
+    for caller, connection_id in [(other_tenant, connection.id), (admin, "no-such-id")]:
+        with pytest.raises(NotFound, match=f"No X details with id {connection_id}"):
+            twitter_details.get(ports, caller, connection_id)

@@ -1,0 +1,311 @@
+"""Writing to a customer on X (twittnow.customer_channel) and the connected accounts'
+helpers (twittnow.x_accounts), on the fakes, beyond what tests/unit/test_fakes.py shows
+(a DM sent, a refused token marking the connection broken): splitting into DMs and
+posts as X counts them, resuming a partial send, what is not sent, and the connection's
+status, credentials and disconnection."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.unit.outbound_desk import ACCOUNT, CUSTOMER, NOW, TOKENS, Clock, Desk, open_desk
+from twittnow import instance, x_accounts
+from twittnow.clients.x import (
+    UserCredentials,
+    WebhookApi,
+    XConnectionBroken,
+    XNotFound,
+    XUnavailable,
+)
+from twittnow.customer_channel import (
+    DM_LENGTH_LIMIT,
+    POST_WEIGHT_LIMIT,
+    post_weight,
+    send,
+    split_dm,
+    split_post,
+)
+from twittnow.models import Channel, Conversation
+from twittnow.repositories.secrets import SecretGone
+from twittnow.x_app import AppCredentials
+
+
+@pytest.fixture
+def time(monkeypatch) -> Clock:
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def desk(time) -> Desk:
+    return open_desk()
+
+
+@pytest.fixture
+def mention(desk) -> Conversation:
+    return desk.start_conversation(Channel.MENTION, latest_post_id="post-7")
+
+
+# ---------------------------------------------------------------- how X counts
+
+
+@pytest.mark.parametrize(
+    ("text", "weight"),
+    [
+        ("Hello", 5),
+        ("café", 4),  # up to U+10FF: one each
+        ("☕", 2),  # emoji: two
+        ("日本語", 6),  # CJK: two each
+        ("😀", 2),  # one code point beyond the BMP: two
+        ("\u2014\u2019", 2),  # dashes and quotes: one each
+        ("\u2026", 2),  # the ellipsis is outside twitter-text's light ranges
+        ("see https://example.com/" + "a" * 100, 4 + 23),  # a link is a t.co link
+        ("http://a.b and https://c.d", 23 + 5 + 23),
+    ],
+)
+def test_post_weight_counts_as_x_does(text, weight):
+    assert post_weight(text) == weight
+
+
+def test_a_short_reply_post_is_one_post_mentioning_the_customer():
+    text = "x" * (POST_WEIGHT_LIMIT - len("@jane "))
+
+    assert split_post(text, "jane") == [f"@jane {text}"]
+    assert split_post("日" * 137, "jane") == ["@jane " + "日" * 137]  # 6 + 274 = 280
+
+
+def test_a_long_reply_post_is_split_at_words_into_numbered_posts_that_fit():
+    text = " ".join(f"word{n}" for n in range(120))  # 849 characters
+
+    posts = split_post(text, "jane")
+
+    assert all(post_weight(post) <= POST_WEIGHT_LIMIT for post in posts)
+    assert [post[-6:] for post in posts] == [" (1/4)", " (2/4)", " (3/4)", " (4/4)"]
+    chunks = [post.removeprefix("@jane ").rsplit(" (", 1)[0] for post in posts]
+    assert " ".join(chunks) == text  # no word cut, none lost
+
+
+def test_wide_characters_and_links_are_weighed_when_splitting():
+    text = ("日本語 " * 60 + "https://example.com/" + "a" * 300).strip()
+
+    posts = split_post(text, "jane")
+
+    assert all(post_weight(post) <= POST_WEIGHT_LIMIT for post in posts)
+    assert posts[-1].endswith("https://example.com/" + "a" * 300 + f" ({len(posts)}/{len(posts)})")
+
+
+def test_a_word_longer_than_a_post_is_cut():
+    room = POST_WEIGHT_LIMIT - len("@jane ") - len(" (99/99)")
+    word = "y" * (2 * room + 10)
+
+    posts = split_post(f"Code: {word} done", "jane")
+
+    chunks = [post.removeprefix("@jane ").rsplit(" (", 1)[0] for post in posts]
+    assert chunks == ["Code:", "y" * room, "y" * room, "y" * 10 + " done"]
+
+
+def test_a_dm_up_to_the_limit_is_one_dm_and_a_longer_one_is_split_at_words():
+    assert split_dm("x" * DM_LENGTH_LIMIT) == ["x" * DM_LENGTH_LIMIT]
+
+    words = ["w" * 999] * 25  # 24,999 characters with the spaces
+    parts = split_dm(" ".join(words))
+
+    assert [len(part) for part in parts] == [9_999, 9_999, 4_999]
+    assert " ".join(parts) == " ".join(words)
+
+
+def test_a_dm_of_one_endless_word_is_cut_and_a_trailing_space_dropped():
+    assert split_dm("z" * 25_000) == ["z" * 10_000, "z" * 10_000, "z" * 5_000]
+    assert split_dm("z" * DM_LENGTH_LIMIT + " ") == ["z" * DM_LENGTH_LIMIT]
+    assert split_dm("") == [""]
+
+
+# ---------------------------------------------------------------- sending
+
+
+def test_nothing_is_sent_for_a_text_of_only_controls_or_spaces(desk):
+    for text in ("", "  \n", "\x00\x1b\u202e\u2066"):
+        assert send(desk.ports, desk.connection, desk.conversation, text) == []
+    assert send(desk.ports, desk.connection, desk.conversation, " ", ["dm-1"]) == ["dm-1"]
+
+    assert desk.x.calls == []
+
+
+def test_a_long_dm_goes_as_several_dms_each_recorded_as_sent(desk):
+    text = " ".join(["w" * 999] * 12)  # 11,999 characters: two DMs
+    heard: list[list[str]] = []
+
+    sent = send(
+        desk.ports,
+        desk.connection,
+        desk.conversation,
+        text,
+        on_sent=lambda ids: heard.append(list(ids)),
+    )
+
+    first, second = desk.x.dms
+    assert sent == [first.id, second.id]
+    assert [(dm.to, len(dm.text)) for dm in desk.x.dms] == [(CUSTOMER, 9_999), (CUSTOMER, 1_999)]
+    assert heard == [[first.id], [first.id, second.id]]
+    assert all(desk.ports.echoes.is_ours(ACCOUNT, dm.id) for dm in desk.x.dms)
+
+
+def test_a_retry_sends_only_the_dms_a_failed_attempt_did_not(desk):
+    text = " ".join(["w" * 999] * 12)
+
+    sent = send(desk.ports, desk.connection, desk.conversation, text, ["dm-earlier"])
+
+    [dm] = desk.x.dms
+    assert sent == ["dm-earlier", dm.id]
+    assert len(dm.text) == 1_999  # the second part
+
+
+def test_a_retried_thread_answers_the_last_post_sent(desk, mention):
+    text = " ".join(f"word{n}" for n in range(60))  # 409 characters: two posts
+
+    sent = send(desk.ports, desk.connection, mention, text, ["post-earlier"])
+
+    [post] = desk.x.posts
+    assert (post.to, post.text[-6:]) == ("post-earlier", " (2/2)")
+    assert sent == ["post-earlier", post.id]
+
+
+def test_a_mention_conversation_without_a_post_cannot_be_answered(desk):
+    conversation = desk.start_conversation(Channel.MENTION)  # latest_post_id None
+
+    with pytest.raises(XNotFound, match="no customer post to reply to"):
+        send(desk.ports, desk.connection, conversation, "Hello")
+
+    assert desk.x.calls == []
+
+
+def test_other_failures_leave_the_connection_as_it_is(desk):
+    desk.x.fail(XUnavailable("X did not answer."), "send_dm")
+
+    with pytest.raises(XUnavailable):
+        send(desk.ports, desk.connection, desk.conversation, "Hello")
+
+    assert desk.ports.credentials.x_of(desk.tenant_id) == desk.connection
+    assert desk.ports.audit_log.between(NOW, NOW) == []
+
+
+# ---------------------------------------------------------------- the connection's status
+
+
+def test_a_refusal_told_again_is_one_audit_entry(desk, time):
+    for _ in range(2):
+        desk.x.fail(XConnectionBroken("Unauthorized", status_code=401), "send_dm")
+        connection = desk.ports.credentials.x_of(desk.tenant_id)
+        assert connection is not None
+        with pytest.raises(XConnectionBroken):
+            send(desk.ports, connection, desk.conversation, "Hello")
+        time.advance(timedelta(minutes=5))
+
+    [entry] = desk.ports.audit_log.between(NOW, time.now)
+    assert (entry.action, entry.changed_fields) == (
+        "x_connection.broken",
+        ["status", "status_detail"],
+    )
+    stored = desk.ports.credentials.x_of(desk.tenant_id)
+    assert stored is not None and stored.updated_at == NOW  # written once
+
+
+def test_a_connection_replaced_or_revoked_meanwhile_is_not_written_back(desk, time):
+    """The sender read the connection, then the tenant revoked it: marking it broken (or
+    connected again) must not bring the record back."""
+    desk.ports.credentials.disconnect_x(desk.connection, released_at=NOW)
+
+    x_accounts.mark_broken(desk.ports, desk.connection, "refused", by="system")
+    broken = desk.connection.model_copy(update={"status": "broken"})
+    x_accounts.mark_restored(desk.ports, broken)
+
+    assert desk.ports.credentials.x_of(desk.tenant_id) is None
+    assert desk.ports.audit_log.between(NOW, time.now) == []
+
+
+def test_a_connected_connection_is_not_restored_again(desk):
+    x_accounts.mark_restored(desk.ports, desk.connection)
+
+    assert desk.ports.credentials.x_of(desk.tenant_id) == desk.connection
+    assert desk.ports.audit_log.between(NOW, NOW) == []
+
+
+# ---------------------------------------------------------------- credentials and client
+
+
+def test_the_credentials_are_the_secret_version_the_connection_names(desk):
+    # A newer version (a reconnection under way) does not change what this record signs with.
+    desk.ports.x_secrets.put(
+        desk.connection.secret_arn, '{"access_token": "new", "access_token_secret": "new"}'
+    )
+
+    credentials = x_accounts.credentials_of(desk.ports, desk.connection)
+
+    assert credentials == UserCredentials(TOKENS["access_token"], TOKENS["access_token_secret"])
+
+
+def test_the_x_client_is_built_once_with_the_apps_credentials(monkeypatch, desk):
+    monkeypatch.setenv("X_CONSUMER_KEY", "consumer-key")
+    monkeypatch.setenv("X_CONSUMER_SECRET", "consumer-secret")
+    settings = desk.ports.settings.model_copy(update={"x_api_base_url": "https://x.example/"})
+    monkeypatch.setattr(x_accounts, "get_settings", lambda: settings)
+
+    with instance.scope({}):
+        client = x_accounts.x_client()
+        assert x_accounts.x_client() is client
+
+    assert client.base_url == "https://x.example"
+    assert client._app == AppCredentials("consumer-key", "consumer-secret")
+
+
+# ---------------------------------------------------------------- disconnecting
+
+
+def assert_forgotten(desk: Desk) -> None:
+    assert desk.ports.credentials.x_of(desk.tenant_id) is None
+    assert desk.ports.credentials.account_released_at(ACCOUNT) == NOW
+    assert not desk.ports.credentials.holds_account(ACCOUNT)
+    with pytest.raises(SecretGone):
+        desk.ports.x_secrets.get(desk.connection.secret_arn)
+
+
+def test_disconnecting_unsubscribes_then_forgets_the_account_and_its_tokens(desk):
+    x_accounts.disconnect(desk.ports, desk.connection)
+
+    assert desk.x.calls_to("unsubscribe") == [
+        {
+            "api": WebhookApi.ACTIVITY,
+            "webhook_id": "webhook-1",
+            "user_id": ACCOUNT,
+            "subscription_id": f"{ACCOUNT}-dm.received",
+        }
+    ]
+    assert_forgotten(desk)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        XNotFound("SubscriptionNotFound", status_code=404),
+        XConnectionBroken("Unauthorized", status_code=401),
+    ],
+    ids=["unsubscribed-already", "revoked-on-x"],
+)
+def test_an_account_with_nothing_left_to_stop_is_forgotten_all_the_same(desk, error):
+    desk.x.fail(error, "unsubscribe")
+
+    x_accounts.disconnect(desk.ports, desk.connection)
+
+    assert_forgotten(desk)
+
+
+def test_x_down_while_disconnecting_forgets_nothing(desk):
+    desk.x.fail(XUnavailable("X did not answer."), "unsubscribe")
+
+    with pytest.raises(XUnavailable):
+        x_accounts.disconnect(desk.ports, desk.connection)
+
+    assert desk.ports.credentials.x_of(desk.tenant_id) == desk.connection
+    assert (
+        x_accounts.credentials_of(desk.ports, desk.connection).access_token
+        == TOKENS["access_token"]
+    )
