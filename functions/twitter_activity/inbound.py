@@ -1,10 +1,10 @@
 """The inbound processor's domain: one X event at a time, from the webhook's queue, to
 ServiceNow.
 
-A customer's DM or mention becomes a comment on their open case, or opens a case once the
-tenant's custom fields are answered, and the customer is told the case number. The
-company's own DMs are either our echoes (dropped) or staff typing in X's app (recorded on
-the case). A revoke marks the tenant's X connection broken.
+A customer's DM, mention or reply in the company's thread becomes a comment on their open
+case, or opens a case once the tenant's custom fields are answered, and the customer is
+told the case number. The company's own DMs are either our echoes (dropped) or staff
+typing in X's app (recorded on the case). A revoke marks the tenant's X connection broken.
 
 Every step can be retried: the queue redelivers an event until it is handled, and X
 delivers some twice. Each step leaves a mark in DynamoDB before or after its call to

@@ -4,12 +4,11 @@ instance, and a customer whose DM opened a case that is open."""
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-import pytest
+from datetime import datetime, timedelta
 
 from tests.fakes import FakeServiceNow, FakeServiceNowInstance, FakeX, fake_ports
-from twittnow import clock, correlation_ids
+from tests.fakes.clock import NOW
+from twittnow import correlation_ids
 from twittnow.auth import Caller
 from twittnow.clients.servicenow import Case, CaseState
 from twittnow.models import (
@@ -27,24 +26,11 @@ from twittnow.models import (
 )
 from twittnow.ports import Ports
 
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TENANT = "tenant-1"
 ACCOUNT = "900"  # the tenant's X account
 CUSTOMER = "200"  # the customer's X user id
 INSTANCE_URL = "https://acme.service-now.com"
 TOKENS = {"access_token": "access-token-900", "access_token_secret": "access-secret-900"}
-
-
-class Clock:
-    """twittnow.clock.now, as a test moves it."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
-        self.now = NOW
-        monkeypatch.setattr(clock, "now", lambda: self.now)
-
-    def advance(self, delta: timedelta) -> datetime:
-        self.now += delta
-        return self.now
 
 
 @dataclass

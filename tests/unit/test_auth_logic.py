@@ -9,7 +9,7 @@ parameters argon2 takes, except those asking for `real_hashing`."""
 import dataclasses
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import argon2
@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from auth import logic
 from auth.models import CreateUserRequest, PartialUpdateUserRequest
 from tests.fakes import fake_ports
+from tests.fakes.clock import NOW
 from twittnow import clock, passwords
 from twittnow.auth import Caller
 from twittnow.clients.x import (
@@ -55,29 +56,10 @@ from twittnow.models import (
 from twittnow.names import matching_key
 from twittnow.tokens import digest
 
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "violet tractor sundial"
 NEW_PASSWORD = "new orbit lantern"
 REAL_PARAMETERS = "$argon2id$v=19$m=47104,t=1,p=1$"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.moment = NOW
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
-
-
-@pytest.fixture
-def time(monkeypatch) -> Clock:
-    moving = Clock()
-    monkeypatch.setattr(clock, "now", moving.now)
-    return moving
 
 
 @pytest.fixture

@@ -14,17 +14,12 @@ from pydantic import ValidationError
 from events import case_events
 from events.models import CaseEventRequest
 from tests.fakes import fake_settings
-from tests.unit.outbound_desk import NOW, Clock, Desk, open_desk
+from tests.unit.outbound_desk import NOW, Desk, open_desk
 from twittnow import clock, correlation_ids
 from twittnow.clients.servicenow import CaseState, ServiceNowBadCredentials, ServiceNowUnavailable
 from twittnow.errors import Conflict, InvalidInput, NotFound, UpstreamUnavailable
 from twittnow.jobs import ReplyJob
 from twittnow.models import Channel, Conversation, MessageDirection, MessageStatus
-
-
-@pytest.fixture
-def time(monkeypatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ and no AWS. The API tests (tests/api/test_custom_fields.py) keep the handlers' a
 and the races on DynamoDB's conditions."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,30 +11,10 @@ import pytest
 from servicenow import custom_fields
 from servicenow.models import CustomFieldChanges, CustomFieldRequest
 from tests.fakes import fake_ports
-from twittnow import clock
+from tests.fakes.clock import NOW
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from twittnow.models import CustomField, Token, TokenKind, User
-
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.moment = NOW
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
-
-
-@pytest.fixture
-def time(monkeypatch) -> Clock:
-    moving = Clock()
-    monkeypatch.setattr(clock, "now", moving.now)
-    return moving
 
 
 @pytest.fixture

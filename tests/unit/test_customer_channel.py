@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.unit.outbound_desk import ACCOUNT, CUSTOMER, NOW, TOKENS, Clock, Desk, open_desk
+from tests.unit.outbound_desk import ACCOUNT, CUSTOMER, NOW, TOKENS, Desk, open_desk
 from twittnow import instance, x_accounts
 from twittnow.clients.x import (
     UserCredentials,
@@ -28,11 +28,6 @@ from twittnow.customer_channel import (
 from twittnow.models import Channel, Conversation
 from twittnow.repositories.secrets import SecretGone
 from twittnow.x_app import AppCredentials
-
-
-@pytest.fixture
-def time(monkeypatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

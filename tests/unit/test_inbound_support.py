@@ -8,15 +8,13 @@ every table, X and ServiceNow are in memory, and time is `clock.now` patched."""
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
 
-import pytest
-
 from tests.fakes import fake_ports
+from tests.fakes.clock import NOW, Clock
 from twitter_activity import inbound
-from twittnow import clock
 from twittnow.clients.servicenow import CaseState
 from twittnow.models import (
     Channel,
@@ -35,7 +33,6 @@ from twittnow.x_events import (
     Mention,
 )
 
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TENANT = "tenant-1"
 ACCOUNT_ID = "900"  # the company's X account
 ACCOUNT = "acme_support"
@@ -51,18 +48,6 @@ MEDIA_HOST = "https://ton.twimg.com/dm/"
 
 class Crash(Exception):
     """The processor dying at an injected point, as a Lambda does at its timeout."""
-
-
-class Clock:
-    """twittnow.clock.now, moved by the test."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch):
-        self.now = NOW
-        monkeypatch.setattr(clock, "now", lambda: self.now)
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 class Desk:

@@ -12,7 +12,7 @@ import pytest
 from events import case_events, replies
 from events.models import CaseEventRequest
 from tests.fakes import fake_settings
-from tests.unit.outbound_desk import ACCOUNT, CUSTOMER, NOW, TOKENS, Clock, Desk, open_desk
+from tests.unit.outbound_desk import ACCOUNT, CUSTOMER, NOW, TOKENS, Desk, open_desk
 from twittnow.clients.servicenow import ServiceNowBadCredentials, ServiceNowUnavailable
 from twittnow.clients.x import (
     UserCredentials,
@@ -28,11 +28,6 @@ from twittnow.repositories.queues import QueueMessage
 
 CREDENTIALS = UserCredentials(TOKENS["access_token"], TOKENS["access_token_secret"])
 LONG = ("We are sorry for the wait. " * 15).strip()  # 404 characters: two reply posts
-
-
-@pytest.fixture
-def time(monkeypatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ servicenow.owners) against the fakes: every branch, with no HTTP and no AWS. The
 through Secrets Manager; test_servicenow_details_races.py keeps DynamoDB's conditions."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from servicenow import servicenow_details, verification
 from servicenow.models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
 from tests.fakes import fake_ports, fake_settings
-from twittnow import clock
+from tests.fakes.clock import NOW
 from twittnow.auth import Caller
 from twittnow.clients.servicenow import (
     ServiceNowBadCredentials,
@@ -25,26 +25,7 @@ from twittnow.clients.servicenow import (
 from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from twittnow.models import ServiceNowDetails, Token, TokenKind, User
 
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACME = "https://acme.service-now.com"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.moment = NOW
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
-
-
-@pytest.fixture
-def time(monkeypatch) -> Clock:
-    moving = Clock()
-    monkeypatch.setattr(clock, "now", moving.now)
-    return moving
 
 
 @pytest.fixture

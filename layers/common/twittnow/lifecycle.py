@@ -152,7 +152,7 @@ MESSAGE = Lifecycle(
         M.FAILED: state(
             "Refused by X, status_detail says why. Sent again on a later attempt (the "
             "bot's question, asked again) or a redrive (an agent's reply): DELIVERED, or "
-            "FAILED again.",
+            "FAILED again; never when X's summoned-reply rule refused it (handled).",
             M.DELIVERED,
             M.FAILED,
         ),
