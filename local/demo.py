@@ -97,13 +97,13 @@ class Demo:
         self.show(f"instance {details['instance_url']} as {details['admin_user']}")
 
     def connect_x(self, token: str) -> None:
-        self.step(f"The tenant connects its X account @{COMPANY_ACCOUNT}")
+        self.step(f"The tenant connects its X account @{COMPANY_ACCOUNT} (OAuth 2.0 with PKCE)")
         auth_url = self.call("GET", self.api, "/get-auth-url", token=token).json()["auth_url"]
         self.show(f"auth_url {auth_url}")
-        self.show("the tenant opens it and approves Twittnow on X's page:")
+        self.show("the tenant opens it and approves Twittnow on X's OAuth 2.0 page:")
         approved = self.call("GET", auth_url, f"&approve={COMPANY_ACCOUNT}", expect=302, label="X")
         callback = urlsplit(approved.headers["Location"])
-        self.show(f"X redirects to {callback.path}")
+        self.show(f"X redirects to {callback.path} with a code, which Twittnow exchanges")
         pending = self.call("GET", self.api, f"{callback.path}?{callback.query}&format=json").json()
         self.show(pending["message"])
         self.show("the tenant confirms with the one-time code the page showed:")
@@ -111,7 +111,10 @@ class Demo:
         connected = self.call(
             "POST", self.api, "/twitter-callback/confirm/", token=token, json=body
         ).json()
-        self.show(f"@{connected['screen_name']} connected (X user {connected['x_user_id']})")
+        self.show(
+            f"@{connected['screen_name']} connected (X user {connected['x_user_id']}, "
+            f"{connected['auth']}: its calls to X carry its bearer token)"
+        )
 
     def connect_servicenow_to_the_api(self, token: str) -> None:
         self.step("The tenant's ServiceNow gets the developer API key, to send agents' replies")

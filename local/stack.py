@@ -89,6 +89,9 @@ class Settings:
     # The X app's credentials; in sandbox mode None means generated at each start.
     x_consumer_key: str | None = None
     x_consumer_secret: str | None = field(default=None, repr=False)
+    # The X app's OAuth 2.0 client; in sandbox mode None means generated at each start.
+    x_client_id: str | None = None
+    x_client_secret: str | None = field(default=None, repr=False)
     # The operator's values of FUNCTION_VARIABLES, passed to the functions as they are.
     function_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -102,10 +105,15 @@ class Settings:
             raise ValueError(f"SANDBOX must be 1 (sandbox X) or 0 (the real X), not {sandbox!r}.")
         x_consumer_key = environ.get("X_CONSUMER_KEY") or None
         x_consumer_secret = environ.get("X_CONSUMER_SECRET") or None
-        if sandbox == "0" and not (x_consumer_key and x_consumer_secret):
+        x_client_id = environ.get("X_CLIENT_ID") or None
+        x_client_secret = environ.get("X_CLIENT_SECRET") or None
+        if sandbox == "0" and not (
+            x_consumer_key and x_consumer_secret and x_client_id and x_client_secret
+        ):
             raise ValueError(
                 "SANDBOX=0 calls the real X: set X_CONSUMER_KEY and X_CONSUMER_SECRET to the "
-                "X app's consumer key and secret."
+                "X app's consumer key and secret, and X_CLIENT_ID and X_CLIENT_SECRET to its "
+                "OAuth 2.0 client id and secret."
             )
         return cls(
             port=int(port),
@@ -116,6 +124,8 @@ class Settings:
             x_api_base_url=environ.get("X_API_BASE_URL") or DEFAULT_X_API_BASE_URL,
             x_consumer_key=x_consumer_key,
             x_consumer_secret=x_consumer_secret,
+            x_client_id=x_client_id,
+            x_client_secret=x_client_secret,
             # Empty counts as unset, as for the settings above.
             function_variables={
                 name: environ[name] for name in FUNCTION_VARIABLES if environ.get(name)
@@ -252,6 +262,9 @@ class LocalStack:
             values["X_API_BASE_URL"] = self.x_sandbox.base_url
             values["X_CONSUMER_KEY"] = self.x_sandbox.consumer_key
             values["X_CONSUMER_SECRET"] = self.x_sandbox.consumer_secret
+            values["X_CLIENT_ID"] = self.x_sandbox.client_id
+            values["X_CLIENT_SECRET"] = self.x_sandbox.client_secret
+            values["X_OAUTH2_AUTHORIZE_URL"] = self.x_sandbox.oauth2_authorize_url
             if "X_API_BASE_URL" in operator:
                 logger.warning(
                     "X_API_BASE_URL is set: the functions call X at %s, not the sandbox X "
@@ -274,6 +287,8 @@ class LocalStack:
         self.x_sandbox = XSandbox(
             self.settings.x_consumer_key or f"sandbox-{secrets.token_hex(8)}",
             self.settings.x_consumer_secret or secrets.token_urlsafe(32),
+            client_id=self.settings.x_client_id,
+            client_secret=self.settings.x_client_secret,
         ).start()
 
     def _register_x_webhook(self, x_sandbox: XSandbox) -> None:

@@ -2,35 +2,43 @@
 
 Connecting takes three steps, so that only the tenant who started it can end it:
 
-1. `start` (GET /get-auth-url, the tenant's token): a request token bound to the tenant
-   for 15 minutes, and the URL where the account's owner authorizes Twittnow on X.
-2. `finish` (GET /twitter-callback, X's redirect of whichever browser approved): the
-   verifier is exchanged for the account's tokens at once (OAuth 2.0 codes expire within
-   seconds), and the account is held as a *pending* connection of the tenant that
-   started, for 15 minutes, with its tokens sealed under a one-time confirmation code
-   that only this redirect's page shows. Nothing is subscribed or processed for it yet.
+1. `start` (GET /get-auth-url, the tenant's token): an OAuth 2.0 authorization bound to
+   the tenant for 15 minutes (its `state`, stored only as a digest, with the PKCE code
+   verifier, which never leaves the service but to X's token endpoint), and the URL where
+   the account's owner authorizes Twittnow on X.
+2. `finish_oauth2` (GET /twitter-callback?code=&state=, X's redirect of whichever browser
+   approved): the code is exchanged for the account's tokens at once (OAuth 2.0 codes
+   expire within seconds), the account is read with them, and it is held as a *pending*
+   connection of the tenant that started, for 15 minutes, with its tokens sealed under a
+   one-time confirmation code that only this redirect's page shows. Nothing is subscribed
+   or processed for it yet. `finish` does the same for an OAuth 1.0a redirect
+   (oauth_token and oauth_verifier) of an authorization started before OAuth 2.0.
 3. `confirm` (POST /twitter-callback/confirm/, the tenant's token and the code): the
    one-account rules are checked again, the account is subscribed to the webhook, its
    tokens go to Secrets Manager (one secret per connection) and the connection is stored.
 
 So a tenant who sends its authorize URL to another company's staff gets nothing unless
 they hand back the code, on a page that names the tenant's company. Steps 2 and 3 are
-protocol-neutral: an OAuth 2.0 callback (code, state and PKCE) makes an ApprovedAccount
-and calls `_hold_for_confirmation` as the OAuth 1.0a one does.
+protocol-neutral: each callback makes an ApprovedAccount and calls
+`_hold_for_confirmation`.
 """
 
+import base64
+import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from twittnow import audit, clock, confirmation_codes
 from twittnow.auth import Caller
 from twittnow.clients.x import (
+    BearerCredentials,
     RequestToken,
-    UserCredentials,
     WebhookApi,
     XConnectionBroken,
     XError,
@@ -47,13 +55,20 @@ from twittnow.repositories.credentials import (
     AlreadyConnected,
     PendingConnectionGone,
 )
-from twittnow.x_accounts import disconnect
+from twittnow.x_accounts import OAUTH1, OAUTH2, credentials_in, disconnect
 
 AUTHORIZATION_LIFETIME = timedelta(minutes=15)
 CONFIRMATION_LIFETIME = timedelta(minutes=15)
-# Verifiers X may refuse for one authorization before it is spent: enough for a person's
-# retries, too few to guess one (each guess is a call to X).
+# Verifiers (OAuth 2.0: codes) X may refuse for one authorization before it is spent:
+# enough for a person's retries, too few to guess one (each guess is a call to X).
 MAX_VERIFIER_FAILURES = 5
+CALLBACK_PATH = "/twitter-callback"
+# An OAuth 2.0 authorization is stored under the digest of its state, beside OAuth 1.0a's
+# request tokens (which never start with this).
+STATE_KEY_PREFIX = "oauth2:"
+STATE_BYTES = 32
+# RFC 7636: a verifier of 43 to 128 unreserved characters; 64 random bytes make 86.
+CODE_VERIFIER_BYTES = 64
 WEBHOOK_PATH = "/twitter-activity"
 CONFIRM_PATH = "/twitter-callback/confirm/"
 
@@ -77,26 +92,94 @@ class Approval:
 
 
 def start(ports: Ports, caller: Caller, callback_url: str) -> tuple[str, datetime]:
-    """A request token tied to the tenant for 15 minutes, and the URL to authorize it on X."""
+    """An OAuth 2.0 authorization tied to the tenant for 15 minutes, and the URL to
+    authorize it on X (Authorization Code with PKCE, S256)."""
+    state = secrets.token_urlsafe(STATE_BYTES)
+    code_verifier = secrets.token_urlsafe(CODE_VERIFIER_BYTES)
     with _x_answers("start connecting the X account"):
-        request_token = ports.x().request_token(callback_url)
+        auth_url = ports.x().oauth2_authorize_url(
+            callback_url, state, code_challenge(code_verifier)
+        )
     expires_at = clock.now() + AUTHORIZATION_LIFETIME
     ports.oauth_requests.add(
         OAuthRequest(
-            oauth_token=request_token.oauth_token,
-            oauth_token_secret=request_token.oauth_token_secret,
+            oauth_token=state_key(state),
             user_id=caller.user.id,
             expires_at=expires_at,
+            code_verifier=code_verifier,
+            redirect_uri=callback_url,
         )
     )
-    return ports.x().authorize_url(request_token.oauth_token), expires_at
+    return auth_url, expires_at
+
+
+def state_key(state: str) -> str:
+    """Where an OAuth 2.0 authorization is stored: the state's digest, never the state."""
+    return STATE_KEY_PREFIX + hashlib.sha256(state.encode()).hexdigest()
+
+
+def code_challenge(code_verifier: str) -> str:
+    """PKCE's S256 challenge: base64url of the verifier's SHA-256, unpadded (RFC 7636)."""
+    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def finish_oauth2(ports: Ports, code: str | None, state: str | None, error: str | None) -> Approval:
+    """X's OAuth 2.0 redirect back: exchanges the code (with the authorization's PKCE
+    verifier), reads the account with the new access token, and holds it for the
+    tenant's confirmation. Only a successful exchange spends the authorization."""
+    if error:
+        if error == "access_denied":
+            # As OAuth 1.0a's `denied`: anyone who knows the state can forge it, so it
+            # spends nothing, and the authorization expires on its own.
+            raise PermissionDenied(
+                "The X account was not connected: authorization was declined on X."
+            )
+        reason = error if error.replace("_", "").isalnum() and len(error) <= 40 else "an error"
+        raise InvalidInput.for_field(
+            "error",
+            f"X did not authorize Twittnow ({reason}). Start again with GET /get-auth-url.",
+        )
+    if not code or not state:
+        raise InvalidInput(
+            "X's redirect must carry code and state. Start again with GET /get-auth-url."
+        )
+    authorizations = ports.oauth_requests
+    request = authorizations.get(state_key(state))
+    if request is None or not request.code_verifier:
+        raise _unknown_state()
+    tenant = ports.users.get(request.user_id)
+    if tenant is None:
+        raise NotFound("The user who started this authorization no longer exists.")
+    with _x_answers("finish connecting the X account"):
+        try:
+            tokens = ports.x().exchange_code(code, request.code_verifier, request.redirect_uri)
+        except (XRequestRejected, XConnectionBroken):
+            # Perhaps a forged redirect: the authorization stays for the real one, up to
+            # MAX_VERIFIER_FAILURES. (X down or throttling leaves it as it was.)
+            authorizations.verifier_refused(request, MAX_VERIFIER_FAILURES)
+            raise
+        account = ports.x().me(BearerCredentials(tokens.access_token))
+    if not authorizations.spend(request.oauth_token):
+        raise _unknown_state()
+    secret = {
+        "kind": OAUTH2,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_at": tokens.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "scope": tokens.scope,
+    }
+    return _hold_for_confirmation(
+        ports, tenant, ApprovedAccount(account.id, account.username, secret)
+    )
 
 
 def finish(
     ports: Ports, oauth_token: str | None, verifier: str | None, denied: str | None
 ) -> Approval:
-    """X's OAuth 1.0a redirect back: exchanges the verifier and holds the account for the
-    tenant's confirmation. Only a successful exchange spends the authorization."""
+    """X's OAuth 1.0a redirect back, for an authorization started before GET /get-auth-url
+    began OAuth 2.0 ones: exchanges the verifier and holds the account for the tenant's
+    confirmation. Only a successful exchange spends the authorization."""
     if denied:
         # X sends this when the person declines, but anyone who knows the request token
         # can forge it: it spends nothing, and the request expires on its own.
@@ -221,7 +304,8 @@ def _connect(
     # Taken before subscribing, so that every event X delivers for the new subscription is
     # accepted after connected_at (see XConnection.account_released_at).
     now = clock.now()
-    credentials = UserCredentials(tokens["access_token"], tokens["access_token_secret"])
+    credentials = credentials_in(tokens)
+    auth: Literal["oauth1", "oauth2"] = OAUTH2 if tokens.get("kind") == OAUTH2 else OAUTH1
     with _x_answers("subscribe the X account to the webhook"):
         webhook_id = _registered_webhook(ports, webhook_url)
         subscription_id = ports.x().subscribe(api, webhook_id, pending.x_user_id, credentials)
@@ -238,6 +322,7 @@ def _connect(
                 "status": "connected",
                 "status_detail": "",
                 "updated_at": now,
+                "auth": auth,
             }
         )
     else:
@@ -256,6 +341,7 @@ def _connect(
             connected_at=now,
             updated_at=now,
             account_released_at=ports.credentials.account_released_at(pending.x_user_id),
+            auth=auth,
         )
     try:
         ports.credentials.confirm_x(connection, pending)
@@ -305,6 +391,13 @@ def _registered_webhook(ports: Ports, webhook_url: str) -> str:
 def _unknown_authorization() -> InvalidInput:
     return InvalidInput.for_field(
         "oauth_token",
+        "This authorization is unknown, expired or already used. Start again with GET /get-auth-url.",
+    )
+
+
+def _unknown_state() -> InvalidInput:
+    return InvalidInput.for_field(
+        "state",
         "This authorization is unknown, expired or already used. Start again with GET /get-auth-url.",
     )
 

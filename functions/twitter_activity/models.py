@@ -24,6 +24,10 @@ class XConnectionView(Body):
     status: str
     status_detail: str
     webhook_api: str
+    auth: Literal["oauth1", "oauth2"] = Field(
+        description="How the account authorized Twittnow: oauth2, or oauth1 for a connection "
+        "made before OAuth 2.0 (it keeps working; reconnecting makes it oauth2)."
+    )
     connected_at: datetime
     updated_at: datetime
 

@@ -45,10 +45,12 @@ ANSWERS = {
     **{
         status: _page_or_json(when, ErrorEnvelope)
         for status, when in {
-            400: "No oauth_token or oauth_verifier; an unknown, expired or used oauth_token; "
-            "or X refused the verifier (the authorization stays usable for a few more tries). "
-            "(A malformed query is a 400 in JSON either way.)",
-            403: "The authorization was declined on X.",
+            400: "No code and state (OAuth 2.0; or, for an authorization started with OAuth "
+            "1.0a, no oauth_token and oauth_verifier); an unknown, expired or used state or "
+            "oauth_token; an error from X other than access_denied; or X refused the code or "
+            "verifier (the authorization stays usable for a few more tries). (A malformed "
+            "query is a 400 in JSON either way.)",
+            403: "The authorization was declined on X (error=access_denied, or denied).",
             404: "The user who started the authorization no longer exists.",
             409: "The tenant holds another X account, or another tenant holds this one.",
             503: "X did not answer or throttled us; nothing changed.",
@@ -59,13 +61,22 @@ ANSWERS = {
 
 @app.get("/twitter-callback", responses=ANSWERS)
 def twitter_callback(
+    code: Annotated[str | None, Query(max_length=1000)] = None,
+    state: Annotated[str | None, Query(max_length=500)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
     oauth_token: Annotated[str | None, Query(max_length=200)] = None,
     oauth_verifier: Annotated[str | None, Query(max_length=200)] = None,
     denied: Annotated[str | None, Query(max_length=200)] = None,
     format: Annotated[str | None, Query(pattern="^(json|html)$")] = None,
 ):
+    # OAuth 2.0 (what GET /get-auth-url starts) unless the redirect is OAuth 1.0a's, of an
+    # authorization started before. X's error_description (X's own text) is not shown.
+    oauth1 = (oauth_token or oauth_verifier or denied) and not (code or state or error)
     try:
-        approval = connections.finish(ports(), oauth_token, oauth_verifier, denied)
+        if oauth1:
+            approval = connections.finish(ports(), oauth_token, oauth_verifier, denied)
+        else:
+            approval = connections.finish_oauth2(ports(), code, state, error)
     except ApiError as error:
         if format == "json":
             raise

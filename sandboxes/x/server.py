@@ -30,7 +30,9 @@ The sandbox's own side, JSON under /sandbox:
 
     GET  /sandbox                                   accounts (with their OAuth 2.0
                                                     grants, scopes and refreshes),
-                                                    webhooks, subscriptions
+                                                    webhooks, subscriptions, and the
+                                                    calls X's API received, by route
+                                                    handler ("requests")
     POST /sandbox/customers/{screen_name}/dm        {"to", "text", "media"?, "shape"?}
     POST /sandbox/customers/{screen_name}/mention   {"to", "text", "media"?, "in_reply_to"?,
                                                      "shape"?}
@@ -87,6 +89,7 @@ import re
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -270,6 +273,7 @@ class XSandbox(LoopbackSandbox):
         self._media_files: dict[str, _MediaFile] = {}  # by URL path
         self._sent: list[dict] = []
         self._faults: list[_Fault] = []
+        self._requests: Counter[str] = Counter()  # X API calls received, by route handler
         self._routes = self._route_table()
 
     # ------------------------------------------------------------ lifecycle
@@ -369,6 +373,9 @@ class XSandbox(LoopbackSandbox):
                 break
         else:
             return problem(404, "Sorry, that page does not exist.", type_=NOT_FOUND)
+        if route.faults is not None:  # X's API: not the sandbox's own side, nor X's pages
+            with self._lock:
+                self._requests[route.handler.__name__.lstrip("_")] += 1
         call = replace(
             call, params={name: unquote(value) for name, value in found.groupdict().items()}
         )
@@ -889,6 +896,7 @@ class XSandbox(LoopbackSandbox):
                 for account in self._accounts.values()
             ]
             names = {account.id: account.screen_name for account in self._accounts.values()}
+            requests = {"total": self._requests.total(), "by_route": dict(self._requests)}
         hooks = self._webhooks.overview()
         overview = {
             "app": {
@@ -902,6 +910,7 @@ class XSandbox(LoopbackSandbox):
                 {**subscription, "screen_name": names.get(subscription["user_id"])}
                 for subscription in hooks["subscriptions"]
             ],
+            "requests": requests,
             "settings": self._settings_view(),
             "faults": self._fault_summaries(),
         }

@@ -9,12 +9,13 @@ given) and the end-to-end tests."""
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 
 from sandboxes.x.payloads import Account, DirectMessage, aaa_direct_message
 from tests.api.client import ApiClient, Reply, Tenant, all_pages
+from twittnow.clients.x import AppCredentials, XClient
 from twittnow.x_app import delivery_signature
 
 WEBHOOK = "/twitter-activity"
@@ -108,9 +109,16 @@ class Desk:
         return reply.body["results"]
 
 
-def open_desk(api: ApiClient, tenant: Tenant | None = None, account: str | None = None) -> Desk:
+def open_desk(
+    api: ApiClient,
+    tenant: Tenant | None = None,
+    account: str | None = None,
+    *,
+    oauth1: bool = False,
+) -> Desk:
     """Gives `tenant` (a new one if None) the sandbox ServiceNow and the sandbox X account
-    `account` (a new name if None), through the API as a tenant does it."""
+    `account` (a new name if None), through the API as a tenant does it: with OAuth 2.0,
+    or with `oauth1` as an account connected before OAuth 2.0 (see connect_x)."""
     stack = api.stack
     if tenant is None:
         username, password = f"desk-{uuid.uuid4().hex[:12]}@example.com", uuid.uuid4().hex
@@ -133,7 +141,7 @@ def open_desk(api: ApiClient, tenant: Tenant | None = None, account: str | None 
     )
     assert details.status == 201, details.body
     account = account or f"acme_{uuid.uuid4().hex[:8]}"
-    connect_x(api, tenant.token, account)
+    connect_x(api, tenant.token, account, oauth1_tenant_id=tenant.id if oauth1 else None)
     return Desk(
         api,
         tenant.token,
@@ -145,15 +153,25 @@ def open_desk(api: ApiClient, tenant: Tenant | None = None, account: str | None 
     )
 
 
-def connect_x(api: ApiClient, token: str, account: str) -> dict:
-    """Connects the sandbox X account `account` as the tenant does: GET /get-auth-url, the
-    approval on X's page, X's redirect to our callback, and the tenant's confirmation with
-    the code the callback showed. Answers the X details."""
-    started = api.get("/get-auth-url", token=token)
-    assert started.status == 200, started.body
-    approved = requests.get(
-        f"{started.body['auth_url']}&approve={account}", allow_redirects=False, timeout=10
-    )
+def connect_x(
+    api: ApiClient, token: str, account: str, *, oauth1_tenant_id: str | None = None
+) -> dict:
+    """Connects the sandbox X account `account` as the tenant does: GET /get-auth-url (OAuth
+    2.0), the approval on X's page, X's redirect to our callback, and the tenant's
+    confirmation with the code the callback showed. Answers the X details.
+
+    With `oauth1_tenant_id` (the tenant's id), as an account whose authorization was
+    started with OAuth 1.0a before GET /get-auth-url began OAuth 2.0 ones: the request
+    token is stored as that endpoint stored it then (start_oauth1), approved on the
+    sandbox X's OAuth 1.0a page, and its redirect lands on the same callback; the
+    connection's calls are then signed with OAuth 1.0a."""
+    if oauth1_tenant_id is not None:
+        auth_url = start_oauth1(api, oauth1_tenant_id)
+    else:
+        started = api.get("/get-auth-url", token=token)
+        assert started.status == 200, started.body
+        auth_url = started.body["auth_url"]
+    approved = requests.get(f"{auth_url}&approve={account}", allow_redirects=False, timeout=10)
     assert approved.status_code == 302, approved.text
     pending = api.get(approved.headers["Location"] + "&format=json")
     assert pending.status == 200, pending.body
@@ -163,7 +181,30 @@ def connect_x(api: ApiClient, token: str, account: str) -> dict:
         json={"confirmation": pending.body["confirmation"]},
     )
     assert confirmed.status == 200, confirmed.body
+    expected = "oauth2" if oauth1_tenant_id is None else "oauth1"
+    assert confirmed.body["auth"] == expected, confirmed.body
     return confirmed.body
+
+
+def start_oauth1(api: ApiClient, tenant_id: str) -> str:
+    """An OAuth 1.0a authorization of the tenant, stored as GET /get-auth-url stored them
+    before OAuth 2.0: answers the sandbox X's authorize URL."""
+    stack = api.stack
+    sandbox = stack.x_sandbox
+    x = XClient(sandbox.base_url, AppCredentials(sandbox.consumer_key, sandbox.consumer_secret))
+    request_token = x.request_token(f"{stack.public_base_url}/twitter-callback")
+    expires_at = int((datetime.now(UTC) + timedelta(minutes=15)).timestamp())
+    stack.aws.client("dynamodb").put_item(
+        TableName=stack.environment.values["OAUTH_REQUESTS_TABLE"],
+        Item={
+            "oauth_token": {"S": request_token.oauth_token},
+            "oauth_token_secret": {"S": request_token.oauth_token_secret},
+            "user_id": {"S": tenant_id},
+            "expires_at": {"N": str(expires_at)},
+            "verifier_failures": {"N": "0"},
+        },
+    )
+    return x.authorize_url(request_token.oauth_token)
 
 
 def close_desk(desk: Desk) -> None:

@@ -1,5 +1,6 @@
 """Connecting a tenant's X account (seeds/000: get-auth-url, twitter-details, twitter-revoke)
-against the X sandbox: 3-legged OAuth, the confirmation by the tenant that started it, the
+against the X sandbox: OAuth 2.0 with PKCE (and the OAuth 1.0a redirect of an
+authorization started before), the confirmation by the tenant that started it, the
 webhook subscription, and every refusal, including the attacks on the flow."""
 
 import hashlib
@@ -16,6 +17,7 @@ import pytest
 import requests
 
 from tests.api.client import all_pages, assert_envelope
+from tests.api.desks import start_oauth1
 from twittnow.x_app import crc_response
 
 MAX_VERIFIER_FAILURES = 5  # connections.MAX_VERIFIER_FAILURES
@@ -45,13 +47,14 @@ def screen_name() -> str:
     return f"acme_{uuid.uuid4().hex[:8]}"
 
 
-def authorize_on_x(api, token: str, answer: str) -> str:
-    """GET /get-auth-url, then the answer on X's page; returns X's redirect."""
-    reply = api.get("/get-auth-url", token=token)
-    assert reply.status == 200, reply.body
-    authorize = requests.get(
-        f"{reply.body['auth_url']}&{answer}", allow_redirects=False, timeout=10
-    )
+def authorize_on_x(api, token: str, answer: str, auth_url: str | None = None) -> str:
+    """GET /get-auth-url (unless `auth_url` is given), then the answer on X's page;
+    returns X's redirect."""
+    if auth_url is None:
+        reply = api.get("/get-auth-url", token=token)
+        assert reply.status == 200, reply.body
+        auth_url = reply.body["auth_url"]
+    authorize = requests.get(f"{auth_url}&{answer}", allow_redirects=False, timeout=10)
     assert authorize.status_code == 302, authorize.text
     return authorize.headers["Location"]
 
@@ -78,6 +81,15 @@ def oauth_token_of(callback: str) -> str:
     return parse_qs(urlsplit(callback).query)["oauth_token"][0]
 
 
+def state_of(callback: str) -> str:
+    return parse_qs(urlsplit(callback).query)["state"][0]
+
+
+def state_key(state: str) -> dict:
+    """The OAuth requests table's key of an OAuth 2.0 authorization: the state's digest."""
+    return {"oauth_token": {"S": "oauth2:" + hashlib.sha256(state.encode()).hexdigest()}}
+
+
 def x_details_of(api, admin_token: str, user_id: str) -> list[dict]:
     listed = all_pages(api, "/twitter-details/?page_size=200", admin_token)
     return [details for details in listed if details["user"] == user_id]
@@ -97,10 +109,27 @@ def test_the_seed_walkthrough(
 ):
     started = api.get("/get-auth-url", token=tenant.token)
     assert started.status == 200
-    assert started.body["auth_url"].startswith(f"{x_sandbox_url}/oauth/authorize?oauth_token=")
+    url = urlsplit(started.body["auth_url"])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == api.stack.x_sandbox.oauth2_authorize_url
+    query = {name: value for name, [value] in parse_qs(url.query).items()}
+    assert set(query) == {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    }
+    assert query["response_type"] == "code" and query["code_challenge_method"] == "S256"
+    assert query["client_id"] == api.stack.x_sandbox.client_id
+    assert query["redirect_uri"] == f"{api.stack.public_base_url}/twitter-callback"
+    assert query["scope"] == (
+        "tweet.read tweet.write users.read dm.read dm.write media.write offline.access"
+    )
 
     connected = connect(api, tenant.token, screen_name)
-    assert connected["screen_name"] == screen_name
+    assert connected["screen_name"] == screen_name and connected["auth"] == "oauth2"
     assert connected["user"] == tenant.id and connected["status"] == "connected"
     assert sandbox_subscriptions(x_sandbox_url, screen_name)
 
@@ -278,9 +307,10 @@ def test_a_pending_connection_keeps_no_usable_token(api, tenant, screen_name, re
             "SecretString"
         ]
     )
-    assert tokens["access_token"] not in str(pending) and tokens["access_token_secret"] not in str(
-        pending
-    )
+    assert set(tokens) == {"kind", "access_token", "refresh_token", "expires_at", "scope"}
+    assert tokens["kind"] == "oauth2" and tokens["expires_at"].endswith("Z")
+    assert tokens["access_token"] not in str(pending)
+    assert tokens["refresh_token"] not in str(pending)
     assert not [
         item
         for item in _credentials_items()
@@ -289,48 +319,84 @@ def test_a_pending_connection_keeps_no_usable_token(api, tenant, screen_name, re
 
 
 # ---------------------------------------------------------------- forged redirects (issue item 8)
-# A forged denial or wrong verifier spends nothing: tests/unit/test_connections.py.
+# A forged denial or wrong code spends nothing: tests/unit/test_connections.py.
 
 
-def test_verifiers_cannot_be_guessed_at(api, tenant, screen_name, registered_webhook):
+def test_codes_cannot_be_guessed_at(api, tenant, screen_name, registered_webhook):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
-    forged = f"/twitter-callback?oauth_token={oauth_token_of(callback)}&format=json&oauth_verifier="
+    forged = f"/twitter-callback?state={state_of(callback)}&format=json&code="
     for attempt in range(MAX_VERIFIER_FAILURES):
-        assert_envelope(api.get(f"{forged}guess{attempt}"), 400, "VALIDATION_ERROR")
+        refused = api.get(f"{forged}guess{attempt}")
+        assert_envelope(refused, 400, "VALIDATION_ERROR")
+        assert f"guess{attempt}" not in refused.text
 
     # The authorization is spent: even the real redirect is refused now.
-    assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
+    assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "state")
     assert "Item" not in boto3.client("dynamodb").get_item(
-        TableName=os.environ["OAUTH_REQUESTS_TABLE"],
-        Key={"oauth_token": {"S": oauth_token_of(callback)}},
+        TableName=os.environ["OAUTH_REQUESTS_TABLE"], Key=state_key(state_of(callback))
     )
 
 
 def test_declining_on_x_connects_nothing(api, admin_token, tenant, registered_webhook):
     callback = authorize_on_x(api, tenant.token, "deny=1")
-    assert "denied=" in callback
+    assert "error=access_denied" in callback
     assert_envelope(api.get(callback + "&format=json"), 403, "PERMISSION_DENIED")
     page = api.get(callback)
     assert page.status == 403 and "declined" in page.text
+    assert page.headers["Content-Type"].startswith("text/html")
     assert x_details_of(api, admin_token, tenant.id) == []
 
 
-def test_a_reused_or_unknown_token_is_refused_and_stores_nothing_more(
+def test_a_reused_or_unknown_state_is_refused_and_stores_nothing_more(
     api, admin_token, tenant, screen_name, registered_webhook
 ):
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
-    assert (
-        confirm(api, tenant.token, api.get(callback + "&format=json").body["confirmation"]).status
-        == 200
-    )
-    assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
+    pending = api.get(callback + "&format=json").body
+    assert parse_qs(urlsplit(callback).query)["code"][0] not in json.dumps(pending)
+    assert confirm(api, tenant.token, pending["confirmation"]).status == 200
+    assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "state")
     assert_envelope(
-        api.get("/twitter-callback?oauth_token=nope&oauth_verifier=nope&format=json"),
+        api.get("/twitter-callback?code=nope&state=nope&format=json"),
         400,
         "VALIDATION_ERROR",
+        "state",
     )
     assert_envelope(api.get("/twitter-callback?format=json"), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        api.get("/twitter-callback?error=invalid_scope&state=nope&format=json"),
+        400,
+        "VALIDATION_ERROR",
+        "error",
+    )
     assert len(x_details_of(api, admin_token, tenant.id)) == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "code=" + "c" * 1001 + "&state=s",
+        "state=" + "s" * 501 + "&code=c",
+        "error=" + "e" * 201,
+        "code=c&state=s&format=xml",
+    ],
+)
+def test_a_malformed_callback_is_a_400_in_json_and_stores_nothing(api, admin_token, tenant, query):
+    reply = api.get(f"/twitter-callback?{query}&format=json")
+    assert_envelope(reply, 400, "VALIDATION_ERROR")
+    assert "c" * 1001 not in reply.text and "s" * 501 not in reply.text  # not echoed
+    assert_envelope(api.get(f"/twitter-callback?{query}"), 400, "VALIDATION_ERROR")
+    assert x_details_of(api, admin_token, tenant.id) == []
+
+
+def test_a_code_x_refuses_is_a_page_for_the_person_and_stores_nothing(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
+    callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
+    page = api.get(f"/twitter-callback?state={state_of(callback)}&code=wrong")
+    assert page.status == 400 and page.headers["Content-Type"].startswith("text/html")
+    assert "wrong, expired or already used" in page.text
+    assert x_details_of(api, admin_token, tenant.id) == []
+    assert api.get(callback + "&format=json").status == 200  # the real one still works
 
 
 def test_an_expired_authorization_is_refused(
@@ -339,11 +405,65 @@ def test_an_expired_authorization_is_refused(
     callback = authorize_on_x(api, tenant.token, f"approve={screen_name}")
     boto3.client("dynamodb").update_item(
         TableName=os.environ["OAUTH_REQUESTS_TABLE"],
-        Key={"oauth_token": {"S": oauth_token_of(callback)}},
+        Key=state_key(state_of(callback)),
         UpdateExpression="SET expires_at = :past",
         ExpressionAttributeValues={":past": {"N": "1000"}},
     )
+    assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "state")
+    assert x_details_of(api, admin_token, tenant.id) == []
+
+
+def test_the_state_and_the_verifier_stay_in_the_service(api, tenant, registered_webhook):
+    started = api.get("/get-auth-url", token=tenant.token).body
+    query = parse_qs(urlsplit(started["auth_url"]).query)
+    [state], [challenge] = query["state"], query["code_challenge"]
+    item = boto3.client("dynamodb").get_item(
+        TableName=os.environ["OAUTH_REQUESTS_TABLE"], Key=state_key(state), ConsistentRead=True
+    )["Item"]
+    assert state not in json.dumps(item) and item["user_id"]["S"] == tenant.id
+    verifier = item["code_verifier"]["S"]
+    assert verifier not in json.dumps(started) and 43 <= len(verifier) <= 128
+    assert challenge not in json.dumps(item)
+
+
+# ---------------------------------------------------------------- OAuth 1.0a, started before
+
+
+def test_an_oauth1_authorization_started_before_still_connects(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
+    callback = authorize_on_x(
+        api, tenant.token, f"approve={screen_name}", start_oauth1(api, tenant.id)
+    )
+    assert "oauth_verifier=" in callback
+    pending = api.get(callback + "&format=json")
+    assert pending.status == 200, pending.body
+
+    connected = confirm(api, tenant.token, pending.body["confirmation"])
+
+    assert connected.status == 200, connected.body
+    assert connected.body["auth"] == "oauth1"
+    assert x_details_of(api, admin_token, tenant.id) == [connected.body]
+    assert sandbox_subscriptions(x_sandbox_url, screen_name)
+
+
+def test_oauth1_verifiers_cannot_be_guessed_at(api, tenant, screen_name, registered_webhook):
+    callback = authorize_on_x(
+        api, tenant.token, f"approve={screen_name}", start_oauth1(api, tenant.id)
+    )
+    forged = f"/twitter-callback?oauth_token={oauth_token_of(callback)}&format=json&oauth_verifier="
+    for attempt in range(MAX_VERIFIER_FAILURES):
+        assert_envelope(api.get(f"{forged}guess{attempt}"), 400, "VALIDATION_ERROR")
+
     assert_envelope(api.get(callback + "&format=json"), 400, "VALIDATION_ERROR", "oauth_token")
+
+
+def test_declining_an_oauth1_authorization_connects_nothing(
+    api, admin_token, tenant, registered_webhook
+):
+    callback = authorize_on_x(api, tenant.token, "deny=1", start_oauth1(api, tenant.id))
+    assert "denied=" in callback
+    assert_envelope(api.get(callback + "&format=json"), 403, "PERMISSION_DENIED")
     assert x_details_of(api, admin_token, tenant.id) == []
 
 
@@ -370,6 +490,10 @@ def test_reconnecting_ones_own_account_keeps_the_record_and_another_account_is_r
 def test_permissions(api, tenant, other_tenant, screen_name, registered_webhook):
     connected = connect(api, tenant.token, screen_name)
     assert_envelope(api.get("/get-auth-url"), 401, "NOT_AUTHENTICATED")
+    assert_envelope(api.get("/get-auth-url", token="not-a-token"), 401, "NOT_AUTHENTICATED")
+    api_key = api.post("/api-key/", token=other_tenant.token).body["token"]
+    assert_envelope(api.get("/get-auth-url", token=api_key), 403, "PERMISSION_DENIED")
+    assert api.get("/get-auth-url", token=api.admin_token).status == 200
     assert_envelope(api.delete("/twitter-revoke/"), 401, "NOT_AUTHENTICATED")
     assert_envelope(api.get("/twitter-details/", token=tenant.token), 403, "PERMISSION_DENIED")
     assert_envelope(
@@ -392,21 +516,26 @@ def test_no_token_or_secret_is_returned_or_kept_in_dynamodb(
         "status",
         "status_detail",
         "webhook_api",
+        "auth",
         "connected_at",
         "updated_at",
     }
     for item in _credentials_items():
-        assert not {"access_token", "access_token_secret", "oauth_token_secret"} & set(item)
+        assert not {
+            "access_token",
+            "access_token_secret",
+            "refresh_token",
+            "oauth_token_secret",
+        } & set(item)
 
 
 # ---------------------------------------------------------------- X down
 
 
-def test_x_being_down_is_a_503_to_retry(api, tenant, x_sandbox_url):
+def test_starting_calls_no_x_so_x_being_down_does_not_stop_it(api, tenant, x_sandbox_url):
     with x_fault(x_sandbox_url, "*"):
         reply = api.get("/get-auth-url", token=tenant.token)
-    assert_envelope(reply, 503, "UPSTREAM_UNAVAILABLE")
-    assert int(reply.headers["Retry-After"]) > 0
+    assert reply.status == 200, reply.body
 
 
 def test_x_down_at_the_callback_leaves_the_authorization_for_a_retry(
@@ -417,6 +546,13 @@ def test_x_down_at_the_callback_leaves_the_authorization_for_a_retry(
         reply = api.get(callback + "&format=json")
     assert_envelope(reply, 503, "UPSTREAM_UNAVAILABLE")
     assert int(reply.headers["Retry-After"]) > 0
+    item = boto3.client("dynamodb").get_item(
+        TableName=os.environ["OAUTH_REQUESTS_TABLE"],
+        Key=state_key(state_of(callback)),
+        ConsistentRead=True,
+    )["Item"]
+    assert item["verifier_failures"]["N"] == "0"  # still usable
+    # X's code was not spent by the failed exchange (the sandbox's fault answers first).
     assert api.get(callback).status == 200
 
 

@@ -29,7 +29,7 @@ def test_the_demo_prints_each_step_from_a_new_tenant_to_the_reply_on_x(capsys, m
         "POST /auth/users/ -> 201",
         "POST /servicenow-details/ -> 201",
         "GET /get-auth-url -> 200",
-        "X: GET /oauth/authorize -> 302",
+        "X: GET /i/oauth2/authorize -> 302",
         "GET /twitter-callback -> 200",
         "POST /twitter-callback/confirm/ -> 200",
         "POST /api-key/ -> 201",
@@ -43,6 +43,8 @@ def test_the_demo_prints_each_step_from_a_new_tenant_to_the_reply_on_x(capsys, m
     assert f'DM to @jane: "Thanks for getting in touch! We opened case {number}' in output
     assert f'DM to @jane: "{demo.AGENT_REPLY}"' in output
     assert f'   agent (delivered): "{demo.AGENT_REPLY}"' in output
+    assert f"@{demo.COMPANY_ACCOUNT} connected (X user " in output
+    assert "oauth2: its calls to X carry its bearer token" in output
     assert output.rstrip().endswith("reached the customer.")
     # The functions log at their own level again, for the tests that follow.
     assert logging.getLogger(demo.FUNCTIONS_LOGGER).level == logging.INFO

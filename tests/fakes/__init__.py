@@ -10,7 +10,8 @@ own builder: `ports.x()` answers it) and `ports.servicenow` a FakeServiceNow; th
 fields are the fakes themselves (ports.users is a FakeUsers...). Tests outside mypy may
 reach them through ports; typed tests make the fake first and pass it in.
 
-Tables (tests.fakes.accounts, tests.fakes.conversations). Each fake keeps records as
+Tables (tests.fakes.accounts, tests.fakes.conversations). FakeOAuthRequests.stored()
+shows every authorization it holds, by key. Each fake keeps records as
 their JSON, as the table does, and raises what its repository raises on the same
 conditions: UsernameTaken, UserChanged, UserGone; ConditionNotMet (Tokens.
 add_while_password_is when the password changed); TooManyAttempts; AlreadyConnected,
@@ -46,6 +47,14 @@ X (FakeX, tests.fakes.x):
     x.subscriptions   {x_user_id: (WebhookApi, webhook_id)}
     x.account, x.verifier            the AccessToken access_token answers, for that
                                      verifier only (another: XRequestRejected)
+    code, state = x.approve(auth_url, XUser(...)=None)   OAuth 2.0: the account
+                                     (x.oauth2_account) approves on X's page at the URL
+                                     oauth2_authorize_url made; exchange_code takes the
+                                     code once, for its redirect URI and the verifier of
+                                     its challenge (else XRequestRejected), and answers
+                                     OAuth2Tokens (access tokens "oauth2-access-<n>");
+                                     me(BearerCredentials) answers the account a token
+                                     was made for (unknown: XConnectionBroken)
     x.add_media(url, data, content_type)   what download_media finds (others XNotFound;
                                      off X's media hosts or too large: XMediaRefused)
 

@@ -366,6 +366,10 @@ class FakeOAuthRequests:
     def spend(self, oauth_token: str) -> bool:
         return self._requests.pop(oauth_token, None) is not None
 
+    def stored(self) -> dict[str, Item]:
+        """For tests: every request the table holds (expired ones too), by its key."""
+        return {key: dict(value) for key, value in self._requests.items()}
+
     def verifier_refused(self, request: OAuthRequest, max_failures: int) -> None:
         stored = self._requests.get(request.oauth_token)
         # Counted on the stored request, not the caller's copy: redirects race.

@@ -2,23 +2,33 @@
 subscriptions, DMs, reply posts and media. It records what was sent and raises what a test
 scripts with `fail`, using the real client's exceptions."""
 
+import base64
+import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import count
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tests.fakes.scripted import Scripted
+from twittnow import clock
 from twittnow.clients.x import (
     ACTIVITY_EVENT_TYPES,
     DEFAULT_MAX_MEDIA_BYTES,
+    OAUTH2_SCOPES,
     AccessToken,
+    AccountCredentials,
+    BearerCredentials,
     DownloadedMedia,
+    OAuth2Tokens,
     RequestToken,
     UserCredentials,
     Webhook,
     WebhookApi,
+    XConnectionBroken,
     XMediaRefused,
     XNotFound,
     XRequestRejected,
+    XUser,
 )
 from twittnow.clients.x.media import X_MEDIA_DOMAIN, X_MEDIA_HOSTS
 
@@ -29,9 +39,23 @@ class Sent:
     sent as the account whose `credentials` it was signed with."""
 
     id: str
-    credentials: UserCredentials
+    credentials: AccountCredentials
     to: str
     text: str
+
+
+def _s256(code_verifier: str) -> str:
+    digest = hashlib.sha256(code_verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """An OAuth 2.0 code X's authorize page gave: for that redirect URI and PKCE
+    challenge, good once."""
+
+    redirect_uri: str
+    code_challenge: str
 
 
 class FakeX(Scripted):
@@ -49,6 +73,12 @@ class FakeX(Scripted):
             credentials=UserCredentials("access-token-900", "access-secret-900"),
         )
         self.verifier = "verifier"
+        # OAuth 2.0: the account approve() authorizes (as X's page does), the codes it gave
+        # (exchange_code takes each once, with the verifier of its challenge), and the
+        # access tokens exchange_code made (me() answers their account).
+        self.oauth2_account = XUser(id="900", username="acme_support")
+        self.codes: dict[str, Authorization] = {}
+        self.access_tokens: dict[str, XUser] = {}
         self.webhooks: list[Webhook] = []
         self.subscriptions: dict[str, tuple[WebhookApi, str]] = {}  # X user id -> (api, webhook id)
         self.dms: list[Sent] = []
@@ -71,6 +101,16 @@ class FakeX(Scripted):
     ) -> None:
         self.media[url] = DownloadedMedia(urlsplit(url).path.rsplit("/", 1)[-1], content_type, data)
 
+    def approve(self, auth_url: str, account: XUser | None = None) -> tuple[str, str]:
+        """The account's owner approves on X's page at `auth_url` (as `account`, else
+        oauth2_account): answers the (code, state) X's redirect carries."""
+        query = dict(parse_qsl(urlsplit(auth_url).query))
+        code = f"code-{next(self._ids)}"
+        self.codes[code] = Authorization(query["redirect_uri"], query["code_challenge"])
+        if account is not None:
+            self.oauth2_account = account
+        return code, query["state"]
+
     # ------------------------------------------------------------ XApi
 
     def request_token(self, callback_url: str) -> RequestToken:
@@ -87,12 +127,63 @@ class FakeX(Scripted):
             raise XRequestRejected("X refused to exchange the verifier (401).", status_code=401)
         return self.account
 
+    def oauth2_authorize_url(self, redirect_uri: str, state: str, code_challenge: str) -> str:
+        self._called("oauth2_authorize_url", redirect_uri=redirect_uri)
+        query = {
+            "response_type": "code",
+            "client_id": "fake-client-id",
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(OAUTH2_SCOPES),
+            "state": state,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        return f"https://x.com/i/oauth2/authorize?{urlencode(query)}"
+
+    def exchange_code(self, code: str, code_verifier: str, redirect_uri: str) -> OAuth2Tokens:
+        """As X: a code approve() gave, once, for its redirect URI and the verifier of its
+        challenge (S256); else XRequestRejected (400)."""
+        self._called(
+            "exchange_code", code=code, code_verifier=code_verifier, redirect_uri=redirect_uri
+        )
+        authorization = self.codes.get(code)
+        if (
+            authorization is None
+            or authorization.redirect_uri != redirect_uri
+            or authorization.code_challenge != _s256(code_verifier)
+        ):
+            raise XRequestRejected(
+                "X refused the authorization code: it is wrong, expired or already used",
+                status_code=400,
+            )
+        del self.codes[code]
+        number = next(self._ids)
+        access_token = f"oauth2-access-{number}"
+        self.access_tokens[access_token] = self.oauth2_account
+        return OAuth2Tokens(
+            access_token=access_token,
+            refresh_token=f"oauth2-refresh-{number}",
+            expires_at=clock.now() + timedelta(hours=2),
+            scope=" ".join(OAUTH2_SCOPES),
+        )
+
+    def me(self, user: AccountCredentials) -> XUser:
+        self._called("me", user=user)
+        account = (
+            self.access_tokens.get(user.access_token)
+            if isinstance(user, BearerCredentials)
+            else XUser(self.account.user_id, self.account.screen_name)
+        )
+        if account is None:
+            raise XConnectionBroken("X refused the token (401 Unauthorized).", status_code=401)
+        return account
+
     def list_webhooks(self) -> list[Webhook]:
         self._called("list_webhooks")
         return list(self.webhooks)
 
     def subscribe(
-        self, api: WebhookApi, webhook_id: str, user_id: str, user: UserCredentials
+        self, api: WebhookApi, webhook_id: str, user_id: str, user: AccountCredentials
     ) -> str:
         """As X answers: for AAA the user id, for XAA an id per event type; an account
         subscribed already is fine."""
@@ -117,20 +208,20 @@ class FakeX(Scripted):
         )
         self.subscriptions.pop(user_id, None)
 
-    def send_dm(self, user: UserCredentials, participant_id: str, text: str) -> str:
+    def send_dm(self, user: AccountCredentials, participant_id: str, text: str) -> str:
         self._called("send_dm", user=user, participant_id=participant_id, text=text)
         dm = Sent(f"dm-{next(self._ids)}", user, participant_id, text)
         self.dms.append(dm)
         return dm.id
 
-    def reply(self, user: UserCredentials, in_reply_to_post_id: str, text: str) -> str:
+    def reply(self, user: AccountCredentials, in_reply_to_post_id: str, text: str) -> str:
         self._called("reply", user=user, in_reply_to_post_id=in_reply_to_post_id, text=text)
         post = Sent(f"post-{next(self._ids)}", user, in_reply_to_post_id, text)
         self.posts.append(post)
         return post.id
 
     def download_media(
-        self, user: UserCredentials, url: str, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+        self, user: AccountCredentials, url: str, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
     ) -> DownloadedMedia:
         """A file added with add_media; refused, as by the client, off X's media hosts or
         past `max_bytes`; XNotFound for any other."""

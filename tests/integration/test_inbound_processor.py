@@ -28,7 +28,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from local.stack import LocalStack
 from sandboxes.x.payloads import APP_ID, Account, DirectMessage, aaa_direct_message
-from tests.api.client import ApiClient
+from tests.api.client import ApiClient, all_pages
+from tests.api.desks import start_oauth1
 from twitter_activity import inbound
 from twittnow import repositories
 from twittnow.clients.servicenow import ServiceNowClient, ServiceNowUnavailable
@@ -224,8 +225,9 @@ def comments_on(case: dict) -> list[str]:
     return [entry["value"] for entry in case["journal"] if entry["element"] == "comments"]
 
 
-def open_desk(stack, *, servicenow: bool = True) -> Desk:
-    """A new tenant, its X account connected through the sandbox X's authorize page."""
+def open_desk(stack, *, servicenow: bool = True, oauth1: bool = False) -> Desk:
+    """A new tenant, its X account connected through the sandbox X's authorize page (OAuth
+    2.0; with `oauth1`, as an account connected with OAuth 1.0a before)."""
     api = ApiClient(stack, over_http=False)
     admin = api.login(stack.admin_username, stack.admin_password)
     username, password = f"inbound-{uuid.uuid4().hex[:12]}@example.com", uuid.uuid4().hex
@@ -238,15 +240,16 @@ def open_desk(stack, *, servicenow: bool = True) -> Desk:
     desk = Desk(stack, api, api.login(username, password), f"acme_{uuid.uuid4().hex[:8]}")
     if servicenow:
         desk.add_servicenow_details()
-    connect_account(desk)
+    connect_account(desk, created.body["id"] if oauth1 else None)
     return desk
 
 
-def connect_account(desk: Desk) -> None:
-    started = desk.api.get("/get-auth-url", token=desk.token)
-    approved = requests.get(
-        f"{started.body['auth_url']}&approve={desk.account}", allow_redirects=False, timeout=10
-    )
+def connect_account(desk: Desk, oauth1_tenant_id: str | None = None) -> None:
+    if oauth1_tenant_id is not None:
+        auth_url = start_oauth1(desk.api, oauth1_tenant_id)
+    else:
+        auth_url = desk.api.get("/get-auth-url", token=desk.token).body["auth_url"]
+    approved = requests.get(f"{auth_url}&approve={desk.account}", allow_redirects=False, timeout=10)
     pending = desk.api.get(approved.headers["Location"] + "&format=json")
     assert pending.status == 200, pending.body
     connected = desk.api.post(
@@ -502,7 +505,14 @@ def test_our_echo_arriving_before_its_id_is_recorded_is_retried_then_dropped(
 # ---------------------------------------------------------------- media
 
 
-def test_a_customer_photo_is_linked_and_attached_to_the_case(stack, desk, customer):
+@pytest.fixture
+def oauth1_desk(stack) -> Desk:
+    """The sandbox X serves DM media (ton.twitter.com's) to OAuth 1.0a signatures only."""
+    return open_desk(stack, oauth1=True)
+
+
+def test_a_customer_photo_is_linked_and_attached_to_the_case(stack, oauth1_desk, customer):
+    desk = oauth1_desk
     photo = {"type": "photo", "file_name": "box.png"}
     first = desk.customer_dm(customer, "The box came broken", media=[photo])
     settle(stack)
@@ -526,7 +536,10 @@ def test_a_customer_photo_is_linked_and_attached_to_the_case(stack, desk, custom
     ]
 
 
-def test_a_photo_x_fails_to_serve_for_now_is_attached_once_on_the_retry(stack, desk, customer):
+def test_a_photo_x_fails_to_serve_for_now_is_attached_once_on_the_retry(
+    stack, oauth1_desk, customer
+):
+    desk = oauth1_desk
     desk.x_fault(endpoint="media", status=503, times=1)
     desk.customer_dm(customer, "See the photo", media=[{"type": "photo"}])
     settle(stack)  # the retry comes after the backoff's 2 seconds
@@ -535,6 +548,26 @@ def test_a_photo_x_fails_to_serve_for_now_is_attached_once_on_the_retry(stack, d
     assert len(desk.attachments_of(case)) == 1
     assert len(desk.sent_to(customer)) == 1  # the retry did not acknowledge again
     assert desk.messages_with(customer)[0]["status"] == "case_created"
+
+
+def test_a_dm_photo_x_refuses_to_an_oauth2_connection_stays_a_link_and_breaks_nothing(
+    stack, desk, customer
+):
+    """X's docs do not say whether a DM's media (ton.twitter.com) take an OAuth 2.0 bearer
+    token; the sandbox X takes OAuth 1.0a only. The photo's link is on the case, and the
+    connection stays connected."""
+    sent = desk.customer_dm(customer, "The box came broken", media=[{"type": "photo"}])
+    settle(stack)
+
+    url = sent["dm"]["media"][0]["url"]
+    [case] = desk.cases_of(customer)
+    assert desk.case(case["sys_id"])["description"] == f"The box came broken\nAttachment: {url}"
+    assert desk.attachments_of(case) == []
+    assert desk.messages_with(customer)[0]["status"] == "case_created"
+    admin = desk.api.login(stack.admin_username, stack.admin_password)
+    listed = all_pages(desk.api, "/twitter-details/?page_size=200", admin)
+    [details] = [item for item in listed if item["screen_name"] == desk.account]
+    assert (details["auth"], details["status"]) == ("oauth2", "connected")
 
 
 # ------------------------------------------------------- dying between a call and its record

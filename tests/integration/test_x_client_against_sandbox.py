@@ -18,10 +18,12 @@ from sandboxes.x import XSandbox
 from sandboxes.x.payloads import Account
 from twittnow.clients.x import (
     AccessToken,
+    BearerCredentials,
     DownloadedMedia,
     WebhookApi,
     XClient,
     XConnectionBroken,
+    XError,
     XMediaRefused,
     XRateLimited,
     XRequestRejected,
@@ -383,6 +385,55 @@ def test_an_unreachable_x_is_unavailable(sandbox):
     assert time.monotonic() - started < 2
 
 
+# ---------------------------------------------------------------- OAuth 2.0
+
+
+def test_oauth2_with_pkce_against_the_sandbox_then_calls_with_the_bearer_token(sandbox):
+    from twitter_activity.connections import code_challenge
+
+    app = AppCredentials(
+        APP.consumer_key, APP.consumer_secret, sandbox.client_id, sandbox.client_secret
+    )
+    client = XClient(
+        sandbox.base_url, app, timeout=5, oauth2_authorize_url=sandbox.oauth2_authorize_url
+    )
+    verifier = "v" * 43 + "-PKCE-verifier"
+    url = client.oauth2_authorize_url(CALLBACK, "the-state", code_challenge(verifier))
+    approved = requests.get(f"{url}&approve=acme", allow_redirects=False, timeout=5)
+    assert approved.status_code == 302, approved.text
+    redirect = dict(parse_qsl(urlsplit(approved.headers["Location"]).query))
+    assert redirect["state"] == "the-state"
+
+    tokens = client.exchange_code(redirect["code"], verifier, CALLBACK)
+
+    assert tokens.refresh_token and tokens.expires_at > datetime.now(UTC) + timedelta(hours=1)
+    assert set(tokens.scope.split()) >= {"dm.write", "tweet.write", "offline.access"}
+    account = client.me(BearerCredentials(tokens.access_token))
+    assert account.username == "acme" and account.id == Account.named("acme").id
+    with pytest.raises(XRequestRejected, match="wrong, expired or already used"):
+        client.exchange_code(redirect["code"], verifier, CALLBACK)  # a code is good once
+    customer = Account.named("jane_oauth2")
+    requests.post(
+        f"{sandbox.base_url}/sandbox/customers/jane_oauth2/dm",
+        json={"to": "someone_else", "text": "hi"},
+        timeout=5,
+    )
+    assert client.send_dm(BearerCredentials(tokens.access_token), customer.id, "Hello")
+    with pytest.raises(XConnectionBroken):
+        client.send_dm(BearerCredentials("not-a-token"), customer.id, "Hello")
+
+
+def test_the_sandbox_refuses_the_apps_wrong_client_secret_as_not_the_codes_fault(sandbox):
+    app = AppCredentials(APP.consumer_key, APP.consumer_secret, sandbox.client_id, "wrong")
+    client = XClient(sandbox.base_url, app, timeout=5)
+
+    with pytest.raises(XError) as refused:  # not a refusal of the code
+        client.exchange_code("any-code", "v" * 43, CALLBACK)
+
+    assert not isinstance(refused.value, XRequestRejected)
+    assert "X_CLIENT_ID, X_CLIENT_SECRET" in refused.value.message
+
+
 # ---------------------------------------------------------------- in the local stack
 
 
@@ -392,5 +443,8 @@ def test_the_local_stack_points_the_functions_at_its_sandbox(stack_environment):
     app = app_credentials()
 
     assert os.environ["X_API_BASE_URL"] == sandbox.base_url
-    assert app == AppCredentials(sandbox.consumer_key, sandbox.consumer_secret)
+    assert os.environ["X_OAUTH2_AUTHORIZE_URL"] == sandbox.oauth2_authorize_url
+    assert app == AppCredentials(
+        sandbox.consumer_key, sandbox.consumer_secret, sandbox.client_id, sandbox.client_secret
+    )
     assert XClient(os.environ["X_API_BASE_URL"], app).request_token(CALLBACK).oauth_token

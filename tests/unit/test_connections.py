@@ -13,11 +13,14 @@ import pytest
 
 from tests.fakes import fake_ports, fake_settings
 from twitter_activity import connections, twitter_details
-from twittnow import clock, confirmation_codes
+from twitter_activity.models import XConnectionView
+from twittnow import clock, confirmation_codes, x_accounts
 from twittnow.auth import Caller
 from twittnow.clients.x import (
     ACTIVITY_EVENT_TYPES,
+    OAUTH2_SCOPES,
     AccessToken,
+    BearerCredentials,
     UserCredentials,
     WebhookApi,
     XConnectionBroken,
@@ -26,9 +29,10 @@ from twittnow.clients.x import (
     XRateLimited,
     XRequestRejected,
     XUnavailable,
+    XUser,
 )
 from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied, UpstreamUnavailable
-from twittnow.models import Token, TokenKind, User, XConnection
+from twittnow.models import OAuthRequest, Token, TokenKind, User, XConnection
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 BASE_URL = "https://api.twittnow.test"
@@ -90,9 +94,19 @@ def other_tenant(ports) -> Caller:
 
 
 def started(ports, caller: Caller) -> str:
-    """GET /get-auth-url: answers the request token X's redirect will carry."""
-    url, _expires_at = connections.start(ports, caller, CALLBACK_URL)
-    return parse_qs(urlsplit(url).query)["oauth_token"][0]
+    """An OAuth 1.0a authorization, as GET /get-auth-url stored them before it began
+    OAuth 2.0 ones (their redirects still come back): answers the request token X's
+    redirect will carry."""
+    request_token = ports.x.request_token(CALLBACK_URL)
+    ports.oauth_requests.add(
+        OAuthRequest(
+            oauth_token=request_token.oauth_token,
+            oauth_token_secret=request_token.oauth_token_secret,
+            user_id=caller.user.id,
+            expires_at=clock.now() + connections.AUTHORIZATION_LIFETIME,
+        )
+    )
+    return request_token.oauth_token
 
 
 def approved(ports, caller: Caller, account: AccessToken = ACME) -> connections.Approval:
@@ -142,17 +156,48 @@ ACME_TOKENS = {"access_token": "access-token-900", "access_token_secret": "acces
 # ---------------------------------------------------------------- start
 
 
-def test_start_binds_a_request_token_to_the_tenant_for_15_minutes(ports, tenant):
+def test_start_binds_an_oauth2_authorization_to_the_tenant_for_15_minutes(ports, tenant):
     url, expires_at = connections.start(ports, tenant, CALLBACK_URL)
 
-    assert ports.x.calls_to("request_token") == [{"callback_url": CALLBACK_URL}]
-    [oauth_token] = parse_qs(urlsplit(url).query)["oauth_token"]
-    assert url == f"https://api.x.com/oauth/authorize?oauth_token={oauth_token}"
+    query = parse_qs(urlsplit(url).query)
+    [state], [challenge] = query["state"], query["code_challenge"]
+    assert {name: value for name, [value] in query.items()} == {
+        "response_type": "code",
+        "client_id": "fake-client-id",
+        "redirect_uri": CALLBACK_URL,
+        "scope": "tweet.read tweet.write users.read dm.read dm.write media.write offline.access",
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    assert len(state) >= 43  # 256 random bits
     assert expires_at == NOW + timedelta(minutes=15)
-    request = ports.oauth_requests.get(oauth_token)
+    # Stored under the state's digest, never the state; the verifier stays with it.
+    assert ports.oauth_requests.get(state) is None
+    request = ports.oauth_requests.get(connections.state_key(state))
     assert request.user_id == tenant.user.id and request.expires_at == expires_at
-    assert request.oauth_token_secret.startswith("request-secret-")
-    assert request.verifier_failures == 0
+    assert request.redirect_uri == CALLBACK_URL and request.verifier_failures == 0
+    assert state not in request.model_dump_json()
+    assert connections.code_challenge(request.code_verifier) == challenge
+    assert 43 <= len(request.code_verifier) <= 128
+    assert request.code_verifier not in url and request.code_verifier not in repr(request)
+    assert ports.x.calls_to("request_token") == []  # OAuth 1.0a is not started any more
+
+
+def test_each_start_has_its_own_state_and_verifier(ports, tenant):
+    first, _ = connections.start(ports, tenant, CALLBACK_URL)
+    second, _ = connections.start(ports, tenant, CALLBACK_URL)
+    assert parse_qs(urlsplit(first).query)["state"] != parse_qs(urlsplit(second).query)["state"]
+    assert (
+        parse_qs(urlsplit(first).query)["code_challenge"]
+        != parse_qs(urlsplit(second).query)["code_challenge"]
+    )
+
+
+def test_the_code_challenge_is_rfc_7636s_s256():
+    # RFC 7636, appendix B.
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert connections.code_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 @pytest.mark.parametrize(
@@ -181,7 +226,9 @@ def test_start_binds_a_request_token_to_the_tenant_for_15_minutes(ports, tenant)
 def test_x_failing_to_start_is_answered_as_the_api_answers_it_and_stores_nothing(
     ports, tenant, error, answer, retry_after, message
 ):
-    ports.x.fail(error, "request_token")
+    # The client builds the URL without calling X; it raises when the app has no OAuth 2.0
+    # client (an XError).
+    ports.x.fail(error, "oauth2_authorize_url")
 
     with pytest.raises(answer) as raised:
         connections.start(ports, tenant, CALLBACK_URL)
@@ -192,11 +239,10 @@ def test_x_failing_to_start_is_answered_as_the_api_answers_it_and_stores_nothing
     if retry_after is not None:
         assert raised.value.status == 503
         assert raised.value.retry_after_seconds == retry_after
-    # No request token came back, so none was stored.
-    assert all(ports.oauth_requests.get(f"request-token-{n}") is None for n in range(1, 5))
+    assert ports.oauth_requests.stored() == {}
 
 
-# ---------------------------------------------------------------- finish (X's redirect)
+# ---------------------------------------------------------------- finish (X's OAuth 1.0a redirect)
 
 
 def test_the_redirect_holds_the_account_for_the_tenant_to_confirm_and_connects_nothing(
@@ -435,6 +481,7 @@ def test_confirming_subscribes_the_account_stores_its_tokens_and_connects_it(
         "status": "connected",
         "status_detail": "",
         "account_released_at": None,
+        "auth": "oauth1",
     }
     # One secret per connection, named after it, holding the tokens; the record has none.
     [secret] = ports.x_secrets.stored.values()
@@ -829,3 +876,329 @@ def test_x_details_are_shown_to_their_tenant_and_admins_only(ports, tenant, othe
     for caller, connection_id in [(other_tenant, connection.id), (admin, "no-such-id")]:
         with pytest.raises(NotFound, match=f"No X details with id {connection_id}"):
             twitter_details.get(ports, caller, connection_id)
+
+
+# ---------------------------------------------------------------- OAuth 2.0 (X's redirect)
+
+ACME_USER = XUser("900", "acme_support")
+OTHER_USER = XUser("901", "acme_sales")
+
+
+def authorized(ports, caller: Caller, account: XUser = ACME_USER) -> tuple[str, str]:
+    """`caller` starts (GET /get-auth-url) and `account` approves on X's page: answers the
+    (code, state) X's redirect carries."""
+    url, _expires_at = connections.start(ports, caller, CALLBACK_URL)
+    return ports.x.approve(url, account)
+
+
+def approved2(ports, caller: Caller, account: XUser = ACME_USER) -> connections.Approval:
+    code, state = authorized(ports, caller, account)
+    return connections.finish_oauth2(ports, code, state, None)
+
+
+def connected2(ports, caller: Caller, account: XUser = ACME_USER) -> XConnection:
+    return confirmed(ports, caller, approved2(ports, caller, account))
+
+
+def test_the_oauth2_redirect_exchanges_the_code_with_the_kept_verifier_and_holds_the_account(
+    ports, tenant
+):
+    code, state = authorized(ports, tenant)
+    request = ports.oauth_requests.get(connections.state_key(state))
+
+    approval = connections.finish_oauth2(ports, code, state, None)
+
+    # The verifier went to X's token endpoint only, with the redirect URI of the start.
+    assert ports.x.calls_to("exchange_code") == [
+        {"code": code, "code_verifier": request.code_verifier, "redirect_uri": CALLBACK_URL}
+    ]
+    [me] = ports.x.calls_to("me")
+    assert me["user"] == BearerCredentials("oauth2-access-3")
+    pending = approval.pending
+    assert (pending.user_id, pending.x_user_id, pending.screen_name) == (
+        tenant.user.id,
+        "900",
+        "acme_support",
+    )
+    assert approval.company_name == "Tenant Ltd"
+    assert pending.expires_at == NOW + timedelta(minutes=15)
+    sealed = confirmation_codes.unseal(
+        approval.confirmation, pending.sealed_tokens, f"{tenant.user.id}:900"
+    )
+    assert sealed == {
+        "kind": "oauth2",
+        "access_token": "oauth2-access-3",
+        "refresh_token": "oauth2-refresh-3",
+        "expires_at": "2025-03-01T14:00:00Z",
+        "scope": " ".join(OAUTH2_SCOPES),
+    }
+    stored = pending.model_dump_json()
+    assert "oauth2-access-3" not in stored and "oauth2-refresh-3" not in stored
+    # Nothing subscribed or stored yet; the authorization is spent.
+    assert ports.x.subscriptions == {} and ports.x_secrets.stored == {}
+    assert ports.oauth_requests.stored() == {}
+    with pytest.raises(InvalidInput) as again:
+        connections.finish_oauth2(ports, code, state, None)
+    assert list(again.value.details) == ["state"]
+    assert "reused" not in again.value.message and "already used" in again.value.message
+
+
+def test_confirming_an_oauth2_account_stores_its_tokens_and_subscribes_it_with_the_bearer(
+    ports, tenant, time
+):
+    approval = approved2(ports, tenant)
+
+    connection = confirmed(ports, tenant, approval)
+
+    assert connection.auth == "oauth2"
+    [subscribed] = ports.x.calls_to("subscribe")
+    assert subscribed["user"] == BearerCredentials("oauth2-access-3")
+    assert tokens_in(ports, connection) == {
+        "kind": "oauth2",
+        "access_token": "oauth2-access-3",
+        "refresh_token": "oauth2-refresh-3",
+        "expires_at": "2025-03-01T14:00:00Z",
+        "scope": " ".join(OAUTH2_SCOPES),
+    }
+    assert x_accounts.credentials_of(ports, connection) == BearerCredentials("oauth2-access-3")
+    assert ports.credentials.x_of(tenant.user.id) == connection
+    assert XConnectionView.of(connection).auth == "oauth2"
+    assert [entry[0] for entry in audit_actions(ports)] == ["x_connection.connected"]
+
+
+def test_an_oauth1_connection_keeps_its_credentials_until_the_tenant_reconnects(
+    ports, tenant, time
+):
+    first = connected(ports, tenant, ACME)  # OAuth 1.0a, as before
+    assert first.auth == "oauth1"
+    assert x_accounts.credentials_of(ports, first) == UserCredentials(
+        "access-token-900", "access-secret-900"
+    )
+    time.advance(hours=1)
+
+    again = connected2(ports, tenant, ACME_USER)
+
+    assert (again.id, again.secret_arn) == (first.id, first.secret_arn)
+    assert again.auth == "oauth2" and again.secret_version != first.secret_version
+    tokens = tokens_in(ports, again)
+    assert tokens["kind"] == "oauth2"
+    assert x_accounts.credentials_of(ports, again) == BearerCredentials(tokens["access_token"])
+    assert len(ports.x_secrets.stored) == 1
+
+
+def test_a_stored_connection_without_auth_reads_as_oauth1():
+    stored = {
+        "id": "c",
+        "user_id": "u",
+        "x_user_id": "900",
+        "screen_name": "acme",
+        "secret_arn": "arn",
+        "webhook_api": "activity",
+        "webhook_id": "w",
+        "subscription_id": "s",
+        "connected_at": NOW,
+        "updated_at": NOW,
+    }
+    assert XConnection.model_validate(stored).auth == "oauth1"
+
+
+def test_declining_on_x_with_oauth2_spends_nothing_and_stores_nothing(ports, tenant):
+    code, state = authorized(ports, tenant)
+
+    with pytest.raises(PermissionDenied, match="declined"):
+        connections.finish_oauth2(ports, None, state, "access_denied")
+
+    assert ports.x.calls_to("exchange_code") == [] and ports.credentials.x_pending("x") is None
+    assert connections.finish_oauth2(ports, code, state, None).pending.x_user_id == "900"
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        ("invalid_scope", "invalid_scope"),
+        ("server_error", "server_error"),
+        ("<b>x</b>", "an error"),
+    ],
+)
+def test_another_error_from_x_is_bad_input_and_spends_nothing(ports, tenant, error, shown):
+    code, state = authorized(ports, tenant)
+
+    with pytest.raises(InvalidInput) as refused:
+        connections.finish_oauth2(ports, None, state, error)
+
+    assert f"X did not authorize Twittnow ({shown})" in refused.value.message
+    assert list(refused.value.details) == ["error"]
+    assert ports.x.calls_to("exchange_code") == []
+    assert connections.finish_oauth2(ports, code, state, None).pending.x_user_id == "900"
+
+
+@pytest.mark.parametrize(("code", "state"), [(None, None), ("c", None), (None, "s"), ("", "s")])
+def test_an_oauth2_redirect_without_its_code_or_state_is_bad_input(ports, tenant, code, state):
+    with pytest.raises(InvalidInput, match="code and state"):
+        connections.finish_oauth2(ports, code, state, None)
+    assert ports.x.calls_to("exchange_code") == []
+
+
+def test_an_unknown_state_is_refused_without_calling_x(ports, tenant):
+    code, _state = authorized(ports, tenant)
+
+    with pytest.raises(InvalidInput) as refused:
+        connections.finish_oauth2(ports, code, "guessed-state", None)
+
+    assert list(refused.value.details) == ["state"]
+    assert ports.x.calls_to("exchange_code") == []
+
+
+def test_an_oauth2_request_token_key_is_not_a_state(ports, tenant):
+    """An OAuth 1.0a request token given as a state finds nothing: states are looked up by
+    their digest."""
+    oauth_token = started(ports, tenant)
+    with pytest.raises(InvalidInput):
+        connections.finish_oauth2(ports, "code", oauth_token, None)
+
+
+def test_an_oauth2_authorization_expires_after_15_minutes(ports, tenant, time):
+    code, state = authorized(ports, tenant)
+    time.advance(minutes=14, seconds=59)
+    assert ports.oauth_requests.get(connections.state_key(state)) is not None
+    time.advance(seconds=1)
+
+    with pytest.raises(InvalidInput, match="unknown, expired or already used"):
+        connections.finish_oauth2(ports, code, state, None)
+
+    assert ports.x.calls_to("exchange_code") == []
+
+
+def test_the_state_is_the_tenants_the_approver_cannot_choose_who_gets_the_account(
+    ports, tenant, other_tenant
+):
+    code, state = authorized(ports, tenant)
+
+    approval = connections.finish_oauth2(ports, code, state, None)
+
+    assert approval.pending.user_id == tenant.user.id
+    with pytest.raises(NotFound):
+        confirmed(ports, other_tenant, approval)
+    assert confirmed(ports, tenant, approval).user_id == tenant.user.id
+
+
+def test_a_code_made_for_another_authorizations_challenge_is_refused(ports, tenant):
+    """PKCE: a code approved for one start does not go with another start's state (its
+    verifier does not match the code's challenge)."""
+    code, _mine = authorized(ports, tenant)
+    _other_code, other_state = authorized(ports, tenant)
+
+    with pytest.raises(InvalidInput, match="X refused to finish connecting the X account"):
+        connections.finish_oauth2(ports, code, other_state, None)
+
+
+def test_a_refused_code_leaves_the_authorization_for_the_real_redirect(ports, tenant):
+    code, state = authorized(ports, tenant)
+
+    with pytest.raises(InvalidInput) as refused:
+        connections.finish_oauth2(ports, "guessed-code", state, None)
+
+    assert "wrong, expired or already used" in refused.value.message
+    assert "guessed-code" not in refused.value.message
+    assert ports.oauth_requests.get(connections.state_key(state)).verifier_failures == 1
+    assert ports.x_secrets.stored == {} and ports.credentials.x_of(tenant.user.id) is None
+    assert connections.finish_oauth2(ports, code, state, None).pending.user_id == tenant.user.id
+
+
+def test_codes_cannot_be_guessed_at_the_fifth_refusal_spends_the_authorization(ports, tenant):
+    code, state = authorized(ports, tenant)
+    for guess in range(connections.MAX_VERIFIER_FAILURES):
+        with pytest.raises(InvalidInput):
+            connections.finish_oauth2(ports, f"guess-{guess}", state, None)
+
+    with pytest.raises(InvalidInput) as refused:
+        connections.finish_oauth2(ports, code, state, None)  # even the real one now
+    assert list(refused.value.details) == ["state"]
+    assert len(ports.x.calls_to("exchange_code")) == connections.MAX_VERIFIER_FAILURES
+
+
+@pytest.mark.parametrize("method", ["exchange_code", "me"])
+@pytest.mark.parametrize(
+    ("error", "retry_after"),
+    [
+        (XUnavailable("X answered 503", status_code=503), 30),
+        (XRateLimited("slow down", reset_at=NOW + timedelta(minutes=15)), 900),
+    ],
+)
+def test_x_down_at_the_oauth2_redirect_is_a_503_and_stores_nothing(
+    ports, tenant, method, error, retry_after
+):
+    code, state = authorized(ports, tenant)
+    ports.x.fail(error, method)
+
+    with pytest.raises(UpstreamUnavailable) as raised:
+        connections.finish_oauth2(ports, code, state, None)
+
+    assert raised.value.status == 503 and raised.value.retry_after_seconds == retry_after
+    request = ports.oauth_requests.get(connections.state_key(state))
+    assert request is not None and request.verifier_failures == 0  # not counted
+    assert ports.x_secrets.stored == {} and ports.credentials.x_of(tenant.user.id) is None
+
+
+def test_the_apps_client_refused_by_x_is_a_503_not_the_persons_fault(ports, tenant):
+    code, state = authorized(ports, tenant)
+    ports.x.fail(XError("X refused the app's OAuth 2.0 client credentials"), "exchange_code")
+
+    with pytest.raises(UpstreamUnavailable, match="client credentials"):
+        connections.finish_oauth2(ports, code, state, None)
+
+    assert ports.oauth_requests.get(connections.state_key(state)).verifier_failures == 0
+
+
+def test_an_oauth2_redirect_of_a_tenant_deleted_meanwhile_is_404(ports, tenant):
+    code, state = authorized(ports, tenant)
+    ports.users.delete(ports.users.get(tenant.user.id))
+
+    with pytest.raises(NotFound, match="no longer exists"):
+        connections.finish_oauth2(ports, code, state, None)
+    assert ports.x.calls_to("exchange_code") == []
+
+
+def test_one_account_per_tenant_and_one_tenant_per_account_with_oauth2(ports, tenant, other_tenant):
+    connected2(ports, tenant, ACME_USER)
+
+    with pytest.raises(Conflict, match="already connected to @acme_support"):
+        approved2(ports, tenant, OTHER_USER)
+    with pytest.raises(Conflict, match="@acme_support is already connected to another tenant"):
+        approved2(ports, other_tenant, ACME_USER)
+    assert ports.credentials.x_of(other_tenant.user.id) is None
+    assert len(ports.x_secrets.stored) == 1
+
+
+def test_the_rules_are_checked_again_at_an_oauth2_confirmation(ports, tenant, other_tenant):
+    waiting = approved2(ports, other_tenant, ACME_USER)
+    connected2(ports, tenant, ACME_USER)
+
+    with pytest.raises(Conflict, match="another tenant"):
+        confirmed(ports, other_tenant, waiting)
+
+    connections.revoke(ports, tenant)
+    assert confirmed(ports, other_tenant, waiting).auth == "oauth2"
+
+
+def test_of_two_oauth2_redirects_racing_with_one_state_only_one_holds_the_account(
+    ports, tenant, monkeypatch
+):
+    code, state = authorized(ports, tenant)
+    winner: list[connections.Approval] = []
+    # X takes the code once; here the other redirect's exchange wins and the late one's
+    # spend finds the authorization gone.
+    racing(
+        monkeypatch,
+        ports.oauth_requests,
+        "spend",
+        lambda: winner.append(connections.finish_oauth2(ports, code, state, None)),
+    )
+    ports.x.codes[code + "-again"] = ports.x.codes[code]
+
+    with pytest.raises(InvalidInput) as late:
+        connections.finish_oauth2(ports, code + "-again", state, None)
+
+    assert list(late.value.details) == ["state"]
+    [won] = winner
+    assert confirmed(ports, tenant, won).auth == "oauth2"

@@ -417,6 +417,22 @@ def test_an_oauth_request_is_spent_once_or_by_too_many_refused_verifiers(ports):
     assert not ports.oauth_requests.spend("request-1")
 
 
+def test_an_oauth2_request_keeps_its_verifier_and_redirect_and_expires(ports, monkeypatch):
+    request = OAuthRequest(
+        oauth_token="oauth2:" + "ab" * 32,
+        user_id="tenant-1",
+        expires_at=NOW + timedelta(minutes=15),
+        code_verifier="v" * 86,
+        redirect_uri="https://api.example.com/twitter-callback",
+    )
+    ports.oauth_requests.add(request)
+
+    assert ports.oauth_requests.get(request.oauth_token) == request
+    monkeypatch.setattr(clock, "now", lambda: NOW + timedelta(minutes=15))
+    assert ports.oauth_requests.get(request.oauth_token) is None
+    assert ports.oauth_requests.spend(request.oauth_token)  # still there until TTL deletes it
+
+
 # ---------------------------------------------------------------- customers and echoes
 
 

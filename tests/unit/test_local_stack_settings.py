@@ -159,8 +159,24 @@ def test_without_the_operators_values_the_functions_get_the_templates_and_the_sa
     assert environment["X_CONSUMER_KEY"] == "sandbox-consumer-key"
     assert environment["X_CONSUMER_SECRET"] == "sandbox-consumer-secret"
     assert environment["PUBLIC_BASE_URL"] == "http://localhost:3000"
-    for name in ("X_CLIENT_ID", "X_CLIENT_SECRET", "X_OAUTH2_AUTHORIZE_URL"):
-        assert name not in environment
+    # The sandbox X's own OAuth 2.0 client and authorize page.
+    assert (environment["X_CLIENT_ID"], environment["X_CLIENT_SECRET"]) == (
+        x.client_id,
+        x.client_secret,
+    )
+    assert environment["X_OAUTH2_AUTHORIZE_URL"] == x.oauth2_authorize_url
+
+
+def test_the_sandbox_x_is_made_with_the_operators_oauth2_client_when_given(monkeypatch):
+    stack = LocalStack(Settings(x_client_id="operator-id", x_client_secret="operator-secret"))
+    stack._start_x_sandbox()
+    try:
+        assert (stack.x_sandbox.client_id, stack.x_sandbox.client_secret) == (
+            "operator-id",
+            "operator-secret",
+        )
+    finally:
+        stack.x_sandbox.stop()
 
 
 def test_with_the_real_x_the_allow_list_is_the_operators_alone():

@@ -97,7 +97,13 @@ def test_a_signature_for_another_body_or_secret_does_not_match():
 
 @pytest.fixture
 def no_app_environment(monkeypatch):
-    for name in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_APP_SECRET_ARN"):
+    for name in (
+        "X_CONSUMER_KEY",
+        "X_CONSUMER_SECRET",
+        "X_CLIENT_ID",
+        "X_CLIENT_SECRET",
+        "X_APP_SECRET_ARN",
+    ):
         monkeypatch.delenv(name, raising=False)
     instance.forget(x_app._app_secrets)
     yield monkeypatch
@@ -163,6 +169,35 @@ def test_a_secret_without_credentials_yet_is_a_clear_error(app_secret):
         SecretId=arn, SecretString='{"consumer_key": "k", "consumer_secret": "s"}'
     )
     assert app_credentials() == AppCredentials("k", "s")  # a failure is not remembered
+
+
+def test_the_oauth2_client_comes_with_the_consumer_credentials(no_app_environment):
+    no_app_environment.setenv("X_CONSUMER_KEY", "local-key")
+    no_app_environment.setenv("X_CONSUMER_SECRET", "local-secret")
+    no_app_environment.setenv("X_CLIENT_ID", "local-client")
+    no_app_environment.setenv("X_CLIENT_SECRET", "local-client-secret")
+
+    credentials = app_credentials()
+
+    assert credentials == AppCredentials(
+        "local-key", "local-secret", "local-client", "local-client-secret"
+    )
+    assert "local-client-secret" not in repr(credentials)
+
+
+def test_the_secret_gives_the_oauth2_client_beside_the_consumer_credentials(app_secret):
+    secrets, arn = app_secret
+    assert app_credentials() == AppCredentials("aws-key", "aws-secret")  # none yet: empty
+    instance.forget(x_app._app_secrets)
+    stored = {
+        "consumer_key": "k",
+        "consumer_secret": "s",
+        "client_id": "client",
+        "client_secret": "client-secret",
+    }
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(stored))
+
+    assert app_credentials() == AppCredentials("k", "s", "client", "client-secret")
 
 
 def test_no_configuration_is_a_clear_error(no_app_environment):

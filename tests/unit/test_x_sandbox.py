@@ -943,6 +943,32 @@ def test_a_revoke_ends_the_tokens_and_subscriptions_and_is_delivered(x, webhook,
     assert x.sandbox_call("POST", "/accounts/acme/revoke").status_code == 404
 
 
+def test_the_overview_counts_the_calls_x_api_received_by_route(x, acme):
+    x.sandbox_call("POST", "/customers/jane/dm", json={"to": "acme", "text": "hi"})
+    jane = Account.named("jane").id
+    sent = x.as_user(acme, "POST", f"/2/dm_conversations/with/{jane}/messages", json={"text": "ok"})
+    refused = requests.get(f"{x.url}/2/webhooks", timeout=5)
+
+    requests_received = x.sandbox_call("GET", "").json()["requests"]
+
+    assert sent.status_code == 201 and refused.status_code == 401
+    # acme's connection, the webhook's registration and the subscriptions, the DM, and the
+    # refused call; neither X's authorize page nor the sandbox's own side
+    assert requests_received == {
+        "total": 10,
+        "by_route": {
+            "request_token": 1,
+            "access_token": 1,
+            "app_token": 1,
+            "register_webhook": 1,
+            "subscribe_account_activity": 1,
+            "subscribe_activity": 3,
+            "send_dm": 1,
+            "list_webhooks": 1,
+        },
+    }
+
+
 # ---------------------------------------------------------------- the local stack's settings
 
 
@@ -955,21 +981,27 @@ def test_the_local_stack_uses_the_sandbox_unless_told_otherwise():
 
 
 def test_the_real_x_needs_the_app_credentials():
-    real = Settings.from_environment(
-        {"SANDBOX": "0", "X_CONSUMER_KEY": "key", "X_CONSUMER_SECRET": "secret"}
-    )
+    credentials = {
+        "X_CONSUMER_KEY": "k",
+        "X_CONSUMER_SECRET": "s",
+        "X_CLIENT_ID": "id",
+        "X_CLIENT_SECRET": "client-s3cret",
+    }
+    real = Settings.from_environment({"SANDBOX": "0", **credentials})
     assert not real.sandbox and real.x_api_base_url == "https://api.x.com"
+    assert (real.x_client_id, real.x_client_secret) == ("id", "client-s3cret")
+    assert "client-s3cret" not in repr(real)
     other = Settings.from_environment(
-        {
-            "SANDBOX": "0",
-            "X_CONSUMER_KEY": "k",
-            "X_CONSUMER_SECRET": "s",
-            "X_API_BASE_URL": "https://x.example.com",
-        }
+        {"SANDBOX": "0", **credentials, "X_API_BASE_URL": "https://x.example.com"}
     )
     assert other.x_api_base_url == "https://x.example.com"
     with pytest.raises(ValueError, match="X_CONSUMER_KEY and X_CONSUMER_SECRET"):
         Settings.from_environment({"SANDBOX": "0", "X_CONSUMER_KEY": "k"})
+    # OAuth 2.0 connections need the app's client too.
+    for missing in ("X_CLIENT_ID", "X_CLIENT_SECRET"):
+        partial = {name: value for name, value in credentials.items() if name != missing}
+        with pytest.raises(ValueError, match="X_CLIENT_ID and X_CLIENT_SECRET"):
+            Settings.from_environment({"SANDBOX": "0", **partial})
     with pytest.raises(ValueError, match="SANDBOX"):
         Settings.from_environment({"SANDBOX": "yes"})
 

@@ -4,8 +4,9 @@ functions that take and give them."""
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Record(BaseModel):
@@ -114,20 +115,27 @@ class XConnection(Record):
     # When the account was last disconnected before this connection, if ever: events the
     # webhook accepted between then and connected_at belong to no connection.
     account_released_at: datetime | None = None
+    # How the account authorized the app: "oauth2" (its calls send a bearer token), or
+    # "oauth1" (signed with OAuth 1.0a), as every connection made before OAuth 2.0 was.
+    auth: Literal["oauth1", "oauth2"] = "oauth1"
 
 
 class OAuthRequest(Record):
     """An authorization between GET /get-auth-url and X's redirect to the callback, found
-    by what X's redirect carries: the OAuth 1.0a request token (the OAuth 2.0 `state`
-    will take its place)."""
+    by what X's redirect carries: the OAuth 1.0a request token, or for OAuth 2.0 the
+    digest of its `state` ("oauth2:<SHA-256 hex>": the state itself is stored nowhere).
+    An OAuth 2.0 request keeps its PKCE code verifier, which never leaves the service but
+    to X's token endpoint, and the redirect URI the exchange must name again."""
 
     oauth_token: str
-    oauth_token_secret: str
+    oauth_token_secret: str = Field(default="", repr=False)
     user_id: str  # the tenant that started it
     expires_at: datetime
-    # Redirects whose verifier X refused: a few are allowed (a forged redirect must not
-    # end the tenant's authorization), then the request is spent.
+    # Redirects whose verifier (OAuth 2.0: code) X refused: a few are allowed (a forged
+    # redirect must not end the tenant's authorization), then the request is spent.
     verifier_failures: int = 0
+    code_verifier: str = Field(default="", repr=False)
+    redirect_uri: str = ""
 
 
 class PendingXConnection(Record):

@@ -28,6 +28,8 @@ class Settings(BaseModel):
     servicenow_timeout_seconds: float = 10.0
     oauth_requests_table: str
     x_api_base_url: str = "https://api.x.com"
+    # X's OAuth 2.0 authorize page, where an account's owner approves the app.
+    x_oauth2_authorize_url: str = "https://x.com/i/oauth2/authorize"
     # "activity" (X Activity API) or "account_activity" (Account Activity API v2).
     x_webhook_api: str = "activity"
     # Secrets Manager name prefix of connected X accounts' access tokens.

@@ -4,9 +4,8 @@ a function's domain logic gets its tables, queues, secrets and clients from."""
 from functools import partial
 
 from twittnow import repositories
-from twittnow.clients.servicenow import ServiceNowClient
 from twittnow.instance import kept
-from twittnow.ports import Ports, XApi
+from twittnow.ports import Ports, ServiceNowApi, XApi
 from twittnow.settings import get_settings
 
 
@@ -33,7 +32,7 @@ def ports() -> Ports:
         outbound_queue=repositories.outbound_queue(),
         outbound_dead_letter_queue=repositories.outbound_dead_letter_queue(),
         x=_x_client,
-        servicenow=partial(ServiceNowClient, timeout=settings.servicenow_timeout_seconds),
+        servicenow=partial(_servicenow_client, timeout=settings.servicenow_timeout_seconds),
     )
 
 
@@ -43,3 +42,15 @@ def _x_client() -> XApi:
     from twittnow import x_accounts
 
     return x_accounts.x_client()
+
+
+def _servicenow_client(
+    instance_url: str, username: str, password: str, *, timeout: float
+) -> ServiceNowApi:
+    # Imported with the first ServiceNow client: 33 of the 36 functions never make one
+    # (all but ProcessInbound, SendReplies and VerifyServiceNowDetails, which import its module
+    # at init with its errors; CreateCaseEvent on a rare path only), and the module would
+    # add about 3 ms to their cold start (bench/cold_start.py).
+    from twittnow.clients.servicenow import ServiceNowClient
+
+    return ServiceNowClient(instance_url, username, password, timeout=timeout)

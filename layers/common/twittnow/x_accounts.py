@@ -4,9 +4,18 @@ connected again), and disconnecting an account (revoke, or its tenant deleted)."
 
 import json
 from contextlib import suppress
+from typing import Final
 
 from twittnow import audit, clock
-from twittnow.clients.x import UserCredentials, WebhookApi, XClient, XConnectionBroken, XNotFound
+from twittnow.clients.x import (
+    AccountCredentials,
+    BearerCredentials,
+    UserCredentials,
+    WebhookApi,
+    XClient,
+    XConnectionBroken,
+    XNotFound,
+)
 from twittnow.instance import kept
 from twittnow.models import XConnection
 from twittnow.observability import logger
@@ -18,14 +27,36 @@ CONNECTED = "connected"
 BROKEN = "broken"
 
 
+OAUTH1: Final = "oauth1"
+OAUTH2: Final = "oauth2"
+
+
 @kept
 def x_client() -> XClient:
-    return XClient(get_settings().x_api_base_url, app_credentials())
+    settings = get_settings()
+    return XClient(
+        settings.x_api_base_url,
+        app_credentials(),
+        oauth2_authorize_url=settings.x_oauth2_authorize_url,
+    )
 
 
-def credentials_of(ports: Ports, connection: XConnection) -> UserCredentials:
-    """The account's access token and secret, from Secrets Manager."""
+def credentials_of(ports: Ports, connection: XConnection) -> AccountCredentials:
+    """What the connection's calls to X are made with, from its secret in Secrets
+    Manager: the OAuth 2.0 access token, or the OAuth 1.0a access token and secret of a
+    connection made before OAuth 2.0 (or its secret, before "kind" was written). The one
+    place an account's credentials are produced, so that refreshing OAuth 2.0 tokens
+    (their expires_at and refresh_token are in the secret) belongs here."""
     tokens = json.loads(ports.x_secrets.get(connection.secret_arn, connection.secret_version))
+    return credentials_in(tokens)
+
+
+def credentials_in(tokens: dict[str, str]) -> AccountCredentials:
+    """The credentials a connection's secret (or a pending connection's sealed tokens)
+    holds: {"kind": "oauth2", "access_token", "refresh_token", "expires_at", "scope"}, or
+    OAuth 1.0a's {"access_token", "access_token_secret"}."""
+    if tokens.get("kind") == OAUTH2:
+        return BearerCredentials(tokens["access_token"])
     return UserCredentials(tokens["access_token"], tokens["access_token_secret"])
 
 

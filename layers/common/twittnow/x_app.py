@@ -25,8 +25,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AppCredentials:
+    """The X app's OAuth 1.0a consumer key and secret (the CRC, the webhook's signatures,
+    connections made with OAuth 1.0a) and its OAuth 2.0 client id and secret (connecting
+    accounts with OAuth 2.0); empty when not configured."""
+
     consumer_key: str
     consumer_secret: str = field(repr=False)
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
 
 
 # ---------------------------------------------------------------- webhook security
@@ -82,13 +88,20 @@ def _sha256_signature(secret: str, message: bytes) -> str:
 
 
 def app_credentials() -> AppCredentials:
-    """The X app's consumer key and secret: X_CONSUMER_KEY and X_CONSUMER_SECRET when both
-    are set (locally), else the JSON secret {"consumer_key", "consumer_secret"} that
-    X_APP_SECRET_ARN names (in AWS), read again after POWERTOOLS_PARAMETERS_MAX_AGE
-    seconds, so that a rotated secret takes effect with no redeploy."""
+    """The X app's credentials: from the environment when X_CONSUMER_KEY and
+    X_CONSUMER_SECRET are both set (locally), with X_CLIENT_ID and X_CLIENT_SECRET (the
+    OAuth 2.0 client); else the JSON secret {"consumer_key", "consumer_secret",
+    "client_id", "client_secret"} that X_APP_SECRET_ARN names (in AWS), read again after
+    POWERTOOLS_PARAMETERS_MAX_AGE seconds, so that a rotated secret takes effect with no
+    redeploy. A missing client id or secret is empty: only connecting an account needs
+    them (see OAuth2Calls)."""
     key, secret = os.environ.get("X_CONSUMER_KEY"), os.environ.get("X_CONSUMER_SECRET")
     if key and secret:
-        return AppCredentials(key, secret)
+        client_id, client_secret = (
+            os.environ.get("X_CLIENT_ID", ""),
+            os.environ.get("X_CLIENT_SECRET", ""),
+        )
+        return AppCredentials(key, secret, client_id, client_secret)
     arn = os.environ.get("X_APP_SECRET_ARN")
     if not arn:
         raise RuntimeError(
@@ -112,13 +125,19 @@ def _app_credentials_in(secret_arn: str) -> AppCredentials:
         # Untransformed, Powertools answers the SecretString (its type says bytes, a dict
         # or None too); anything but JSON text fails here, as a TypeError or ValueError.
         stored = json.loads(cast(str, _app_secrets().get(secret_arn)))
-        credentials = AppCredentials(stored["consumer_key"], stored["consumer_secret"])
-    except (ValueError, KeyError, TypeError):
+        credentials = AppCredentials(
+            str(stored.get("consumer_key") or ""),
+            str(stored.get("consumer_secret") or ""),
+            str(stored.get("client_id") or ""),
+            str(stored.get("client_secret") or ""),
+        )
+    except (ValueError, AttributeError, TypeError):
         credentials = AppCredentials("", "")
     if not (credentials.consumer_key and credentials.consumer_secret):
         _app_secrets().clear_cache()  # read again next time: the operator may be filling it in
         raise RuntimeError(
             f"The X app secret {secret_arn} does not hold a consumer key and secret yet: "
-            """put {"consumer_key": "...", "consumer_secret": "..."} in it."""
+            """put {"consumer_key": "...", "consumer_secret": "...", "client_id": "...", """
+            """"client_secret": "..."} in it."""
         )
     return credentials

@@ -1,4 +1,4 @@
-"""X (Twitter) API client: OAuth 1.0a sign-in, DMs, reply posts, media, and the webhooks
+"""X (Twitter) API client: OAuth 1.0a and OAuth 2.0 (oauth2) sign-in, DMs, reply posts, media, and the webhooks
 and subscriptions of the Account Activity API v2 (AAA) and the X Activity API (XAA).
 One module per concern (oauth, direct_messages, posts, media, webhooks), over one
 transport (transport) and one set of errors (errors); XClient is all of them.
@@ -52,7 +52,8 @@ Facts relied on, from X's documentation (repository xdevplatform/docs):
   a DM's media_url_https is a TON URL, https://ton.twitter.com/1.1/ton/data/dm/{dm_id}/
   {media_id}/{resource_id}, fetched with GET signed with the account's OAuth 1.0a token;
   the account must be a participant of the DM. The newer /2/dm_conversations/media/...
-  takes OAuth 2.0 user tokens only, which this app does not hold. A post's media are
+  takes OAuth 2.0 user tokens only (see MediaCalls.download_media for what an OAuth 2.0
+  connection does). A post's media are
   public on pbs.twimg.com (photos) and video.twimg.com (videos' mp4 variants).
 """
 
@@ -70,13 +71,18 @@ from twittnow.clients.x.errors import (
 from twittnow.clients.x.media import DEFAULT_MAX_MEDIA_BYTES, MediaCalls
 from twittnow.clients.x.models import (
     AccessToken,
+    AccountCredentials,
+    BearerCredentials,
     DownloadedMedia,
+    OAuth2Tokens,
     RequestToken,
     UserCredentials,
     Webhook,
     WebhookApi,
+    XUser,
 )
 from twittnow.clients.x.oauth import OAuthCalls
+from twittnow.clients.x.oauth2 import OAUTH2_SCOPES, OAuth2Calls
 from twittnow.clients.x.posts import PostCalls
 from twittnow.clients.x.transport import OAuth1
 from twittnow.clients.x.webhooks import ACTIVITY_EVENT_TYPES, ACTIVITY_TAG, WebhookCalls
@@ -86,10 +92,14 @@ __all__ = [
     "ACTIVITY_EVENT_TYPES",
     "ACTIVITY_TAG",
     "DEFAULT_MAX_MEDIA_BYTES",
+    "OAUTH2_SCOPES",
     "AccessToken",
+    "AccountCredentials",
     "AppCredentials",
+    "BearerCredentials",
     "DownloadedMedia",
     "OAuth1",
+    "OAuth2Tokens",
     "RequestToken",
     "UserCredentials",
     "Webhook",
@@ -103,13 +113,16 @@ __all__ = [
     "XReplyNotAllowed",
     "XRequestRejected",
     "XUnavailable",
+    "XUser",
 ]
 
 
-class XClient(OAuthCalls, DirectMessageCalls, PostCalls, MediaCalls, WebhookCalls):
+class XClient(OAuthCalls, OAuth2Calls, DirectMessageCalls, PostCalls, MediaCalls, WebhookCalls):
     """X's OAuth and v2 endpoints on `base_url` (https://api.x.com, or a sandbox), as the
-    app `app`. `timeout` in seconds, for connecting and for each read.
+    app `app`. `timeout` in seconds, for connecting and for each read;
+    `oauth2_authorize_url` is X's OAuth 2.0 authorize page.
 
-    Calls as a connected account are signed with OAuth 1.0a; webhook management uses the
-    app-only bearer token, fetched once per client.
+    Calls as a connected account take its credentials: OAuth 1.0a ones (UserCredentials)
+    are signed, an OAuth 2.0 access token (BearerCredentials) goes as a bearer token.
+    Webhook management uses the app-only bearer token, fetched once per client.
     """

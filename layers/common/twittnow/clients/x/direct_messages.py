@@ -1,11 +1,11 @@
 """Legacy DMs sent as a connected account."""
 
-from twittnow.clients.x.models import UserCredentials
+from twittnow.clients.x.models import AccountCredentials
 from twittnow.clients.x.transport import XTransport
 
 
 class DirectMessageCalls(XTransport):
-    def send_dm(self, user: UserCredentials, participant_id: str, text: str) -> str:
+    def send_dm(self, user: AccountCredentials, participant_id: str, text: str) -> str:
         """Sends `text` to `participant_id` as `user`; returns the DM event id."""
         data = self._user_call(
             user,

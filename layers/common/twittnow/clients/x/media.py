@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from twittnow.clients.x.errors import XMediaRefused, XUnavailable, scrub
-from twittnow.clients.x.models import DownloadedMedia, UserCredentials
-from twittnow.clients.x.transport import XTransport
+from twittnow.clients.x.models import AccountCredentials, DownloadedMedia
+from twittnow.clients.x.transport import XTransport, user_secrets
 
 if TYPE_CHECKING:
     import requests
@@ -29,17 +29,23 @@ MAX_FILE_NAME_LENGTH = 128
 
 class MediaCalls(XTransport):
     def download_media(
-        self, user: UserCredentials, url: str, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+        self, user: AccountCredentials, url: str, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
     ) -> DownloadedMedia:
         """The photo, video or GIF at `url` (a Media url of a delivery), fetched as `user`:
         DM media need the account's signature, and signing a public URL does no harm.
+
+        An OAuth 1.0a connection signs as it always has. An OAuth 2.0 connection sends its
+        bearer token: X's docs say the TON URLs of DM media take an OAuth 1.0a signature
+        and that the newer /2/dm_conversations/media/... takes OAuth 2.0 user tokens, but
+        not whether a TON URL takes a bearer token (the sandbox X takes OAuth 1.0a only).
+        If X refuses it, the media is not attached and its link stays in the comment.
 
         Refuses (XMediaRefused), before sending anything, a URL that is neither https on
         X's media hosts nor on this client's own base URL; and stops reading a file once
         it grows past `max_bytes`."""
         host = self._media_host(url)
         action = f"download media from {host}"
-        secrets = (user.access_token, user.access_token_secret)
+        secrets = user_secrets(user)
         response = self._send_to(
             "GET",
             url,

@@ -2,6 +2,7 @@
 downloaded media, webhooks, and which API delivers a subscribed account's events."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -11,6 +12,37 @@ class UserCredentials:
 
     access_token: str = field(repr=False)
     access_token_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class BearerCredentials:
+    """A connected account's OAuth 2.0 access token (user context), sent as a bearer token."""
+
+    access_token: str = field(repr=False)
+
+
+# How a call made as a connected account is authorized: the transport signs OAuth 1.0a
+# credentials and sends an OAuth 2.0 one as a bearer token.
+AccountCredentials = UserCredentials | BearerCredentials
+
+
+@dataclass(frozen=True)
+class OAuth2Tokens:
+    """What X's token endpoint answers for an OAuth 2.0 user: the access token (about two
+    hours), the refresh token (with offline.access; X rotates it) and the granted scopes."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: datetime
+    scope: str
+
+
+@dataclass(frozen=True)
+class XUser:
+    """An X account as GET /2/users/me answers it."""
+
+    id: str
+    username: str
 
 
 @dataclass(frozen=True)

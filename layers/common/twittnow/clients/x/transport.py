@@ -15,7 +15,7 @@ from twittnow.clients.x.errors import (
     error_for,
     scrub,
 )
-from twittnow.clients.x.models import UserCredentials
+from twittnow.clients.x.models import AccountCredentials, BearerCredentials
 from twittnow.observability import outgoing_call
 from twittnow.x_app import AppCredentials
 
@@ -63,14 +63,43 @@ class OAuth1:
         return request
 
 
+class Bearer:
+    """An OAuth 2.0 access token in the Authorization header (requests takes any callable
+    as `auth`); its repr shows no token."""
+
+    def __init__(self, access_token: str):
+        self._access_token = access_token
+
+    def __call__(self, request: "requests.PreparedRequest") -> "requests.PreparedRequest":
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "Bearer(***)"
+
+
+def user_secrets(user: AccountCredentials) -> tuple[str, ...]:
+    """What of a connected account's credentials must never appear in a message."""
+    if isinstance(user, BearerCredentials):
+        return (user.access_token,)
+    return (user.access_token, user.access_token_secret)
+
+
 class XTransport:
     """Sends calls to X on `base_url` as the app `app` or as a connected account, and
     checks X's answers. Never retries, never sleeps: the caller decides what a failure
     means. `timeout` in seconds, for connecting and for each read."""
 
-    def __init__(self, base_url: str, app: AppCredentials, timeout: float = 10.0):
+    def __init__(
+        self,
+        base_url: str,
+        app: AppCredentials,
+        timeout: float = 10.0,
+        oauth2_authorize_url: str = "https://x.com/i/oauth2/authorize",
+    ):
         self.base_url = base_url.rstrip("/")
         self._app = app
+        self._oauth2_authorize_page = oauth2_authorize_url
         self._timeout = (timeout, timeout)
         # requests loads with the first client, not with this module: about 19 ms of a
         # cold start (bench/cold_start.py) that a request refused before it needs X skips.
@@ -82,7 +111,7 @@ class XTransport:
 
     def _user_call(
         self,
-        user: UserCredentials,
+        user: AccountCredentials,
         method: str,
         route: str,
         action: str,
@@ -99,13 +128,16 @@ class XTransport:
             route=route,
             auth=self._user_auth(user),
             as_user=True,
-            secrets=(user.access_token, user.access_token_secret),
+            secrets=user_secrets(user),
             **kwargs,
         )
         return self._data(response, action, dict)
 
-    def _user_auth(self, user: UserCredentials) -> OAuth1:
-        """Signs requests as the connected account (OAuth 1.0a user context)."""
+    def _user_auth(self, user: AccountCredentials) -> "OAuth1 | Bearer":
+        """Authorizes requests as the connected account: an OAuth 1.0a signature, or the
+        OAuth 2.0 access token as a bearer token."""
+        if isinstance(user, BearerCredentials):
+            return Bearer(user.access_token)
         return OAuth1(
             self._app.consumer_key,
             self._app.consumer_secret,

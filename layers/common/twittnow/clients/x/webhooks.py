@@ -5,7 +5,7 @@ Activity API (XAA)."""
 from contextlib import suppress
 
 from twittnow.clients.x.errors import XError, XNotFound, XRequestRejected, XUnavailable, says
-from twittnow.clients.x.models import UserCredentials, Webhook, WebhookApi
+from twittnow.clients.x.models import AccountCredentials, Webhook, WebhookApi
 from twittnow.clients.x.transport import XTransport
 
 # The XAA events a connected account is subscribed to: what customers send it, and the
@@ -53,7 +53,7 @@ class WebhookCalls(XTransport):
     # ------------------------------------------------------------ subscriptions
 
     def subscribe(
-        self, api: WebhookApi, webhook_id: str, user_id: str, user: UserCredentials
+        self, api: WebhookApi, webhook_id: str, user_id: str, user: AccountCredentials
     ) -> str:
         """Has X deliver the account's events to the webhook, with the account's own
         authorization; an account subscribed already is fine. Returns what unsubscribe
@@ -110,7 +110,7 @@ class WebhookCalls(XTransport):
                 self._delete_activity_subscription(id_)
 
     def _subscribe_activity(
-        self, user: UserCredentials, webhook_id: str, user_id: str, event_type: str
+        self, user: AccountCredentials, webhook_id: str, user_id: str, event_type: str
     ) -> str:
         """The id of the account's XAA subscription to `event_type` on the webhook: a new
         one, or the one X already has (it refuses a duplicate)."""
