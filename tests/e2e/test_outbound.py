@@ -214,7 +214,8 @@ def test_x_refusing_the_accounts_token_marks_the_connection_broken_and_keeps_the
     case = case_of(desk, customer)
     answer = requests.post(
         f"{desk.x_url}/sandbox/faults",
-        json={"endpoint": "dm", "status": 401, "times": 1},
+        # Twice: an OAuth 2.0 connection renews its token on a 401 and tries once more.
+        json={"endpoint": "dm", "status": 401, "times": 2},
         timeout=10,
     )
     assert answer.status_code == 201, answer.text

@@ -16,13 +16,16 @@ their JSON, as the table does, and raises what its repository raises on the same
 conditions: UsernameTaken, UserChanged, UserGone; ConditionNotMet (Tokens.
 add_while_password_is when the password changed); TooManyAttempts; AlreadyConnected,
 AccountHeldByAnotherTenant, PendingConnectionGone, RecordChanged (replace_servicenow),
-False from record_servicenow_status and replace_x; FieldNameTaken, FieldChanged,
+False from record_servicenow_status, replace_x and record_x_secret_version; FieldNameTaken, FieldChanged,
 FieldGone. Conversations and messages start only in an initial status and change only
 along twittnow.lifecycle's tables (IllegalTransition), checked against the stored status;
 Conversations.update of an unknown id raises DynamoDB's ConditionalCheckFailedException.
 Messages.add answers (stored message, created); Messages.update writes only the changed
 fields and updated_at, and answers the caller's copy with them (on a message deleted
 meanwhile it leaves a partial item, as DynamoDB does: reading it raises ValidationError).
+Credentials.take_x_refresh takes a connection's refresh lease unless another holder's runs
+past now (to the millisecond); release_x_refresh ends only its holder's;
+FakeCredentials.refresh_lease(connection_id) shows the stored one.
 CaseEvents.claim answers the earlier
 claim's (conversation id, message key) until it expires. Expiries read clock.now() (patch
 twittnow.clock.now to move time); expiry attributes keep whole seconds, as the tables'.
@@ -55,6 +58,11 @@ X (FakeX, tests.fakes.x):
                                      OAuth2Tokens (access tokens "oauth2-access-<n>");
                                      me(BearerCredentials) answers the account a token
                                      was made for (unknown: XConnectionBroken)
+    x.refresh_oauth2(refresh_token)  rotates as X does: a refresh token exchange_code or a
+                                     refresh issued works once (x.refresh_tokens holds
+                                     those that work now), else XRequestRejected (400);
+                                     x.refreshes and x.refused_refreshes count them.
+                                     x.issue_tokens() makes a grant's tokens for a test
     x.add_media(url, data, content_type)   what download_media finds (others XNotFound;
                                      off X's media hosts or too large: XMediaRefused)
 

@@ -3,7 +3,7 @@ credentials (ServiceNow details, X connections), custom fields, the audit log an
 requests. Each raises what its repository (twittnow.repositories.*) raises, on the same
 conditions."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tests.fakes.records import Item, item, whole_seconds
 from twittnow import clock
@@ -36,6 +36,10 @@ from twittnow.repositories.users import UserChanged, UserGone, UsernameTaken
 def _updated_at(record: User | CustomField) -> str:
     # Every change sets updated_at: a write names the record as read by it.
     return item(record)["updated_at"]
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class FakeUsers:
@@ -172,6 +176,8 @@ class FakeCredentials:
         # {"released_at": ...} once it is disconnected.
         self._claims: dict[str, dict[str, str]] = {}
         self._pending: dict[str, Item] = {}  # by code digest
+        # connection id -> (holder, lease_until in epoch milliseconds), as the table keeps it
+        self._refresh_leases: dict[str, tuple[str, int]] = {}
 
     # ------------------------------------------------------------ ServiceNow
 
@@ -279,6 +285,38 @@ class FakeCredentials:
     def disconnect_x(self, connection: XConnection, released_at: datetime) -> None:
         self._x.pop(connection.user_id, None)
         self._claims[connection.x_user_id] = {"released_at": released_at.isoformat()}
+
+    def x_current(self, connection: XConnection) -> XConnection | None:
+        current = self.x_of(connection.user_id)
+        return current if current is not None and current.id == connection.id else None
+
+    def record_x_secret_version(self, connection: XConnection, secret_version: str) -> bool:
+        stored = self._x.get(connection.user_id)
+        if stored is None or stored["id"] != connection.id:
+            return False  # revoked meanwhile
+        stored["secret_version"] = secret_version
+        return True
+
+    def take_x_refresh(
+        self, connection_id: str, holder: str, now: datetime, until: datetime
+    ) -> bool:
+        """As the table: taken unless another lease runs until after `now` (to the
+        millisecond)."""
+        lease = self._refresh_leases.get(connection_id)
+        if lease is not None and lease[1] > _epoch_ms(now):
+            return False
+        self._refresh_leases[connection_id] = (holder, _epoch_ms(until))
+        return True
+
+    def release_x_refresh(self, connection_id: str, holder: str) -> None:
+        lease = self._refresh_leases.get(connection_id)
+        if lease is not None and lease[0] == holder:
+            del self._refresh_leases[connection_id]
+
+    def refresh_lease(self, connection_id: str) -> tuple[str, datetime] | None:
+        """For tests: the connection's refresh lease (holder, until), if one is stored."""
+        lease = self._refresh_leases.get(connection_id)
+        return (lease[0], datetime.fromtimestamp(lease[1] / 1000, UTC)) if lease else None
 
 
 class FakeCustomFields:

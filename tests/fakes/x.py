@@ -79,6 +79,11 @@ class FakeX(Scripted):
         self.oauth2_account = XUser(id="900", username="acme_support")
         self.codes: dict[str, Authorization] = {}
         self.access_tokens: dict[str, XUser] = {}
+        # The refresh tokens that work now (X rotates them: each works once), and how many
+        # refreshes X made and refused.
+        self.refresh_tokens: dict[str, XUser] = {}
+        self.refreshes = 0
+        self.refused_refreshes = 0
         self.webhooks: list[Webhook] = []
         self.subscriptions: dict[str, tuple[WebhookApi, str]] = {}  # X user id -> (api, webhook id)
         self.dms: list[Sent] = []
@@ -157,9 +162,31 @@ class FakeX(Scripted):
                 status_code=400,
             )
         del self.codes[code]
+        return self._issue(self.oauth2_account)
+
+    def refresh_oauth2(self, refresh_token: str) -> OAuth2Tokens:
+        """As X: a refresh token it issued and nobody used, once (rotated: the answer
+        carries the next one); else XRequestRejected (400 invalid_request)."""
+        self._called("refresh_oauth2", refresh_token=refresh_token)
+        account = self.refresh_tokens.pop(refresh_token, None)
+        if account is None:
+            self.refused_refreshes += 1
+            raise XRequestRejected(
+                "X refused the refresh token: it is revoked or already used", status_code=400
+            )
+        self.refreshes += 1
+        return self._issue(account)
+
+    def issue_tokens(self, account: XUser | None = None) -> OAuth2Tokens:
+        """For tests: tokens of an OAuth 2.0 grant (of oauth2_account unless `account`),
+        as if approved and exchanged (not recorded as a call)."""
+        return self._issue(account or self.oauth2_account)
+
+    def _issue(self, account: XUser) -> OAuth2Tokens:
         number = next(self._ids)
         access_token = f"oauth2-access-{number}"
-        self.access_tokens[access_token] = self.oauth2_account
+        self.access_tokens[access_token] = account
+        self.refresh_tokens[f"oauth2-refresh-{number}"] = account
         return OAuth2Tokens(
             access_token=access_token,
             refresh_token=f"oauth2-refresh-{number}",

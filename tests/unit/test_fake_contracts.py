@@ -352,6 +352,46 @@ def test_a_disconnected_account_is_released_and_its_record_takes_no_change(ports
     assert ports.credentials.x_of("tenant-1") is None
 
 
+def test_a_connection_s_refresh_lease_has_one_holder_until_it_runs_out(ports):
+    credentials = ports.credentials
+    until = NOW + timedelta(seconds=15)
+
+    assert credentials.take_x_refresh("connection-1", "first", NOW, until)
+    assert not credentials.take_x_refresh("connection-1", "second", NOW, until)
+    # Another connection's lease is its own.
+    assert credentials.take_x_refresh("connection-2", "second", NOW, until)
+    # Still running a millisecond before its end; taken over (a crashed holder) at it.
+    almost = until - timedelta(milliseconds=1)
+    assert not credentials.take_x_refresh("connection-1", "second", almost, almost + (until - NOW))
+    assert credentials.take_x_refresh(
+        "connection-1", "second", until, until + timedelta(seconds=15)
+    )
+    # The crashed holder's release leaves the new holder's lease alone.
+    credentials.release_x_refresh("connection-1", "first")
+    assert not credentials.take_x_refresh("connection-1", "third", until, until)
+    credentials.release_x_refresh("connection-1", "second")
+    assert credentials.take_x_refresh("connection-1", "third", until, until)
+    # Leases are not connections.
+    assert credentials.all_x() == []
+    assert credentials.x_by_id("connection-1") is None
+
+
+def test_a_renewed_secret_version_is_recorded_on_the_connection_alone(ports):
+    ports.credentials.add_x_pending(pending())
+    ports.credentials.confirm_x(connection(secret_version="v1"), pending())
+    assert ports.credentials.replace_x(connection(secret_version="v1", status="broken"))
+
+    assert ports.credentials.record_x_secret_version(connection(), "v2")
+
+    stored = ports.credentials.x_current(connection())
+    assert stored == connection(secret_version="v2", status="broken")
+    assert ports.credentials.x_current(connection(id="another")) is None
+    ports.credentials.disconnect_x(connection(), released_at=LATER)
+    assert not ports.credentials.record_x_secret_version(connection(), "v3")
+    assert ports.credentials.x_current(connection()) is None
+    assert ports.credentials.x_of("tenant-1") is None
+
+
 # ---------------------------------------------------------------- custom fields
 
 

@@ -266,3 +266,55 @@ def test_credentials_and_the_bearer_auth_show_no_token():
     assert USER.access_token not in text and APP.client_secret not in text
     assert "client-id-456" in repr(APP)  # the client id is not a secret
     assert json.dumps(APP.client_id) in json.dumps({"id": APP.client_id})
+
+
+REFRESH_TOKEN = "oauth2-REFRESH-old"
+
+
+def test_a_refresh_sends_the_refresh_token_with_basic_auth_and_answers_the_next_pair(api, client):
+    api.post(
+        f"{API}/2/oauth2/token",
+        json=TOKEN_ANSWER,
+        match=[
+            matchers.header_matcher({"Authorization": basic("client-id-456", "client-SECRET-789")}),
+            matchers.urlencoded_params_matcher(
+                {"grant_type": "refresh_token", "refresh_token": REFRESH_TOKEN}
+            ),
+        ],
+    )
+
+    tokens = client.refresh_oauth2(REFRESH_TOKEN)
+
+    assert tokens == OAuth2Tokens(
+        access_token="oauth2-ACCESS-new",
+        refresh_token="oauth2-REFRESH-new",
+        expires_at=NOW + timedelta(hours=2),
+        scope=" ".join(OAUTH2_SCOPES),
+    )
+
+
+@pytest.mark.parametrize("error", ["invalid_request", "invalid_grant"])
+def test_a_refresh_x_refuses_is_a_rejected_request_that_names_no_secret(api, client, error):
+    api.post(
+        f"{API}/2/oauth2/token",
+        status=400,
+        json={"error": error, "error_description": f"refresh token {REFRESH_TOKEN} invalid"},
+    )
+
+    with pytest.raises(XRequestRejected) as refused:
+        client.refresh_oauth2(REFRESH_TOKEN)
+
+    text = shown(refused.value)
+    assert "revoked or already used" in text
+    for secret in (REFRESH_TOKEN, APP.client_secret):
+        assert secret not in text
+
+
+def test_the_apps_client_x_refuses_at_a_refresh_is_not_the_tokens_fault(api, client):
+    api.post(f"{API}/2/oauth2/token", status=401, json={"error": "unauthorized_client"})
+
+    with pytest.raises(XError) as refused:
+        client.refresh_oauth2(REFRESH_TOKEN)
+
+    assert type(refused.value) is XError
+    assert "X_CLIENT_ID, X_CLIENT_SECRET" in refused.value.message

@@ -4,11 +4,12 @@ questions and acknowledgements, and for agents' replies."""
 
 import re
 from collections.abc import Callable
+from http import HTTPStatus
 
 from twittnow import audit, x_accounts, x_text
-from twittnow.clients.x import XConnectionBroken, XNotFound
+from twittnow.clients.x import AccountCredentials, XConnectionBroken, XNotFound
 from twittnow.models import Channel, Conversation, XConnection
-from twittnow.ports import Ports
+from twittnow.ports import Ports, XApi
 
 POST_WEIGHT_LIMIT = 280
 DM_LENGTH_LIMIT = 10_000
@@ -34,6 +35,8 @@ def send(
     leaves it; nothing is sent when that is blank.
 
     Raises the X client's errors; XConnectionBroken marks the connection broken first.
+    An OAuth 2.0 token X answers 401 to is renewed once and the part sent once more
+    (x_accounts.renewed_credentials); a renewal X refuses marks the connection broken.
     XReplyNotAllowed (X's summoned-reply rule) refuses this reply only: the connection is
     fine, and `not_allowed_note` says what to do.
 
@@ -50,35 +53,58 @@ def send(
         parts = split_dm(text)
     else:
         parts = split_post(text, conversation.customer_screen_name)
-    try:
-        for part in parts[len(sent) :]:
-            if conversation.channel == Channel.DM:
-                ports.echoes.sending(connection.x_user_id, conversation.customer_id)
-                x_id = client.send_dm(credentials, conversation.customer_id, part)
-                ports.echoes.sent(connection.x_user_id, x_id)
-            else:
-                # Each part answers the previous one: the reply reads as one thread. The
-                # first answers the customer's latest post that mentions the account (X
-                # lets apps reply only to those: inbound keeps it in latest_post_id).
-                in_reply_to = sent[-1] if sent else conversation.latest_post_id
-                if in_reply_to is None:
-                    # Not expected: a mention conversation has its post from its first
-                    # mention on. Undeliverable, as a reply to a post X no longer has.
-                    raise XNotFound("The conversation has no customer post to reply to.")
-                x_id = client.reply(credentials, in_reply_to, part)
-            sent.append(x_id)
-            on_sent(sent)
-    except XConnectionBroken as error:
-        x_accounts.mark_broken(
-            ports,
-            connection,
-            f"X refused @{connection.screen_name}'s token ({error.message}); "
-            "connect the account again.",
-            by=audit.SYSTEM,
-        )
-        raise
+    renewed = False
+    for part in parts[len(sent) :]:
+        while True:
+            try:
+                x_id = _send_part(ports, client, credentials, connection, conversation, part, sent)
+            except XConnectionBroken as error:
+                # An OAuth 2.0 access token X no longer takes: renewed once, and the part
+                # tried once more with the new one (a refused renewal is broken already).
+                retry = None
+                if not renewed and error.status_code == HTTPStatus.UNAUTHORIZED:
+                    retry = x_accounts.renewed_credentials(ports, connection, credentials)
+                if retry is not None:
+                    credentials, renewed = retry, True
+                    continue
+                x_accounts.mark_broken(
+                    ports,
+                    connection,
+                    f"X refused @{connection.screen_name}'s token ({error.message}); "
+                    "connect the account again.",
+                    by=audit.SYSTEM,
+                )
+                raise
+            break
+        sent.append(x_id)
+        on_sent(sent)
     x_accounts.mark_restored(ports, connection)
     return sent
+
+
+def _send_part(
+    ports: Ports,
+    client: XApi,
+    credentials: AccountCredentials,
+    connection: XConnection,
+    conversation: Conversation,
+    part: str,
+    sent: list[str],
+) -> str:
+    if conversation.channel == Channel.DM:
+        ports.echoes.sending(connection.x_user_id, conversation.customer_id)
+        x_id = client.send_dm(credentials, conversation.customer_id, part)
+        ports.echoes.sent(connection.x_user_id, x_id)
+        return x_id
+    # Each part answers the previous one: the reply reads as one thread. The first
+    # answers the customer's latest post that mentions the account (X lets apps reply
+    # only to those: inbound keeps it in latest_post_id).
+    in_reply_to = sent[-1] if sent else conversation.latest_post_id
+    if in_reply_to is None:
+        # Not expected: a mention conversation has its post from its first mention on.
+        # Undeliverable, as a reply to a post X no longer has.
+        raise XNotFound("The conversation has no customer post to reply to.")
+    return client.reply(credentials, in_reply_to, part)
 
 
 def not_allowed_note(connection: XConnection, conversation: Conversation) -> str:

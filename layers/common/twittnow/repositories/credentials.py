@@ -10,7 +10,13 @@ new connection of the account keeps as account_released_at.
 A pending connection (an account approved on X, waiting for its tenant's confirmation)
 is an item keyed by its code's digest (user_id "x-pending#<digest>", kind "x_pending"),
 with expires_at for DynamoDB's TTL. Confirming deletes it in the transaction that stores
-the connection, so that a code connects once."""
+the connection, so that a code connects once.
+
+While an instance renews an OAuth 2.0 connection's tokens, it holds a lease: an item keyed
+by the connection (user_id "x-refresh#<connection id>", kind "x_refresh") naming its
+holder, good until lease_until (epoch milliseconds), taken with a conditional write that
+succeeds only where there is none or it has run out, so that a crashed holder blocks the
+others no longer than the lease. expires_at (DynamoDB's TTL) clears it later."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +31,10 @@ SERVICENOW = "servicenow"
 X = "x"
 X_ACCOUNT_CLAIM = "x_account"
 X_PENDING = "x_pending"
+X_REFRESH = "x_refresh"
+# DynamoDB's TTL removes a lease this long after it ran out (the condition, not the TTL,
+# lets the next holder in).
+_LEASE_TTL_MARGIN_SECONDS = 3600
 
 
 class AlreadyConnected(Exception):
@@ -49,6 +59,14 @@ def _claim_key(x_user_id: str) -> dict:
 
 def _pending_key(code_digest: str) -> dict:
     return to_item({"user_id": f"x-pending#{code_digest}", "kind": X_PENDING})
+
+
+def _refresh_key(connection_id: str) -> dict:
+    return to_item({"user_id": f"x-refresh#{connection_id}", "kind": X_REFRESH})
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class CredentialsRepository:
@@ -288,6 +306,80 @@ class CredentialsRepository:
                 },
             ]
         )
+
+    def x_current(self, connection: XConnection) -> XConnection | None:
+        """The connection as stored now (a consistent read), or None once it is gone or
+        replaced by another connection of the tenant."""
+        item = (
+            client()
+            .get_item(
+                TableName=self.table_name,
+                Key=to_item({"user_id": connection.user_id, "kind": X}),
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        current = _to_x(item) if item else None
+        return current if current is not None and current.id == connection.id else None
+
+    def record_x_secret_version(self, connection: XConnection, secret_version: str) -> bool:
+        """Points the connection at the secret version holding its renewed tokens (only
+        that attribute: a status written meanwhile stays); False if it was revoked."""
+        try:
+            client().update_item(
+                TableName=self.table_name,
+                Key=to_item({"user_id": connection.user_id, "kind": X}),
+                UpdateExpression="SET secret_version = :version",
+                ConditionExpression="id = :id",
+                ExpressionAttributeValues=to_item(
+                    {":version": secret_version, ":id": connection.id}
+                ),
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def take_x_refresh(
+        self, connection_id: str, holder: str, now: datetime, until: datetime
+    ) -> bool:
+        """Takes the connection's refresh lease for `holder` until `until`: False while
+        another holder's lease runs."""
+        try:
+            client().put_item(
+                TableName=self.table_name,
+                Item={
+                    **_refresh_key(connection_id),
+                    **to_item(
+                        {
+                            "holder": holder,
+                            "lease_until": _epoch_ms(until),
+                            "expires_at": int(until.timestamp()) + _LEASE_TTL_MARGIN_SECONDS,
+                        }
+                    ),
+                },
+                ConditionExpression="attribute_not_exists(user_id) OR lease_until <= :now",
+                ExpressionAttributeValues=to_item({":now": _epoch_ms(now)}),
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def release_x_refresh(self, connection_id: str, holder: str) -> None:
+        """Ends `holder`'s lease; one another holder took since is left alone."""
+        try:
+            client().delete_item(
+                TableName=self.table_name,
+                Key=_refresh_key(connection_id),
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues=to_item({":holder": holder}),
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
 
     def _claim(self, x_user_id: str, *attributes: str) -> dict:
         """The account's claim item as plain values ({} if there is none)."""

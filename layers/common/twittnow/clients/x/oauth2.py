@@ -98,6 +98,40 @@ class OAuth2Calls(XTransport):
             detail=refused.detail,
         )
 
+    def refresh_oauth2(self, refresh_token: str) -> OAuth2Tokens:
+        """A new access token and refresh token for the connection whose refresh token
+        this is (grant_type=refresh_token). X rotates refresh tokens: the one given stops
+        working. XRequestRejected when X refuses it (revoked, already used: 400
+        invalid_request or invalid_grant); an XError that is not a refusal of the token
+        when X refuses the app's client credentials."""
+        client_id, client_secret = self._oauth2_client()
+        try:
+            response = self._send(
+                "POST",
+                TOKEN_PATH,
+                "renew the account's access token",
+                auth=(client_id, client_secret),
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                secrets=(client_secret, refresh_token),
+            )
+        except XRequestRejected as error:
+            refused = error
+        else:
+            return _tokens(json_object(response) or {}, response.status_code)
+        if refused.status_code == HTTPStatus.UNAUTHORIZED:
+            raise XError(
+                "X refused the app's OAuth 2.0 client credentials (X_CLIENT_ID, "
+                "X_CLIENT_SECRET) when renewing an access token.",
+                status_code=refused.status_code,
+                detail=refused.detail,
+            )
+        raise XRequestRejected(
+            "X refused the refresh token: it is revoked or already used",
+            status_code=refused.status_code,
+            detail=refused.detail,
+        )
+
     def me(self, user: AccountCredentials) -> XUser:
         """The account `user` is the credentials of (GET /2/users/me)."""
         data = self._user_call(user, "GET", "/2/users/me", "read the connected account")
