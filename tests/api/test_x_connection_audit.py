@@ -77,7 +77,8 @@ def test_a_401_breaks_the_connection_a_later_send_restores_it_and_both_are_recor
     connection_id = desk.x_details()["id"]
     fault = requests.post(
         f"{desk.x_url}/sandbox/faults",
-        json={"endpoint": "dm", "status": 401, "times": 1},
+        # Twice: an OAuth 2.0 connection renews its token on a 401 and tries once more.
+        json={"endpoint": "dm", "status": 401, "times": 2},
         timeout=10,
     )
     assert fault.status_code == 201, fault.text
