@@ -17,8 +17,6 @@ ADMIN_PASSWORD = "bench-admin-password"
 def start_stack() -> LocalStack:
     """A local stack of its own (free port, in-process embedded AWS, both sandboxes), as
     `make run` starts it."""
-    # The stack gives the functions the sandbox X's OAuth 2.0 client, with which tenants
-    # connect their accounts (new_desk).
     return LocalStack(
         Settings(port=0, admin_username=ADMIN_USERNAME, admin_password=ADMIN_PASSWORD)
     ).start()
