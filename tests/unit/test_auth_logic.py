@@ -8,7 +8,6 @@ parameters argon2 takes, except those asking for `real_hashing`."""
 
 import dataclasses
 import unicodedata
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from auth import logic
 from auth.models import CreateUserRequest, PartialUpdateUserRequest
 from tests.fakes import fake_ports
 from tests.fakes.clock import NOW
+from tests.fakes.races import racing
 from twittnow import clock, passwords
 from twittnow.auth import Caller
 from twittnow.clients.x import (
@@ -104,25 +104,6 @@ def admin(ports) -> Caller:
 def tenant(ports) -> Caller:
     create(ports, "tenant", first_name="Tina", last_name="Turner")
     return session(ports, "tenant@example.com")
-
-
-def racing(
-    monkeypatch, target: Any, method: str, other_request: Callable[[], Any], *, after: bool = False
-) -> None:
-    """The next call of `target.method` lets `other_request` run to its end before it does
-    its work (or, `after`, right after it): two requests racing."""
-    original = getattr(target, method)
-    waiting = [other_request]
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if waiting and not after:
-            waiting.pop()()
-        result = original(*args, **kwargs)
-        if waiting:
-            waiting.pop()()
-        return result
-
-    monkeypatch.setattr(target, method, call)
 
 
 def audit_actions(ports) -> list[tuple[str, str | None, str, str | None, list[str]]]:

@@ -4,14 +4,13 @@ no HTTP and no AWS. The API tests (tests/api/test_x_connection.py) keep what goe
 the handlers, DynamoDB's conditions and the sandbox X."""
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.fakes import fake_ports, fake_settings
+from tests.fakes.races import racing
 from twitter_activity import connections, twitter_details
 from twitter_activity.models import XConnectionView
 from twittnow import clock, confirmation_codes, x_accounts
@@ -121,20 +120,6 @@ def confirmed(ports, caller: Caller, approval: connections.Approval) -> XConnect
 
 def connected(ports, caller: Caller, account: AccessToken = ACME) -> XConnection:
     return confirmed(ports, caller, approved(ports, caller, account))
-
-
-def racing(monkeypatch, target: Any, method: str, other_request: Callable[[], Any]) -> None:
-    """The next call of `target.method` waits while `other_request` runs to its end: two
-    requests racing, the other one winning."""
-    original = getattr(target, method)
-    waiting = [other_request]
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if waiting:
-            waiting.pop()()
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(target, method, call)
 
 
 def audit_actions(ports) -> list[tuple[str, str | None, str, str | None, list[str]]]:

@@ -2,9 +2,7 @@
 and no AWS. The API tests (tests/api/test_custom_fields.py) keep the handlers' answers
 and the races on DynamoDB's conditions."""
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -12,6 +10,7 @@ from servicenow import custom_fields
 from servicenow.models import CustomFieldChanges, CustomFieldRequest
 from tests.fakes import fake_ports
 from tests.fakes.clock import NOW
+from tests.fakes.races import racing
 from twittnow.auth import Caller
 from twittnow.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from twittnow.models import CustomField, Token, TokenKind, User
@@ -54,25 +53,6 @@ def admin(ports) -> Caller:
 def create(ports, caller: Caller, name: str = "Order number", owner: str | None = None):
     request = CustomFieldRequest(field_name=name, message=f"Your {name.lower()}?", user=owner)
     return custom_fields.create(ports, caller, request)
-
-
-def racing(
-    monkeypatch, target: Any, method: str, other_request: Callable[[], Any], *, after: bool = False
-) -> None:
-    """The next call of `target.method` lets `other_request` run to its end before it does
-    its work (or, `after`, right after it): two requests racing."""
-    original = getattr(target, method)
-    waiting = [other_request]
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if waiting and not after:
-            waiting.pop()()
-        result = original(*args, **kwargs)
-        if waiting:
-            waiting.pop()()
-        return result
-
-    monkeypatch.setattr(target, method, call)
 
 
 def audit_actions(ports) -> list[tuple[str, str, str, str | None, list[str]]]:

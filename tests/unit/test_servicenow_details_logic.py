@@ -3,7 +3,6 @@ servicenow.owners) against the fakes: every branch, with no HTTP and no AWS. The
 (tests/api/test_servicenow_details.py) keep the handlers' answers and the password's path
 through Secrets Manager; test_servicenow_details_races.py keeps DynamoDB's conditions."""
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from servicenow import servicenow_details, verification
 from servicenow.models import ServiceNowDetailsChanges, ServiceNowDetailsRequest
 from tests.fakes import fake_ports, fake_settings
 from tests.fakes.clock import NOW
+from tests.fakes.races import racing
 from twittnow.auth import Caller
 from twittnow.clients.servicenow import (
     ServiceNowBadCredentials,
@@ -80,25 +80,6 @@ def changes(**values: Any) -> ServiceNowDetailsChanges:
 
 def password_of(ports, details: ServiceNowDetails) -> str:
     return ports.servicenow_secrets.get(details.secret_arn, details.secret_version)
-
-
-def racing(
-    monkeypatch, target: Any, method: str, other_request: Callable[[], Any], *, after: bool = False
-) -> None:
-    """The next call of `target.method` lets `other_request` run to its end before it does
-    its work (or, `after`, right after it): two requests racing."""
-    original = getattr(target, method)
-    waiting = [other_request]
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if waiting and not after:
-            waiting.pop()()
-        result = original(*args, **kwargs)
-        if waiting:
-            waiting.pop()()
-        return result
-
-    monkeypatch.setattr(target, method, call)
 
 
 def audit_actions(ports) -> list[tuple[str, str, str, str | None, list[str]]]:

@@ -60,42 +60,16 @@ class OAuth2Calls(XTransport):
         """The account's tokens for the callback's code. XRequestRejected when X refuses the
         code (wrong, expired, used, or not made for this verifier); an XError that is not a
         refusal of the code when X refuses the app's client credentials."""
-        client_id, client_secret = self._oauth2_client()
-        action = "exchange the authorization code"
-        try:
-            response = self._send(
-                "POST",
-                TOKEN_PATH,
-                action,
-                auth=(client_id, client_secret),
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": redirect_uri,
-                    "code_verifier": code_verifier,
-                },
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                secrets=(client_secret, code, code_verifier),
-            )
-        except XRequestRejected as error:
-            refused = error
-        else:
-            return _tokens(json_object(response) or {}, response.status_code)
-        # Raised outside the except clause, so that nothing of the refusal is chained.
-        if refused.status_code == HTTPStatus.UNAUTHORIZED:
-            # The app's client id or secret, not the code: the operator must fix it.
-            raise XError(
-                "X refused the app's OAuth 2.0 client credentials (X_CLIENT_ID, "
-                "X_CLIENT_SECRET) when exchanging the authorization code.",
-                status_code=refused.status_code,
-                detail=refused.detail,
-            )
-        # X's own words would not help the person more than this, and could repeat what
-        # it was sent.
-        raise XRequestRejected(
-            "X refused the authorization code: it is wrong, expired or already used",
-            status_code=refused.status_code,
-            detail=refused.detail,
+        return self._token_call(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+            },
+            action="exchanging the authorization code",
+            refused="X refused the authorization code: it is wrong, expired or already used",
+            secrets=(code, code_verifier),
         )
 
     def refresh_oauth2(self, refresh_token: str) -> OAuth2Tokens:
@@ -104,33 +78,44 @@ class OAuth2Calls(XTransport):
         working. XRequestRejected when X refuses it (revoked, already used: 400
         invalid_request or invalid_grant); an XError that is not a refusal of the token
         when X refuses the app's client credentials."""
+        return self._token_call(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            action="renewing an access token",
+            refused="X refused the refresh token: it is revoked or already used",
+            secrets=(refresh_token,),
+        )
+
+    def _token_call(
+        self, form: dict[str, str], *, action: str, refused: str, secrets: tuple[str, ...]
+    ) -> OAuth2Tokens:
+        """POST /2/oauth2/token as the confidential client. A 401 is the app's client
+        credentials, which the operator must fix; any other refusal is of what `form`
+        carries (`refused` says so: X's own words would not help the person more, and could
+        repeat what it was sent)."""
         client_id, client_secret = self._oauth2_client()
         try:
             response = self._send(
                 "POST",
                 TOKEN_PATH,
-                "renew the account's access token",
+                action,
                 auth=(client_id, client_secret),
-                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                data=form,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
-                secrets=(client_secret, refresh_token),
+                secrets=(client_secret, *secrets),
             )
         except XRequestRejected as error:
-            refused = error
+            refusal = error
         else:
             return _tokens(json_object(response) or {}, response.status_code)
-        if refused.status_code == HTTPStatus.UNAUTHORIZED:
+        # Raised outside the except clause, so that nothing of the refusal is chained.
+        if refusal.status_code == HTTPStatus.UNAUTHORIZED:
             raise XError(
                 "X refused the app's OAuth 2.0 client credentials (X_CLIENT_ID, "
-                "X_CLIENT_SECRET) when renewing an access token.",
-                status_code=refused.status_code,
-                detail=refused.detail,
+                f"X_CLIENT_SECRET) when {action}.",
+                status_code=refusal.status_code,
+                detail=refusal.detail,
             )
-        raise XRequestRejected(
-            "X refused the refresh token: it is revoked or already used",
-            status_code=refused.status_code,
-            detail=refused.detail,
-        )
+        raise XRequestRejected(refused, status_code=refusal.status_code, detail=refusal.detail)
 
     def me(self, user: AccountCredentials) -> XUser:
         """The account `user` is the credentials of (GET /2/users/me)."""
