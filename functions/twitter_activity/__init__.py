@@ -1,1 +1,4 @@
 """The X connection, the webhook and the inbound processor: one module per endpoint, the domain modules, models."""
+
+# First: in Lambda, no garbage collection during init (see twittnow's docstring).
+import twittnow  # noqa: F401

@@ -63,24 +63,19 @@ IN_LAMBDA = bool(os.environ.get("LAMBDA_TASK_ROOT"))
 
 
 def freeze_what_init_made() -> None:
-    """In a Lambda instance, moves every object made so far to the garbage collector's
-    permanent generation (gc.freeze), where no collection walks it again: modules, classes,
-    functions, Powertools' and the X-Ray SDK's objects, pydantic's schemas and the like,
-    which live as long as the instance: the collections at init find about 440 objects of
-    garbage among them in all (bench/RESULTS.md, "Cold start, 2026-12-07, with
-    gc.freeze"). Called twice per init: once the heavy imports are done (when this module
-    has loaded) and at its end (traced_handler), so that later objects are not walked
-    either.
+    """In a Lambda instance, at the end of init: moves every object made so far to the
+    garbage collector's permanent generation (gc.freeze), where no collection walks it
+    again, and turns the collector back on (twittnow's package turned it off when init
+    began). Modules, classes, functions, Powertools' and the X-Ray SDK's objects,
+    pydantic's schemas and the like live as long as the instance; the garbage init makes
+    among them (about 440 objects, bench/RESULTS.md) stays, frozen. gc.freeze() also
+    resets the collector's counts, so collections start afresh with the first call.
 
-    A full collection walks every tracked object, about 55,000 at the end of a function's
-    init, in 15 to 40 ms; collections still run, over what was made since the last
-    freeze. gc.freeze() also resets the collector's counts, so the next full collection
-    comes after as many allocations as the first one did. Garbage made before a freeze is
-    never freed: 0 to 14 objects at the first one, none at the second (gc.collect()).
     Not outside Lambda (the local stack, the tests): one process there imports many
     functions and runs on, so it is decided once, at import, as tracing is."""
     if IN_LAMBDA:
         gc.freeze()
+        gc.enable()
 
 
 def traced_handler(handler: F) -> F:
@@ -175,6 +170,3 @@ for _sdk_logger in ("botocore", "boto3", "urllib3"):
 # An invocation that counts nothing (a refused delivery, or metrics disabled) is normal, and
 # Powertools would warn about it on every such invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
-
-# The heavy imports are done (Powertools, and with tracing the X-Ray SDK and botocore).
-freeze_what_init_made()
