@@ -15,7 +15,7 @@ help:
 	@echo "make lint    ruff (lint and format), mypy, sam validate --lint and sam build (no Docker needed)"
 	@echo "make demo    a guided demo on a fresh local stack (DEMO_ARGS=--keep: keep it running)"
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt web/requirements.txt
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (python3.12 on PATH)"; exit 1; }
 	test -d $(VENV) || $(PYTHON312) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

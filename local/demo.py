@@ -1,8 +1,10 @@
 """`make demo` (python -m local.demo): the whole loop on a fresh local stack, step by step.
 
 A tenant is created and connects its X account and ServiceNow instance (both sandboxes),
-a customer sends a DM on X, the DM becomes a case in ServiceNow, an agent replies, and the
-reply reaches the customer on X. Every step a tenant or an admin takes goes through the
+a customer writes to the company in X Chat (end-to-end encrypted: the sandbox customer has
+Chat XDK keys of their own), the message becomes a case in ServiceNow, an agent replies,
+and the reply reaches the customer in X Chat, encrypted and signed by the company's
+account. Every step a tenant or an admin takes goes through the
 public HTTP API, as it would on a deployed stack; the customer and the agent act through
 the sandboxes' own endpoints. Each step prints its HTTP calls and what they answered.
 
@@ -28,7 +30,7 @@ from local.stack import LocalStack, Settings
 TENANT_USERNAME = "support@acme.example"
 COMPANY_ACCOUNT = "acme"  # the company's X account on the sandbox X
 CUSTOMER = "jane"
-CUSTOMER_DM = "Hi, my order #1234 has not arrived. Can you help?"
+CUSTOMER_MESSAGE = "Hi, my order #1234 has not arrived. Can you help?"
 AGENT_REPLY = "Sorry about that, Jane! A replacement ships today."
 QUEUE_WAIT_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 30
@@ -62,12 +64,14 @@ class Demo:
         self.connect_x(token)
         self.connect_servicenow_to_the_api(token)
         self.customer_writes()
-        self.wait_for_queues("The inbound processor opens a case for the DM and acknowledges it")
+        self.wait_for_queues(
+            "The inbound processor decrypts the message, opens a case and acknowledges it"
+        )
         case = self.show_case()
-        self.show_sent("The customer got the case number on X", count=1)
+        self.show_received("The customer got the case number in X Chat", count=1)
         self.agent_replies(case)
-        self.wait_for_queues("The sender sends the reply to the customer")
-        self.show_sent("The customer got the agent's reply on X", count=2)
+        self.wait_for_queues("The sender encrypts the reply and sends it to the customer")
+        self.show_received("The customer got the agent's reply in X Chat", count=2)
         self.show_conversation(token)
 
     # ------------------------------------------------------------ the steps
@@ -125,11 +129,11 @@ class Demo:
         self.show(f"the instance posts case updates to {settings['events_url']}")
 
     def customer_writes(self) -> None:
-        self.step(f"@{CUSTOMER} sends @{COMPANY_ACCOUNT} a DM on X")
-        body = {"to": COMPANY_ACCOUNT, "text": CUSTOMER_DM}
-        path = f"/sandbox/customers/{CUSTOMER}/dm"
+        self.step(f"@{CUSTOMER} writes to @{COMPANY_ACCOUNT} in X Chat")
+        body = {"to": COMPANY_ACCOUNT, "text": CUSTOMER_MESSAGE}
+        path = f"/sandbox/customers/{CUSTOMER}/chat"
         sent = self.call("POST", self.x, path, json=body, label="X").json()
-        self.show(f'"{sent["dm"]["text"]}"')
+        self.show(f'"{sent["chat"]["text"]}", encrypted with key {sent["chat"]["key_version"]}')
         for delivery in sent["deliveries"]:
             self.show(f"X delivered it to {delivery['url']}: {delivery['status']}")
 
@@ -156,16 +160,17 @@ class Demo:
         )
         return case
 
-    def show_sent(self, title: str, count: int) -> None:
+    def show_received(self, title: str, count: int) -> None:
+        """What the customer's X Chat app shows: the sandbox decrypts as the customer and
+        checks each message's signature with the company account's registered key."""
         self.step(title)
-        sent = self.call("GET", self.x, "/sandbox/sent", label="X").json()
-        to_customer = [
-            item for item in sent if (item.get("to") or {}).get("screen_name") == CUSTOMER
-        ]
-        if len(to_customer) < count:
-            raise StepFailed(f"@{CUSTOMER} received {len(to_customer)} messages, not {count}")
-        latest = to_customer[count - 1]
-        self.show(f'{latest["kind"].upper()} to @{CUSTOMER}: "{latest["text"]}"')
+        path = f"/sandbox/customers/{CUSTOMER}/chat"
+        received = self.call("GET", self.x, path, label="X").json()["messages"]
+        if len(received) < count:
+            raise StepFailed(f"@{CUSTOMER} received {len(received)} messages, not {count}")
+        latest = received[count - 1]
+        signed = "verified" if latest["verified"] else "NOT verified"
+        self.show(f'X Chat to @{CUSTOMER}, signature {signed}: "{latest["text"]}"')
 
     def agent_replies(self, case: dict) -> None:
         self.step(f"An agent comments on {case['number']} in ServiceNow")
@@ -253,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PORT must be a port number, not {port!r}.", file=sys.stderr)
         return 2
 
-    print("Twittnow demo: a customer's DM on X becomes a ServiceNow case, and the agent's reply")
-    print("reaches the customer on X. Starting a local stack with sandbox X and ServiceNow…")
+    print("Twittnow demo: a customer's X Chat message becomes a ServiceNow case, and the agent's")
+    print("reply reaches the customer in X Chat. Starting a local stack with sandbox X and")
+    print("ServiceNow…")
     # Its embedded AWS in a child process: moto keeps one set of tables and queues per
     # process, so a second demo in one process (the tests run several) would find the first's.
     stack = LocalStack(Settings(port=int(port)), isolated_aws=True)
@@ -278,8 +284,12 @@ def _run(stack: LocalStack, keep: bool) -> int:
     except StepFailed as error:
         print(f"\nStep {demo.step_number} ({demo.title}) failed: {error}", file=sys.stderr)
         return 1
-    print("\nDone: the DM became a case, and the agent's reply reached the customer.")
+    print("\nDone: the message became a case, and the agent's reply reached the customer.")
     if keep:
+        print(
+            f"\nSee it in the console, {stack.base_url}/console/ (Conversations), as the admin:",
+            flush=True,
+        )
         print(f"\n{stack.banner()}", flush=True)
         _wait_for_ctrl_c()
     return 0

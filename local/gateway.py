@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -110,14 +110,6 @@ class HttpRequest:
 class HttpResponse:
     status: int
     headers: list[tuple[str, str]]
-    body: bytes
-
-
-@dataclass(frozen=True)
-class Page:
-    """A fixed answer to GET of a path no template route takes: the API's documentation."""
-
-    content_type: str
     body: bytes
 
 
@@ -284,7 +276,6 @@ class Gateway:
         self.stage = stage
         self.invoke = invoke
         self.router = Router(())
-        self.pages: Mapping[str, Page] = {}
         self._server = _Server((host, port), _RequestHandler)
         self._server.gateway = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -293,10 +284,9 @@ class Gateway:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def start(self, router: Router, pages: Mapping[str, Page] | None = None) -> None:
-        """Serves `router`'s routes, and `pages` by path where no route matches."""
+    def start(self, router: Router) -> None:
+        """Serves `router`'s routes."""
         self.router = router
-        self.pages = pages or {}
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="local-gateway", daemon=True
         )
@@ -336,9 +326,6 @@ class Gateway:
     def _answer(self, request: HttpRequest, request_id: str) -> HttpResponse:
         matched = self.router.match(request.method, request.path)
         if matched is None:
-            page = self.pages.get(request.path.rstrip("/") or "/")
-            if page is not None and request.method in ("GET", "HEAD"):
-                return HttpResponse(200, [("Content-Type", page.content_type)], page.body)
             return not_found(request.method, request.path, request_id)
         route, path_parameters = matched
         event = build_event(request, route, path_parameters, request_id, self.stage)

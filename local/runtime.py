@@ -2,8 +2,10 @@
 context.
 
 Every function of a stack runs in this one process, with plain imports. What a Lambda
-instance keeps (settings, clients, repositories: twittnow.instance) each stack keeps
-apart, so a second stack in the process (tests start one) never uses the first's.
+instance keeps (settings, clients, repositories, secrets read: twittnow.instance) each
+function of each stack keeps apart, as its own Lambda instance would: a second stack in
+the process (tests start one) never uses the first's, and a secret one function read is
+not in another's cache, so that each reads it under its own policies (local.iam).
 """
 
 import importlib
@@ -12,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 
 from aws_lambda_powertools import Tracer
 
+from local import iam
 from local.template import Function
 from twittnow import observability
 from twittnow.instance import Kept, scope
@@ -50,13 +53,16 @@ class LambdaContext:
 
 
 class Runtime:
-    """The handlers of one stack, each loaded once, by logical id, and what the stack's
-    functions keep between invocations."""
+    """The handlers of one stack, each loaded once, by logical id, and what each of the
+    stack's functions keeps between invocations."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._loading = threading.Lock()
-        self._kept: Kept = {}
+        self._kept: Kept = {}  # the stack's own calls and its tests' (kept)
+        self._instances: dict[str, Kept] = {}  # each function's, by logical id
+        # Each function's IAM policies, by logical id (enforce); None: calls unchecked.
+        self.permissions: Mapping[str, iam.FunctionPolicies] | None = None
         if observability.tracer is not None:
             # The stack's own calls (its setup, its pollers' receives, the webhook's
             # registration) are in no invocation's segment, and need none.
@@ -70,8 +76,15 @@ class Runtime:
                 self._handlers[function.logical_id] = getattr(module, function.handler_function)
             return self._handlers[function.logical_id]
 
+    def enforce(self, permissions: Mapping[str, iam.FunctionPolicies]) -> None:
+        """From now on, each function's AWS calls must be allowed by its own policies."""
+        iam.install()
+        self.permissions = permissions
+
     def kept(self) -> AbstractContextManager[None]:
-        """Runs a block with what this stack's functions keep (to call the layer directly)."""
+        """Runs a block with what this stack keeps for calls outside its functions (its
+        setup, and tests calling the layer directly): its settings, clients and
+        repositories, none of which a function uses."""
         return scope(self._kept)
 
     def invoke(self, function: Function, event: dict) -> Any:
@@ -79,7 +92,8 @@ class Runtime:
         handler = self.load_handler(function)
         started = time.monotonic()
         try:
-            with self.kept(), _segment(function):
+            kept = self._instances.setdefault(function.logical_id, {})
+            with scope(kept), self._acting_as(function), _segment(function):
                 return handler(event, LambdaContext(function))
         finally:
             elapsed = time.monotonic() - started
@@ -91,6 +105,13 @@ class Runtime:
                     elapsed,
                     function.timeout,
                 )
+
+    def _acting_as(self, function: Function) -> AbstractContextManager[None]:
+        if self.permissions is None:
+            return nullcontext()
+        if function.logical_id not in self.permissions:
+            raise RuntimeError(f"{function.logical_id} has no IAM policies to run under.")
+        return iam.acting_as(function.name, self.permissions[function.logical_id])
 
 
 def _segment(function: Function) -> AbstractContextManager[object]:

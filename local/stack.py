@@ -10,13 +10,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from auth import logic
+from local import iam
 from local.aws import EmbeddedAws
 from local.environment import EnvironmentChanges
-from local.gateway import Gateway, HttpRequest, HttpResponse, Page, Router
+from local.gateway import Gateway, HttpRequest, HttpResponse, Router
 from local.queues import QueuePollers
 from local.runtime import Runtime
+from local.schedules import SchedulePollers, seconds_setting
 from local.template import (
     DEFAULT_STACK_NAME,
+    LOCAL_ACCOUNT_ID,
     REPO_ROOT,
     Deployment,
     Template,
@@ -51,29 +54,6 @@ FUNCTION_VARIABLES = (
 # sandbox credentials the stack generates go in it, for operator commands to reach the
 # sandbox X with.
 OPERATOR_SECRETS = ("X_CONSUMER_SECRET", "X_CLIENT_SECRET")
-# The folder whose logic module creates users (create_admin).
-# The API's OpenAPI document (python -m ops openapi writes it), served with Swagger UI.
-API_DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
-# The browser fetches Swagger UI itself, so nothing of it is vendored here.
-SWAGGER_UI = "https://unpkg.com/swagger-ui-dist@5.35.0"
-SWAGGER_PAGE = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Twittnow API</title>
-<link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
-</head>
-<body>
-<div id="swagger-ui"></div>
-<script src="{SWAGGER_UI}/swagger-ui-bundle.js" crossorigin></script>
-<script>
-window.onload = () => {{
-  window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui"}});
-}};
-</script>
-</body>
-</html>
-"""
 
 
 @dataclass(frozen=True)
@@ -94,6 +74,16 @@ class Settings:
     x_client_secret: str | None = field(default=None, repr=False)
     # The operator's values of FUNCTION_VARIABLES, passed to the functions as they are.
     function_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Each function's AWS calls checked against its own IAM policies (local.iam);
+    # TWITTNOW_IAM_ENFORCEMENT=0 turns it off, for debugging (from_environment refuses
+    # other values; this default, made at import too, only looks for the 0).
+    iam_enforcement: bool = field(
+        default_factory=lambda: os.environ.get(iam.ENFORCEMENT_VARIABLE) != "0"
+    )
+    # How often the scheduled functions run (SCHEDULE_EVERY_SECONDS; 0: only when asked,
+    # run_schedules); None: the template's rate (the recovery of missed X deliveries:
+    # every 5 minutes).
+    schedule_every: float | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -130,6 +120,8 @@ class Settings:
             function_variables={
                 name: environ[name] for name in FUNCTION_VARIABLES if environ.get(name)
             },
+            iam_enforcement=iam.enforcement_on(environ),
+            schedule_every=seconds_setting(environ.get("SCHEDULE_EVERY_SECONDS")),
         )
 
 
@@ -167,6 +159,7 @@ class LocalStack:
         self.public_base_url = ""
         self._gateway: Gateway | None = None
         self._pollers: QueuePollers | None = None
+        self._schedules: SchedulePollers | None = None
         self._state_written = False
 
     @property
@@ -197,7 +190,10 @@ class LocalStack:
         )
         secret_arns = self.aws.create_resources(load_template(deployment))
         # Now that the secrets exist, !Ref of a secret can give its full ARN.
-        self.template = load_template(replace(deployment, secret_arns=secret_arns))
+        deployment = replace(deployment, secret_arns=secret_arns)
+        self.template = load_template(deployment)
+        if self.settings.iam_enforcement:
+            self.runtime.enforce(iam.expand_policies(self.template, deployment))
 
         self._gateway = Gateway(
             self.runtime.invoke, port=self.settings.port, stage=self.template.api_stage
@@ -214,21 +210,22 @@ class LocalStack:
             self.runtime.load_handler(function)  # a handler that cannot import fails the start
         self._create_admin()
 
-        self._gateway.start(Router(self.template.functions), self._api_docs())
+        self._gateway.start(Router(self.template.functions))
         if self.x_sandbox is not None:
             self._register_x_webhook(self.x_sandbox)
         self._pollers = QueuePollers(self.template, self.aws, self.runtime.invoke)
         self._pollers.start()
+        self._schedules = SchedulePollers(
+            self.template,
+            self.runtime.invoke,
+            region=self.aws.region,
+            account_id=LOCAL_ACCOUNT_ID,
+            every=self.settings.schedule_every,
+        )
+        self._schedules.start()
         if self.state_file is not None:
             self._write_state_file(self.state_file)
         logger.info("Local stack up: API %s", self.base_url)
-
-    @staticmethod
-    def _api_docs() -> dict[str, Page]:
-        return {
-            "/openapi.json": Page("application/json", API_DOCUMENT.read_bytes()),
-            "/docs": Page("text/html; charset=utf-8", SWAGGER_PAGE.encode()),
-        }
 
     def _set_function_environment(self, template: Template) -> None:
         """Every function's variables, in this process the functions share: the template's,
@@ -346,7 +343,17 @@ class LocalStack:
         """Waits until the queue functions have consumed every message; False on timeout."""
         return self._pollers.drain(timeout) if self._pollers else True
 
+    def run_schedules(self) -> dict:
+        """Runs the scheduled functions now, as their schedule would; answers what each
+        returned, by logical id."""
+        if self._schedules is None:
+            raise RuntimeError("The local stack is not running.")
+        return self._schedules.run_now()
+
     def stop(self) -> None:
+        if self._schedules is not None:
+            self._schedules.stop()
+            self._schedules = None
         if self._pollers is not None:
             self._pollers.stop()
             self._pollers = None
@@ -382,9 +389,17 @@ class LocalStack:
         )
         lines = [
             "Twittnow local stack",
+            f"  Console        {self.base_url}/console/  (log in with the admin below)",
             f"  API            {self.base_url}",
             f"  API docs       {self.base_url}/docs  (Swagger UI of {self.base_url}/openapi.json)",
             f"  Embedded AWS   {self.aws.endpoint_url} ({self.aws.region})",
+            (
+                "  IAM            each function under its own policies, as sam deploy makes "
+                f"them ({iam.ENFORCEMENT_VARIABLE}=0 turns this off)"
+                if self.settings.iam_enforcement
+                else f"  IAM            NOT enforced ({iam.ENFORCEMENT_VARIABLE}=0): functions "
+                "may make any AWS call"
+            ),
             f"  Admin          {self.admin_username}",
         ]
         if self.admin_password_generated:
@@ -419,9 +434,12 @@ class LocalStack:
         return [
             "Act as @jane, a customer of a connected X account (@acme, the authorize page's"
             " default):",
-            curl("/sandbox/customers/jane/dm", '{"to": "acme", "text": "My order is late"}'),
+            "  in X Chat (encrypted; the replies: GET on the same path, decrypted as @jane):",
+            curl("/sandbox/customers/jane/chat", '{"to": "acme", "text": "My order is late"}'),
+            "  in a legacy DM (a message request), and in a public post:",
+            curl("/sandbox/customers/jane/dm", '{"to": "acme", "text": "Still waiting"}'),
             curl("/sandbox/customers/jane/mention", '{"to": "acme", "text": "Any news?"}'),
-            f"What the service sent to X: curl {x_url}/sandbox/sent",
+            f"What the service sent to X as DMs and posts: curl {x_url}/sandbox/sent",
             f"Deliveries, faults, settings: {x_url}/sandbox (see sandboxes/x/server.py)",
             "",
         ]

@@ -7,7 +7,7 @@ functions to the names and values the resources have locally.
 
 import base64
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -166,6 +166,8 @@ class Function:
     environment: dict[str, str]
     api_routes: tuple[ApiRoute, ...]
     queue_triggers: tuple[QueueTrigger, ...]
+    # Its Schedule events' rates, in seconds (EventBridge rules: rate(5 minutes)).
+    schedules: tuple[int, ...] = ()
 
     @property
     def handler_module(self) -> str:
@@ -268,6 +270,14 @@ _NO_VALUE = object()  # what !Ref AWS::NoValue resolves to: the property goes aw
 
 def _type(raw: dict, logical_id: str) -> str:
     return raw["Resources"][logical_id]["Type"]
+
+
+def resolver(
+    raw: dict, deployment: Deployment, parameters: Mapping[str, Any]
+) -> Callable[[Any], Any]:
+    """Resolves expressions of `raw` (a template as read, or as SAM translated it: the IAM
+    policies, local.iam) to their local values; `parameters` as Template.parameters."""
+    return _Resolver(raw, deployment, dict(parameters)).resolve
 
 
 class _Resolver:
@@ -540,11 +550,11 @@ def _function(
         raise TemplateError(f"{logical_id}: only local CodeUri folders can run locally.")
     code_uri = (template_dir / props["CodeUri"]).resolve()
     variables = (props.get("Environment") or {}).get("Variables") or {}
-    api_routes, queue_triggers = [], []
+    api_routes, queue_triggers, schedules = [], [], []
     for event_id, event in (merged.get("Events") or {}).items():
         event_props = resolver.resolve_some(
             event.get("Properties") or {},
-            ("Path", "Method", "Queue", "BatchSize", "FunctionResponseTypes"),
+            ("Path", "Method", "Queue", "BatchSize", "FunctionResponseTypes", "Schedule"),
         )
         if event["Type"] == "Api":
             api_routes.append(
@@ -562,7 +572,9 @@ def _function(
                     in event_props.get("FunctionResponseTypes", []),
                 )
             )
-        # Other event types (schedules, ...) have no local trigger.
+        elif event["Type"] == "Schedule":
+            schedules.append(_rate_seconds(f"{logical_id}.{event_id}", event_props["Schedule"]))
+        # Other event types have no local trigger.
     return Function(
         logical_id=logical_id,
         name=resolver.physical_name(logical_id),
@@ -574,7 +586,27 @@ def _function(
         environment={name: _attribute_string(value) for name, value in variables.items()},
         api_routes=tuple(api_routes),
         queue_triggers=tuple(queue_triggers),
+        schedules=tuple(schedules),
     )
+
+
+_RATE_UNITS = {
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+}
+
+
+def _rate_seconds(where: str, expression: str) -> int:
+    """An EventBridge rate expression ("rate(5 minutes)") in seconds. Cron expressions
+    have no local trigger: the local stack runs schedules at a rate."""
+    value, _, unit = expression.removeprefix("rate(").removesuffix(")").partition(" ")
+    if not (expression.startswith("rate(") and value.isdigit() and unit in _RATE_UNITS):
+        raise TemplateError(f"{where}: only rate(...) schedules run locally, not {expression!r}.")
+    return int(value) * _RATE_UNITS[unit]
 
 
 def _merge_globals(globals_: Any, local: Any) -> Any:

@@ -9,9 +9,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from auth import logic
-from ops import dead_letters, openapi, subscriptions
+from ops import dead_letters, openapi, permissions, replay, subscriptions
 from ops.targets import LOCAL_STATE_FILE, TargetError, use_deployed_stack, use_local_stack
-from twittnow import repositories, x_app
+from twittnow import recovery, repositories, x_app
 from twittnow.clients.x import XClient, XError
 from twittnow.errors import Conflict, InvalidInput
 from twittnow.wiring import ports
@@ -49,14 +49,32 @@ def main(argv: list[str] | None = None) -> int:
     dead_letter_command = _command(commands, "dead-letters", "list and redrive dead-letter queues")
     dead_letters.add_arguments(dead_letter_command)
 
+    replay_command = _command(
+        commands, "replay", "have X deliver again a window of the webhook's last 24 hours"
+    )
+    replay.add_arguments(replay_command)
+
     documents = commands.add_parser("openapi", help="write docs/openapi.json from the code")
     documents.add_argument(
         "--output", type=Path, default=openapi.DOCUMENT, help="where to write it"
     )
+    permission_report = commands.add_parser(
+        "permissions",
+        help="what each function's IAM policies grant, and what the tests' calls used",
+    )
+    permissions.add_arguments(permission_report)
     arguments = parser.parse_args(argv)
     if arguments.command == "openapi":  # reads the code only: no stack to choose
         print(f"Wrote {openapi.write(arguments.output)}.")
         return 0
+    if arguments.command == "permissions":  # the template and a test run's record
+        return permissions.run(arguments)
+    if arguments.command == "replay":  # checked before any stack is touched
+        try:
+            window = replay.window_of(arguments)
+        except recovery.InvalidWindow as error:
+            print(error, file=sys.stderr)
+            return 2
 
     try:
         if arguments.local:
@@ -65,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             use_deployed_stack(arguments.stack)
         if arguments.command == "createadmin":
             return _create_admin(arguments.username)
+        if arguments.command == "replay":
+            return replay.run(ports(), arguments, window)
         if arguments.command == "dead-letters":
             return dead_letters.run(arguments)
         if arguments.command == "rekey-claims":

@@ -208,9 +208,12 @@ def _summary(queue: str, body: str) -> str:
             f"{fields.get('type')}  conversation {fields.get('conversation_id')}"
             f"  message {fields.get('message_key')}"
         )
-    # twittnow.x_events: a customer's DM or mention, the account's own DM, or a revoke.
-    if "customer_id" in fields:
-        customer = f"@{fields.get('customer_screen_name')} ({fields['customer_id']})"
+    # twittnow.x_events: a customer's DM, mention or X Chat message, the account's own DM,
+    # or a revoke. An X Chat event names the customer by X user id only.
+    if fields.get("customer_screen_name"):
+        customer = f"@{fields['customer_screen_name']} ({fields.get('customer_id')})"
+    elif "customer_id" in fields:
+        customer = f"X user {fields['customer_id']}"
     else:
         customer = fields.get("recipient_id", "-")
     summary = (

@@ -95,6 +95,11 @@ class OpenApiError(Exception):
     """The code and the template disagree: the document cannot be made."""
 
 
+# Functions that serve pages for people (the console, this document and its Swagger UI),
+# not operations of the API.
+PAGES = ("ConsoleFunction",)
+
+
 def document() -> dict[str, Any]:
     # Only the routes and handlers are read: the endpoint is never reached.
     template = load_template(Deployment(aws_endpoint_url="http://localhost"))
@@ -102,7 +107,7 @@ def document() -> dict[str, Any]:
     # Every route's errors refer to it, also where no function's own document has it.
     schemas: dict[str, dict] = {"ErrorEnvelope": ErrorEnvelope.model_json_schema()}
     for function in template.functions:
-        if function.api_routes:
+        if function.api_routes and function.logical_id not in PAGES:
             _add_function(function, paths, schemas)
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     return {

@@ -6,10 +6,15 @@ account connected before a version that needs a new event type (post.reply.creat
 customers answering in the company's thread) lacks it until it is subscribed again. X
 keeps the subscriptions an account has (the client finds them), so running this again
 changes nothing. Account Activity API connections get every event of the account already.
+
+An OAuth 2.0 account connected before X Chat gets its X Chat identity first (made and
+registered once, as at connection: twittnow.xchat.ensure_identity), so that the
+chat.received deliveries it is subscribed to can be read. OAuth 1.0a connections are
+subscribed to them too: their chat messages show as failed, saying to connect again.
 """
 
-from twittnow import x_accounts
-from twittnow.clients.x import WebhookApi, XError
+from twittnow import x_accounts, xchat
+from twittnow.clients.x import BearerCredentials, WebhookApi, XError
 from twittnow.ports import Ports
 
 
@@ -21,11 +26,11 @@ def resubscribe_all(ports: Ports) -> list[str]:
         if WebhookApi(connection.webhook_api) is not WebhookApi.ACTIVITY:
             continue
         try:
+            credentials = x_accounts.credentials_of(ports, connection)
+            if isinstance(credentials, BearerCredentials):
+                xchat.ensure_identity(ports, connection, credentials)
             subscription_id = ports.x().subscribe(
-                WebhookApi.ACTIVITY,
-                connection.webhook_id,
-                connection.x_user_id,
-                x_accounts.credentials_of(ports, connection),
+                WebhookApi.ACTIVITY, connection.webhook_id, connection.x_user_id, credentials
             )
         except XError as error:
             refused.append(

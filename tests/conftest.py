@@ -22,7 +22,13 @@ def local_stack(tmp_path_factory):
     this process start (they reset every in-process moto backend).
     """
     stack = LocalStack(
-        Settings(port=0, admin_username=ADMIN_USERNAME, admin_password=ADMIN_PASSWORD),
+        # Scheduled functions run when a test asks (run_schedules), never in another's midst.
+        Settings(
+            port=0,
+            admin_username=ADMIN_USERNAME,
+            admin_password=ADMIN_PASSWORD,
+            schedule_every=0,
+        ),
         state_file=tmp_path_factory.mktemp("local-stack") / "stack.json",
         isolated_aws=True,
     )

@@ -7,15 +7,21 @@ from twittnow.models import Conversation, ConversationMessage
 from twittnow.ports import Ports
 
 
-def list_of(ports: Ports, caller: Caller, user_id: str | None) -> list[Conversation]:
+def list_of(
+    ports: Ports, caller: Caller, user_id: str | None, only_failed: bool = False
+) -> list[Conversation]:
     """The caller's conversations, the latest first; an admin may name another tenant, or
-    no one for every tenant's."""
+    no one for every tenant's. `only_failed`: those with a message that shows failed."""
     if user_id is None and caller.user.is_admin:
-        return ports.conversations.all()
-    owner_id = user_id or caller.user.id
-    if not caller.may_manage(owner_id):
-        raise PermissionDenied("Only an admin may list another user's conversations.")
-    return ports.conversations.of_tenant(owner_id)
+        found = ports.conversations.all()
+    else:
+        owner_id = user_id or caller.user.id
+        if not caller.may_manage(owner_id):
+            raise PermissionDenied("Only an admin may list another user's conversations.")
+        found = ports.conversations.of_tenant(owner_id)
+    if only_failed:
+        return [conversation for conversation in found if conversation.failed_messages > 0]
+    return found
 
 
 def messages_of(

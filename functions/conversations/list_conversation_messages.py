@@ -28,9 +28,14 @@ def list_conversation_messages(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[MessageView]:
-    _, messages = conversations.messages_of(ports(), current_caller(app), conversation_id)
+    conversation, messages = conversations.messages_of(
+        ports(), current_caller(app), conversation_id
+    )
     return paginate(
-        [MessageView.of(message) for message in messages], app.current_event, page, page_size
+        [MessageView.of(message, conversation) for message in messages],
+        app.current_event,
+        page,
+        page_size,
     )
 
 

@@ -68,6 +68,10 @@ def _send(
     if connection is None or connection.x_user_id != conversation.account_id:
         raise Undeliverable("the tenant's X account is no longer connected")
     messages = ports.messages
+    # A DM conversation's reply goes the way the customer's latest message came: X Chat
+    # or legacy DM (a retry finishes it the way its first parts went). An X Chat part is
+    # kept sealed until its id is recorded, so that a retry sends it again as it was.
+    channel = customer_channel.channel_of(conversation, reply)
     try:
         sent = customer_channel.send(
             ports,
@@ -75,7 +79,18 @@ def _send(
             conversation,
             reply.text,
             reply.x_message_ids,
-            on_sent=lambda ids: messages.update(reply, x_message_ids=ids, updated_at=clock.now()),
+            on_sent=lambda ids: messages.update(
+                reply,
+                x_message_ids=ids,
+                channel=channel,
+                pending_chat_part=None,
+                updated_at=clock.now(),
+            ),
+            channel=channel,
+            sealed=reply.pending_chat_part,
+            on_sealed=lambda part: messages.update(
+                reply, pending_chat_part=part, channel=channel, updated_at=clock.now()
+            ),
         )
     except XReplyNotAllowed:
         raise NotAllowedByX(customer_channel.not_allowed_note(connection, conversation)) from None

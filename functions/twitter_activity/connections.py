@@ -14,8 +14,10 @@ Connecting takes three steps, so that only the tenant who started it can end it:
    or processed for it yet. `finish` does the same for an OAuth 1.0a redirect
    (oauth_token and oauth_verifier) of an authorization started before OAuth 2.0.
 3. `confirm` (POST /twitter-callback/confirm/, the tenant's token and the code): the
-   one-account rules are checked again, the account is subscribed to the webhook, its
-   tokens go to Secrets Manager (one secret per connection) and the connection is stored.
+   one-account rules are checked again, an OAuth 2.0 account gets its X Chat identity
+   (twittnow.xchat.ensure_identity: made once per account, registered with X), the account
+   is subscribed to the webhook, its tokens go to Secrets Manager (one secret per
+   connection) and the connection is stored.
 
 So a tenant who sends its authorize URL to another company's staff gets nothing unless
 they hand back the code, on a page that names the tenant's company. Steps 2 and 3 are
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from twittnow import audit, clock, confirmation_codes
+from twittnow import audit, clock, confirmation_codes, xchat
 from twittnow.auth import Caller
 from twittnow.clients.x import (
     BearerCredentials,
@@ -306,6 +308,13 @@ def _connect(
     now = clock.now()
     credentials = credentials_in(tokens)
     auth: Literal["oauth1", "oauth2"] = OAUTH2 if tokens.get("kind") == OAUTH2 else OAUTH1
+    if auth == OAUTH2:
+        # Before subscribing, so that no chat.received arrives for an account without
+        # keys. Its keys are stored before X is told, and kept if X throttles (a 503: the
+        # confirmation code stays usable). OAuth 1.0a connections (redirects of
+        # authorizations started before OAuth 2.0) get no X Chat: X Chat is OAuth 2.0's.
+        with _x_answers("set up X Chat for the X account"):
+            xchat.ensure_identity(ports, pending, credentials)
     with _x_answers("subscribe the X account to the webhook"):
         webhook_id = _registered_webhook(ports, webhook_url)
         subscription_id = ports.x().subscribe(api, webhook_id, pending.x_user_id, credentials)

@@ -10,12 +10,16 @@ is remembered: a stale "held" queues an event that the processor then drops (it 
 connection up again, and compares the event's received_at with when the account was
 disconnected and reconnected), while a stale "not held" would lose a delivery, as X does
 not retry a 200.
+
+Once a minute at most per instance, a delivery also costs a DynamoDB write: the time of
+the last accepted delivery, from which the scheduled recovery measures gaps
+(twittnow.recovery).
 """
 
 import json
 import time
 
-from twittnow import clock
+from twittnow import clock, recovery
 from twittnow.errors import InvalidInput
 from twittnow.instance import kept
 from twittnow.observability import count, logger
@@ -47,6 +51,13 @@ def accept(ports: Ports, raw_body: bytes) -> int:
     if not isinstance(delivery, dict):
         raise InvalidInput.for_field("body", "A delivery must be a JSON object.")
     count("DeliveriesReceived")
+    queued = _queue_events(ports, delivery)
+    # Accepted: the scheduled recovery measures gaps in deliveries from the last one.
+    recovery.mark_delivery(ports, clock.now())
+    return queued
+
+
+def _queue_events(ports: Ports, delivery: dict) -> int:
     account_id = delivery_account_id(delivery)
     if account_id is not None and not _held(ports, account_id):
         # Answered 200 all the same: X would otherwise retry it for days.

@@ -1,10 +1,16 @@
 """The inbound processor's domain: one X event at a time, from the webhook's queue, to
 ServiceNow.
 
-A customer's DM, mention or reply in the company's thread becomes a comment on their open
-case, or opens a case once the tenant's custom fields are answered, and the customer is
-told the case number. The company's own DMs are either our echoes (dropped) or staff
-typing in X's app (recorded on the case). A revoke marks the tenant's X connection broken.
+A customer's DM, X Chat message, mention or reply in the company's thread becomes a
+comment on their open case, or opens a case once the tenant's custom fields are answered,
+and the customer is told the case number. The company's own DMs and X Chat messages are
+either our echoes (dropped) or staff typing in X's app (recorded on the case). A revoke
+marks the tenant's X connection broken.
+
+X Chat messages arrive encrypted: they are verified and decrypted here (twittnow.xchat,
+failing closed), then go the way of DMs, in the customer's one DM conversation, found by
+their signed message id: one that cannot be verified or decrypted is recorded as failed
+in the conversation, with why.
 
 Every step can be retried: the queue redelivers an event until it is handled, and X
 delivers some twice. Each step leaves a mark in DynamoDB before or after its call to
@@ -21,8 +27,10 @@ from twittnow import (
     consumers,
     correlation_ids,
     customer_channel,
+    recovery,
     servicenow_instances,
     x_accounts,
+    xchat,
 )
 from twittnow.clients.servicenow import (
     Case,
@@ -31,7 +39,10 @@ from twittnow.clients.servicenow import (
     ServiceNowNotFound,
 )
 from twittnow.clients.x import (
+    DEFAULT_MAX_MEDIA_BYTES,
+    AccountCredentials,
     XConnectionBroken,
+    XError,
     XMediaRefused,
     XNotFound,
     XReplyNotAllowed,
@@ -40,10 +51,12 @@ from twittnow.clients.x import (
 from twittnow.instance_urls import InvalidInstanceUrl
 from twittnow.models import (
     Channel,
+    ChatMedia,
     Conversation,
     ConversationMessage,
     ConversationStatus,
     Customer,
+    MessageChannel,
     MessageDirection,
     MessageStatus,
     ServiceNowDetails,
@@ -54,11 +67,13 @@ from twittnow.ports import Ports, ServiceNowApi
 from twittnow.retries import TENANT_ACTION_WAIT_SECONDS, RetryLater
 from twittnow.x_events import (
     AccountRevoked,
+    ChatMessage,
     DirectMessageReceived,
     DirectMessageSent,
     Mention,
     XEvent,
 )
+from twittnow.xchat import ChatAttachment, ChatUndecryptable, DecryptedChatMessage
 
 # A case read from ServiceNow (or written to) more recently than this is taken as still
 # open; the update set's events say at once when an agent resolves or closes one.
@@ -81,11 +96,18 @@ def handle(ports: Ports, event: XEvent) -> None:
             connection = _connection_of(ports, event)
             if connection is not None:
                 CustomerMessage.received(ports, connection, event).run()
+        case ChatMessage():
+            connection = _connection_of(ports, event)
+            if connection is not None:
+                _chat_message(ports, connection, event)
 
 
 def record_failure(ports: Ports, event: XEvent, reason: str) -> None:
     """The event's last attempt failed: its message shows why, in the conversation. Its
     status stays the mark of the last step done, so that a redrive resumes from there."""
+    if isinstance(event, ChatMessage):
+        _record_chat_failure(ports, event, reason)
+        return
     if not isinstance(event, DirectMessageReceived | Mention):
         return
     connection = ports.credentials.x_by_account(event.account_id)
@@ -119,34 +141,42 @@ def _account_revoked(ports: Ports, event: AccountRevoked) -> None:
 def _sent_by_account(ports: Ports, event: DirectMessageSent) -> None:
     """Our own DM coming back (dropped), or one the company's staff typed in X's app,
     which goes on the customer's open case as the company's comment."""
-    echoes = ports.echoes
-    if echoes.is_ours(event.account_id, event.event_id):
-        return
     # Only a DM sent through an app can be our echo: one typed in X's own app (no app id)
     # is staff's, even while the service is sending the customer a DM.
-    if event.sent_by_app_id is not None:
-        sending_since = echoes.sending_since(event.account_id, event.recipient_id)
-        if sending_since is not None and clock.now() - sending_since < ECHO_RACE_WINDOW:
-            raise RetryLater(
-                "The service is sending this customer a DM; checking for its echo.",
-                ECHO_RECHECK_SECONDS,
-            )
+    if _is_our_echo(ports, event, event.event_id, maybe_ours=event.sent_by_app_id is not None):
+        return
     connection = _connection_of(ports, event)
     if connection is None:
         return
-    conversation = ports.conversations.get(
-        Conversation.id_for(
-            connection.user_id, connection.x_user_id, event.recipient_id, Channel.DM
-        )
-    )
+    conversation = ports.conversations.get(_dm_conversation_id(connection, event.recipient_id))
     if conversation is None:
         return  # staff wrote to someone who never wrote to the account: not a support thread
     StaffMessage(ports, connection, event, conversation).run()
 
 
+def _is_our_echo(
+    ports: Ports, event: DirectMessageSent | ChatMessage, x_id: str, maybe_ours: bool
+) -> bool:
+    """Whether the account's message `x_id` is one the service sent. One that may be ours,
+    arriving while the service is sending the customer a message whose id it has not
+    recorded yet, is checked again shortly (RetryLater)."""
+    echoes = ports.echoes
+    if echoes.is_ours(event.account_id, x_id):
+        return True
+    customer_id = event.recipient_id if isinstance(event, DirectMessageSent) else event.customer_id
+    if maybe_ours:
+        sending_since = echoes.sending_since(event.account_id, customer_id)
+        if sending_since is not None and clock.now() - sending_since < ECHO_RACE_WINDOW:
+            raise RetryLater(
+                "The service is sending this customer a message; checking for its echo.",
+                ECHO_RECHECK_SECONDS,
+            )
+    return False
+
+
 def _connection_of(
     ports: Ports,
-    event: DirectMessageReceived | DirectMessageSent | Mention,
+    event: DirectMessageReceived | DirectMessageSent | Mention | ChatMessage,
 ) -> XConnection | None:
     """The connection the event belongs to: the one that held the account when the webhook
     accepted the event. None when no tenant holds the account now, and for an event the
@@ -168,12 +198,221 @@ def _connection_of(
     return connection
 
 
+# ---------------------------------------------------------------- X Chat
+
+
+def _chat_message(ports: Ports, connection: XConnection, event: ChatMessage) -> None:
+    """An X Chat message, verified and decrypted (failing closed), then handled as a DM of
+    the customer's conversation, once by its signed message id whatever copy of it comes
+    (X's retries and replays, the reconciliation's): xchat/real-time-events.mdx has
+    deliveries deduplicated on event_uuid and messages on the signed message_id. One that
+    cannot be verified or decrypted is recorded as failed, with why: nothing a customer
+    sends goes unseen."""
+    credentials = x_accounts.credentials_of(ports, connection)
+    try:
+        chat = _open(ports, connection, credentials, event)
+    except ChatUndecryptable as error:
+        _unreadable(ports, connection, credentials, event, error.reason)
+        return
+    if chat is None:
+        return  # not a message (a reaction, say): nothing for a case
+    if event.direction == "sent":
+        _sent_in_chat(ports, connection, event, chat)
+    else:
+        CustomerMessage.received_in_chat(ports, connection, credentials, event, chat).run()
+
+
+def _open(
+    ports: Ports, connection: XConnection, credentials: AccountCredentials, event: ChatMessage
+) -> DecryptedChatMessage | None:
+    return xchat.open_message(
+        ports,
+        connection,
+        credentials,
+        chat_conversation_id=event.chat_conversation_id,
+        sender_id=event.sender_id,
+        encoded_event=event.encoded_event,
+        key_version=event.key_version,
+        key_change_event=event.key_change_event,
+    )
+
+
+def _chat_media(event: ChatMessage, chat: DecryptedChatMessage) -> list[ChatMedia]:
+    return [
+        ChatMedia(
+            chat_conversation_id=event.chat_conversation_id,
+            media_hash_key=attachment.media_hash_key,
+            file_name=attachment.file_name,
+            content_type=attachment.content_type,
+            size=attachment.size,
+            key_version=chat.key_version,
+        )
+        for attachment in chat.attachments
+    ]
+
+
+def _chat_customer(
+    ports: Ports, connection: XConnection, credentials: AccountCredentials, customer_id: str
+) -> tuple[str, str]:
+    """The customer's (screen name, name). An X Chat event names neither: they are what
+    the tenant's customer record (or a conversation) has, else what X answers
+    (GET /2/users/{id}), asked once (a user read costs the tenant) and kept in a customer
+    record for the next messages."""
+    tenant_id = connection.user_id
+    customer = ports.customers.get(tenant_id, customer_id)
+    if customer is not None:
+        return customer.screen_name, customer.name
+    now = clock.now()
+    for channel in Channel:
+        conversation = ports.conversations.get(
+            Conversation.id_for(tenant_id, connection.x_user_id, customer_id, channel)
+        )
+        if conversation is not None:
+            screen_name, name = conversation.customer_screen_name, conversation.customer_name
+            seen_at = conversation.last_message_at
+            break
+    else:
+        user = ports.x().get_user(credentials, customer_id)
+        screen_name, name, seen_at = user.username, user.name, now
+    ports.customers.put(
+        Customer(
+            tenant_id=tenant_id,
+            x_user_id=customer_id,
+            screen_name=screen_name,
+            name=name,
+            screen_name_seen_at=seen_at,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return screen_name, name
+
+
+def _sent_in_chat(
+    ports: Ports, connection: XConnection, event: ChatMessage, chat: DecryptedChatMessage
+) -> None:
+    """The account's X Chat message: our own reply coming back (dropped), or one the
+    company's staff typed in X's app, which goes on the customer's open case. X Chat says
+    nothing of the sender's app, but the service records each message id it sends before
+    X has it (customer_channel), so an id it has not recorded is staff's, at once."""
+    if _is_our_echo(ports, event, chat.message_id, maybe_ours=False):
+        return
+    conversation = ports.conversations.get(_dm_conversation_id(connection, event.customer_id))
+    if conversation is None:
+        return  # staff wrote to someone who never wrote to the account: not a support thread
+    as_dm = DirectMessageSent(
+        event_id=chat.message_id,
+        account_id=event.account_id,
+        recipient_id=event.customer_id,
+        text=chat.text,
+        sent_at=chat.sent_at,
+        received_at=event.received_at,
+    )
+    StaffMessage(
+        ports,
+        connection,
+        as_dm,
+        conversation,
+        channel=MessageChannel.X_CHAT,
+        chat_media=_chat_media(event, chat),
+    ).run()
+
+
+def _unreadable(
+    ports: Ports,
+    connection: XConnection,
+    credentials: AccountCredentials,
+    event: ChatMessage,
+    reason: str,
+) -> None:
+    """An X Chat message that cannot be verified or decrypted: a failed message of the
+    conversation, with why (the account's own only in a conversation there is). Named by
+    X's unsigned copy of its id, when the delivery has one, so that every copy of it is
+    one record; apart from the message's own key, so that a copy that can be read later
+    still goes to the case."""
+    count("ChatMessagesUnreadable")
+    logger.warning("X Chat message not verified or decrypted", extra={"reason": reason})
+    now = clock.now()
+    received = event.direction == "received"
+    sent_at = event.created_at or event.received_at or now
+    conversation_id = _dm_conversation_id(connection, event.customer_id)
+    if received:
+        screen_name, name = _chat_customer(ports, connection, credentials, event.customer_id)
+        conversation: Conversation | None = ports.conversations.get_or_create(
+            Conversation(
+                id=conversation_id,
+                tenant_id=connection.user_id,
+                account_id=connection.x_user_id,
+                customer_id=event.customer_id,
+                customer_screen_name=screen_name,
+                customer_name=name,
+                channel=Channel.DM,
+                created_at=now,
+                last_message_at=sent_at,
+            )
+        )
+    else:
+        conversation = ports.conversations.get(conversation_id)
+    if conversation is None:
+        return
+    x_id = event.message_id or event.event_id
+    ports.messages.add(
+        ConversationMessage(
+            conversation_id=conversation.id,
+            key=f"{clock.sortable(sent_at)}#{x_id}#unreadable",
+            direction=MessageDirection.INBOUND if received else MessageDirection.OUTBOUND,
+            author=CUSTOMER if received else STAFF,
+            text="",
+            event_id=f"unreadable:{x_id}",
+            status=MessageStatus.FAILED,
+            status_detail=reason,
+            handled=True,
+            channel=MessageChannel.X_CHAT,
+            sent_at=sent_at,
+            updated_at=now,
+        )
+    )
+
+
+def _record_chat_failure(ports: Ports, event: ChatMessage, reason: str) -> None:
+    """The last attempt at an X Chat message failed: its message, found by the id its
+    decryption gives, shows why. One that cannot be decrypted even now (X down all
+    along) stays in the dead-letter queue, which is alarmed, and is logged."""
+    connection = ports.credentials.x_by_account(event.account_id)
+    if connection is None:
+        return
+    conversation = ports.conversations.get(_dm_conversation_id(connection, event.customer_id))
+    if conversation is None:
+        return
+    try:
+        credentials = x_accounts.credentials_of(ports, connection)
+        chat = _open(ports, connection, credentials, event)
+    except (ChatUndecryptable, XError) as error:
+        why = error.reason if isinstance(error, ChatUndecryptable) else error.message
+        logger.error(
+            "X Chat message failed, and cannot be read to record why on it",
+            extra={"reason": why},
+        )
+        return
+    if chat is None:
+        return
+    key = f"{clock.sortable(chat.sent_at)}#{chat.message_id}"
+    message = ports.messages.get(conversation.id, key)
+    if message is not None:
+        ports.messages.update(message, failure=reason, updated_at=clock.now())
+
+
 # ---------------------------------------------------------------- keys
 
 
 def _conversation_id(connection: XConnection, event: DirectMessageReceived | Mention) -> str:
     channel = Channel.MENTION if isinstance(event, Mention) else Channel.DM
     return Conversation.id_for(connection.user_id, connection.x_user_id, event.customer_id, channel)
+
+
+def _dm_conversation_id(connection: XConnection, customer_id: str) -> str:
+    """The customer's conversation of legacy DMs and X Chat messages alike."""
+    return Conversation.id_for(connection.user_id, connection.x_user_id, customer_id, Channel.DM)
 
 
 def _message_key(
@@ -314,7 +553,7 @@ def _has_comment(client: ServiceNowApi, case_sys_id: str, text: str) -> bool:
 
 
 class CustomerMessage(_Conversational):
-    """A customer's DM or mention, on its way to their case."""
+    """A customer's DM, X Chat message or mention, on its way to their case."""
 
     def __init__(
         self,
@@ -333,12 +572,55 @@ class CustomerMessage(_Conversational):
         self._customer_record: Customer | None = None
 
     @classmethod
+    def received_in_chat(
+        cls,
+        ports: Ports,
+        connection: XConnection,
+        credentials: AccountCredentials,
+        event: ChatMessage,
+        chat: DecryptedChatMessage,
+    ) -> "CustomerMessage":
+        """A decrypted X Chat message, as a DM of the customer's conversation whose id is
+        the chat message's id (signed, the same in every copy X delivers)."""
+        screen_name, name = _chat_customer(ports, connection, credentials, event.customer_id)
+        as_dm = DirectMessageReceived(
+            event_id=chat.message_id,
+            account_id=event.account_id,
+            customer_id=event.customer_id,
+            customer_screen_name=screen_name,
+            customer_name=name,
+            text=chat.text,
+            sent_at=chat.sent_at,
+            received_at=event.received_at,
+        )
+        return cls.received(
+            ports,
+            connection,
+            as_dm,
+            chat_conversation_id=event.chat_conversation_id,
+            chat_media=_chat_media(event, chat),
+        )
+
+    @classmethod
     def received(
-        cls, ports: Ports, connection: XConnection, event: DirectMessageReceived | Mention
-    ):
-        """The event's conversation and message, recorded on first sight."""
+        cls,
+        ports: Ports,
+        connection: XConnection,
+        event: DirectMessageReceived | Mention,
+        *,
+        chat_conversation_id: str | None = None,
+        chat_media: list[ChatMedia] | None = None,
+    ) -> "CustomerMessage":
+        """The event's conversation and message, recorded on first sight. An X Chat
+        message names its chat conversation."""
         now = clock.now()
         channel = Channel.MENTION if isinstance(event, Mention) else Channel.DM
+        if isinstance(event, Mention):
+            message_channel = MessageChannel.POST
+        elif chat_conversation_id is not None:
+            message_channel = MessageChannel.X_CHAT
+        else:
+            message_channel = MessageChannel.DM
         conversation = ports.conversations.get_or_create(
             Conversation(
                 id=_conversation_id(connection, event),
@@ -352,7 +634,7 @@ class CustomerMessage(_Conversational):
                 last_message_at=event.sent_at,
             )
         )
-        message, _ = ports.messages.add(
+        message, new = ports.messages.add(
             ConversationMessage(
                 conversation_id=conversation.id,
                 key=_message_key(event),
@@ -360,15 +642,25 @@ class CustomerMessage(_Conversational):
                 author=CUSTOMER,
                 text=event.text,
                 media_urls=[media.url for media in event.media],
+                chat_media=chat_media or [],
                 event_id=event.event_id,
                 status=MessageStatus.RECEIVED,
+                channel=message_channel,
                 sent_at=event.sent_at,
                 updated_at=now,
             )
         )
+        if new:
+            recovery.count_if_replayed(event.received_at, event.sent_at)
         changes: dict[str, object] = {
             "last_message_at": max(event.sent_at, conversation.last_message_at)
         }
+        # Replies go the way the customer's latest message came (legacy DM or X Chat): an
+        # older one, delivered late, does not change it.
+        if channel == Channel.DM and event.sent_at >= conversation.last_message_at:
+            changes["latest_channel"] = message_channel
+        if chat_conversation_id is not None and conversation.chat_conversation_id is None:
+            changes["chat_conversation_id"] = chat_conversation_id
         # X lets the account reply only to a post that mentions it (the summoned-reply
         # rule): a reply typed without @account does not move where replies go, unless
         # the customer never mentioned it (then X decides, and says so if it refuses).
@@ -551,11 +843,16 @@ class CustomerMessage(_Conversational):
         return [message for message in found if message is not None]
 
     def _short_description(self) -> str:
-        where = "DM" if self.conversation.channel == Channel.DM else "mention"
+        if self.conversation.channel == Channel.MENTION:
+            where = "mention"
+        elif self.message.channel == MessageChannel.X_CHAT:
+            where = "Chat message"
+        else:
+            where = "DM"
         return f"X {where} from @{self.conversation.customer_screen_name}"
 
     def _description(self, waiting: list[ConversationMessage]) -> str:
-        texts = [_with_media_links(message.text, message.media_urls) for message in waiting]
+        texts = [_with_media_links(message.text, message) for message in waiting]
         answers = self._customer().answers
         fields = self.ports.custom_fields.of_tenant(self.connection.user_id)
         answered = [
@@ -579,7 +876,7 @@ class CustomerMessage(_Conversational):
     # ------------------------------------------------------------ comments and media
 
     def _comment_text(self) -> str:
-        return _with_media_links(self.message.text, self.message.media_urls)
+        return _with_media_links(self.message.text, self.message)
 
     def _attach_media(self) -> None:
         """Attaches the message's media to its case (those of the messages held for the
@@ -593,10 +890,19 @@ class CustomerMessage(_Conversational):
         """Attaches the message's media to the case where X lets us fetch them, once each;
         the links are in the comment or description either way. Answers the message."""
         pending = [url for url in message.media_urls if url not in message.media_attached]
-        if not pending:
+        pending_chat = [
+            media
+            for media in message.chat_media
+            if media.media_hash_key not in message.media_attached
+        ]
+        if not pending and not pending_chat:
             return message
         credentials = x_accounts.credentials_of(self.ports, self.connection)
         attached = list(message.media_attached)
+        for chat_media in pending_chat:
+            self._attach_chat_media(credentials, chat_media, case_sys_id)
+            attached.append(chat_media.media_hash_key)
+            message = self._save(message, media_attached=attached)
         for url in pending:
             try:
                 media = self.ports.x().download_media(credentials, url)
@@ -610,6 +916,45 @@ class CustomerMessage(_Conversational):
             attached.append(url)
             message = self._save(message, media_attached=attached)
         return message
+
+    def _attach_chat_media(
+        self, credentials: AccountCredentials, media: ChatMedia, case_sys_id: str
+    ) -> None:
+        """Downloads and decrypts an X Chat file and attaches it to the case, with the size
+        limit of DM media. One that cannot be had leaves a work note saying so: its
+        message is on the case all the same, naming the file."""
+        try:
+            downloaded = xchat.download_attachment(
+                self.ports,
+                self.connection,
+                credentials,
+                chat_conversation_id=media.chat_conversation_id,
+                attachment=ChatAttachment(
+                    media_hash_key=media.media_hash_key,
+                    file_name=media.file_name,
+                    content_type=media.content_type,
+                    size=media.size,
+                ),
+                key_version=media.key_version,
+                max_bytes=DEFAULT_MAX_MEDIA_BYTES,
+            )
+        except (XMediaRefused, XNotFound, XRequestRejected, XConnectionBroken) as error:
+            self._media_not_attached(media, case_sys_id, error.message)
+        except ChatUndecryptable as error:
+            self._media_not_attached(media, case_sys_id, error.reason)
+        else:
+            self.instance.client.attach_file(
+                case_sys_id, downloaded.file_name, downloaded.content_type, downloaded.data
+            )
+
+    def _media_not_attached(self, media: ChatMedia, case_sys_id: str, reason: str) -> None:
+        logger.warning("X Chat media not attached", extra={"reason": reason})
+        count("ChatMediaNotAttached")
+        self.instance.client.add_work_note(
+            case_sys_id,
+            f"Could not attach {media.file_name} from "
+            f"@{self.conversation.customer_screen_name}'s X Chat message: {reason}",
+        )
 
     # ------------------------------------------------------------ the customer and replies
 
@@ -635,6 +980,8 @@ class CustomerMessage(_Conversational):
         """The same X user under a new handle or name: their records show it (the social
         profile on the instance, their conversations, our customer record, last, so that
         a retry redoes the rest). The handle replies mention must be theirs now."""
+        if self.message.channel == MessageChannel.X_CHAT:
+            return  # an X Chat event names no handle: _chat_customer keeps the record
         customer, event = self._customer(), self.event
         seen_at = customer.screen_name_seen_at
         if seen_at is not None and event.sent_at <= seen_at:
@@ -704,6 +1051,7 @@ class CustomerMessage(_Conversational):
         X's summoned-reply rule is final, and noted on the case for the agent."""
         if message.status == MessageStatus.DELIVERED or message.handled:
             return
+        channel = customer_channel.channel_of(self.conversation, message)
         try:
             customer_channel.send(
                 self.ports,
@@ -711,7 +1059,14 @@ class CustomerMessage(_Conversational):
                 self.conversation,
                 message.text,
                 message.x_message_ids,
-                on_sent=lambda ids: self._save(message, x_message_ids=ids),
+                on_sent=lambda ids: self._save(
+                    message, x_message_ids=ids, channel=channel, pending_chat_part=None
+                ),
+                channel=channel,
+                # An X Chat part is kept sealed until its id is recorded: a retry sends it
+                # again as it was.
+                sealed=message.pending_chat_part,
+                on_sealed=lambda part: self._save(message, pending_chat_part=part, channel=channel),
             )
         except XReplyNotAllowed:
             note = customer_channel.not_allowed_note(self.connection, self.conversation)
@@ -731,8 +1086,9 @@ class CustomerMessage(_Conversational):
 
 
 class StaffMessage(_Conversational):
-    """A DM the company's staff sent from X's own app: recorded on the customer's open
-    case as the company's comment, so agents in ServiceNow see the whole exchange."""
+    """A DM or X Chat message the company's staff sent from X's own app: recorded on the
+    customer's open case as the company's comment, so agents in ServiceNow see the whole
+    exchange."""
 
     def __init__(
         self,
@@ -740,12 +1096,17 @@ class StaffMessage(_Conversational):
         connection: XConnection,
         event: DirectMessageSent,
         conversation: Conversation,
+        *,
+        channel: MessageChannel = MessageChannel.DM,
+        chat_media: list[ChatMedia] | None = None,
     ):
         self.ports = ports
         self.connection = connection
         self.event = event
         self.instance = _Instance(ports, connection.user_id)
         self.conversation = conversation
+        self.channel = channel
+        self.chat_media = chat_media or []
 
     def process(self) -> None:
         now = clock.now()
@@ -757,9 +1118,11 @@ class StaffMessage(_Conversational):
                 author=STAFF,
                 text=self.event.text,
                 media_urls=[media.url for media in self.event.media],
+                chat_media=self.chat_media,
                 event_id=self.event.event_id,
                 x_message_ids=[self.event.event_id],
                 status=MessageStatus.DELIVERED,
+                channel=self.channel,
                 sent_at=self.event.sent_at,
                 updated_at=now,
             )
@@ -770,8 +1133,7 @@ class StaffMessage(_Conversational):
             retrying = message.status == MessageStatus.COMMENTING
             message = self._save(message, status=MessageStatus.COMMENTING)
             text = _with_media_links(
-                f"Sent on X by @{self.connection.screen_name}: {self.event.text}",
-                message.media_urls,
+                f"Sent on X by @{self.connection.screen_name}: {self.event.text}", message
             )
             message = self._comment(message, text, retrying) or message
         self._save(message, handled=True, failure="")
@@ -780,8 +1142,12 @@ class StaffMessage(_Conversational):
 # ---------------------------------------------------------------- text
 
 
-def _with_media_links(text: str, media_urls: list[str]) -> str:
-    if not media_urls:
+def _with_media_links(text: str, message: ConversationMessage) -> str:
+    """`text` with a line per attachment of the message: a DM's or post's link, an X Chat
+    file's name (its link would not open: it is encrypted)."""
+    lines = [f"Attachment: {url}" for url in message.media_urls]
+    lines += [f"Attachment (X Chat): {media.file_name}" for media in message.chat_media]
+    if not lines:
         return text
-    links = "\n".join(f"Attachment: {url}" for url in media_urls)
+    links = "\n".join(lines)
     return f"{text}\n{links}" if text else links

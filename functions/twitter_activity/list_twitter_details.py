@@ -1,4 +1,5 @@
-"""GET /twitter-details/ (admin): every connected X account, paginated."""
+"""GET /twitter-details/: the connected X accounts, paginated: every one for an admin, its own
+for a tenant."""
 
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from twittnow.api import (
     Access,
     Page,
     create_app,
+    current_caller,
     lambda_entry,
     paginate,
 )
@@ -25,8 +27,9 @@ def list_twitter_details(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page[XConnectionView]:
-    accounts = [XConnectionView.of(connection) for connection in twitter_details.list_all(ports())]
+    connections = twitter_details.list_for(ports(), current_caller(app))
+    accounts = [XConnectionView.of(connection) for connection in connections]
     return paginate(accounts, app.current_event, page, page_size)
 
 
-lambda_handler = lambda_entry(app, Access.ADMIN)
+lambda_handler = lambda_entry(app, Access.LOGIN)

@@ -2,12 +2,14 @@
 account is not connected yet: the page names the company it is about to be connected to,
 and shows the one-time code with which that company confirms (JSON with ?format=json).
 
-The console will make this seamless: it will pass GET /get-auth-url where to come back
-(`return_to`, one of its own URLs), and this page will send the browser there with the
-code in the URL's fragment, for the console to confirm with the tenant's session."""
+The page also links back to the console with the code in the URL's fragment (which no
+server and no referrer gets): the tenant that connects from the console, in the same tab,
+confirms there with one click, with its session. The console shows the same warning and
+confirms only when asked, so the link gives a phishing company nothing either."""
 
 import html
 from typing import Annotated
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -23,6 +25,7 @@ from twittnow.wiring import ports
 app = create_app()
 # The answer shows a one-time code: no cache keeps it, no referrer carries the URL on.
 NOT_KEPT = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+CONSOLE_PATH = "/console/"
 
 
 def _page_or_json(when: str, model: type[BaseModel]) -> OpenAPIResponse:
@@ -102,15 +105,24 @@ def twitter_callback(
     )
     if format == "json":
         return Response(200, "application/json", view.model_dump_json(), headers=NOT_KEPT)
-    return _confirmation_page(view)
+    return _confirmation_page(view, public_url(app.current_event, CONSOLE_PATH))
 
 
-def _confirmation_page(view: PendingXConnectionView) -> Response:
+def _confirmation_page(view: PendingXConnectionView, console_url: str) -> Response:
     company = html.escape(view.company_name)
+    fragment = urlencode(
+        {
+            "confirmation": view.confirmation,
+            "screen_name": view.screen_name,
+            "company": view.company_name,
+        }
+    )
     return _page(
         200,
         "Confirm the X connection",
         f"<p><strong>{html.escape(view.message)}</strong></p>"
+        f"<p><a href='{html.escape(f'{console_url}#/connect-x?{fragment}')}'>"
+        f"Finish in the Twittnow console</a> (as {company}'s user).</p>"
         f"<p>To finish, {company} confirms within 15 minutes (until {view.expires_at:%H:%M} UTC) "
         "with this one-time code:</p>"
         f"<p><code style='font-size:1.2em'>{html.escape(view.confirmation)}</code></p>"

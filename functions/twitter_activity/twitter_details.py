@@ -7,8 +7,13 @@ from twittnow.models import XConnection
 from twittnow.ports import Ports
 
 
-def list_all(ports: Ports) -> list[XConnection]:
-    return ports.credentials.all_x()
+def list_for(ports: Ports, caller: Caller) -> list[XConnection]:
+    """Every connection for an admin; a tenant's own (none or one) for the tenant, so that
+    it can find its connection's id, as it finds its ServiceNow details."""
+    if caller.is_admin:
+        return ports.credentials.all_x()
+    own = ports.credentials.x_of(caller.user.id)
+    return [own] if own is not None else []
 
 
 def get(ports: Ports, caller: Caller, connection_id: str) -> XConnection:

@@ -13,7 +13,15 @@ X's side, as in xdevplatform/docs (twittnow.clients.x lists the pages):
     POST /2/tweets                                  a post or a reply, as a connected account;
         a reply only to a post whose author summoned the account (mentioned it)
     GET /2/users/me                                 the connected account
+    GET /2/users/{id}                               a user: id, username, name
+    POST, GET /2/users/{id}/public_keys             X Chat: see sandboxes.x.xchat
+    POST /2/chat/conversations/{id}/keys            (keys, conversation keys, encrypted
+    POST /2/chat/conversations/{id}/messages         messages, the events history,
+    GET /2/chat/conversations/{id}/events            encrypted media; chat.received and
+    GET /2/chat/media/{id}/{media_hash_key}          chat.sent deliveries)
     POST, GET /2/webhooks; PUT, DELETE /2/webhooks/{id}       with X's CRC check
+    POST /2/webhooks/replay                         {webhook_id, from_date, to_date}: X
+        re-delivers what it delivered or attempted: see sandboxes.x.webhooks
     POST, GET /2/account_activity/webhooks/{id}/subscriptions/all, GET .../all/list,
     DELETE .../subscriptions/{user_id}/all          Account Activity API v2
     POST, GET /2/activity/subscriptions, DELETE .../{id}      X Activity API
@@ -32,7 +40,9 @@ The sandbox's own side, JSON under /sandbox:
                                                     grants, scopes and refreshes),
                                                     webhooks, subscriptions, and the
                                                     calls X's API received, by route
-                                                    handler ("requests")
+                                                    handler ("requests"), the deliveries
+                                                    dropped or down ("delivery_faults"),
+                                                    replay jobs, and X Chat ("chat")
     POST /sandbox/customers/{screen_name}/dm        {"to", "text", "media"?, "shape"?}
     POST /sandbox/customers/{screen_name}/mention   {"to", "text", "media"?, "in_reply_to"?,
                                                      "shape"?}
@@ -45,6 +55,18 @@ The sandbox's own side, JSON under /sandbox:
                                                     new screen name and keeps their id; the
                                                     next user to take the old one is another
                                                     user, with another id
+    POST /sandbox/customers/{screen_name}/chat      {"to", "text", "media"?}: the customer
+                                                    writes to the company account in an
+                                                    encrypted X Chat (see below)
+    GET  /sandbox/customers/{screen_name}/chat      what the customer received in X Chat,
+                                                    decrypted and verified with the
+                                                    senders' registered signing keys:
+                                                    {"messages": [{conversation_id,
+                                                    sequence_id, message_id, sender, text,
+                                                    verified, key_version, created_at,
+                                                    attachments}], "errors": [...]}
+    POST /sandbox/customers/{screen_name}/chat/rotate-key  {"to"}: the customer makes the
+                                                    conversation's next key
     POST /sandbox/accounts/{screen_name}/dm         {"to", "text", "media"?, "shape"?}: the
                                                     company's staff DMs a customer in X's app
     POST /sandbox/accounts/{screen_name}/revoke     the account revokes the app: its
@@ -53,6 +75,14 @@ The sandbox's own side, JSON under /sandbox:
     GET  /sandbox/sent                              what the service sent: DMs and posts
     GET  /sandbox/deliveries                        what the sandbox delivered to webhooks
     POST /sandbox/deliveries/{id}/redeliver         X's retry: the same signed body again
+    POST /sandbox/deliveries/drop                   {"event_type", "times"?}: X never
+                                                    delivers the next `times` (1; 0: stop
+                                                    dropping) deliveries of the event type
+                                                    (a delivery's "event": chat.received,
+                                                    dm.received, direct_message_events...)
+    POST /sandbox/webhooks/{id}/down                {"seconds"}: the webhook is down from
+                                                    now for `seconds` (0: up again): X's
+                                                    deliveries fail, and X marks it invalid
     GET, POST, DELETE /sandbox/faults               {"endpoint", "status", "times", "reset_in"}
     GET, PUT /sandbox/settings                      {"echo": true | false,
                                                      "deliver_twice": true | false}
@@ -79,6 +109,19 @@ no source_app_id, is delivered to the account as dm.sent (AAA: a message_create 
 account) whatever "echo" says, and is not in /sandbox/sent, which lists what the service
 sent. With "deliver_twice" on (off by default), every delivery is made twice, with the same
 body and signature, as X's retries do.
+
+A customer's X Chat message (/sandbox/customers/{screen_name}/chat) is encrypted and signed
+with the customer's own Chat XDK keys, which the sandbox makes and registers on first use;
+the company account must have registered its keys (the service does, when it connects).
+The first message makes the conversation key (and a new one when either side registered
+newer keys since). The message is stored as X stores it and delivered, signed, to the
+account's chat.received subscriptions (with conversation_key_change_event when its key
+version is new), and to the customer's chat.sent. "media" as for a DM: the file is
+encrypted with the conversation key and served, encrypted, at /2/chat/media/...; the
+message carries its attachment. The company's staff typing in X's own app in X Chat
+cannot be played: that takes the account's private keys, which only the service holds.
+GET /sandbox shows the X Chat state ("chat"): conversations and their key versions, and
+each user's registered key versions; never a private or conversation key.
 """
 
 import base64
@@ -142,10 +185,22 @@ from sandboxes.x.web import (
     with_query,
 )
 from sandboxes.x.webhooks import SHAPES, Delivery, Webhooks
+from sandboxes.x.xchat import CHAT_READ, MEDIA_READ, XChat
+from sandboxes.x.xchat_customers import ChatCustomers
 
 logger = logging.getLogger(__name__)
 
-FAULT_ENDPOINTS = ("*", "oauth", "dm", "tweet", "users", "webhooks", "subscriptions", "media")
+FAULT_ENDPOINTS = (
+    "*",
+    "oauth",
+    "dm",
+    "tweet",
+    "users",
+    "webhooks",
+    "subscriptions",
+    "media",
+    "chat",
+)
 DEFAULT_RESET_IN = 15 * 60  # X's rate-limit windows are 15 minutes
 TIMESTAMP_TOLERANCE_SECONDS = 15 * 60
 MENTION = re.compile(r"(?<!\w)@(\w{1,15})\b", re.ASCII)
@@ -274,6 +329,16 @@ class XSandbox(LoopbackSandbox):
         self._sent: list[dict] = []
         self._faults: list[_Fault] = []
         self._requests: Counter[str] = Counter()  # X API calls received, by route handler
+        self._chat = XChat(
+            self._lock,
+            self._ids,
+            self._webhooks,
+            account_with_id=self._account_with_id,
+            deliver=lambda deliveries: self._deliver(deliveries, later=True),
+            echo=lambda: self.echo,
+            record_sent=self._sent.append,
+        )
+        self._chat_customers = ChatCustomers(self._chat, self._lock, self._deliver)
         self._routes = self._route_table()
 
     # ------------------------------------------------------------ lifecycle
@@ -311,7 +376,11 @@ class XSandbox(LoopbackSandbox):
         webhook = r"/2/webhooks/(?P<webhook_id>\d+)"
         aaa = r"/2/account_activity/webhooks/(?P<webhook_id>\d+)/subscriptions"
         xaa = "/2/activity/subscriptions"
-        oauth2 = self._oauth2
+        public_keys = r"/2/users/(?P<user_id>\d+)/public_keys"
+        conversation = r"/2/chat/conversations/(?P<conversation_id>[^/]+)"
+        media = r"/2/chat/media/(?P<conversation_id>[^/]+)/(?P<media_hash_key>[A-Za-z0-9]{1,50})"
+        customer_chat = "/sandbox/customers/(?P<screen_name>[^/]+)/chat"
+        chat, oauth2 = self._chat, self._oauth2
         # fmt: off
         routes = [
             ("POST", "/oauth/request_token", self._request_token, None, "oauth"),
@@ -323,6 +392,14 @@ class XSandbox(LoopbackSandbox):
             ("POST", dm, self._send_dm, USER, "dm", DM_WRITE),
             ("POST", "/2/tweets", self._create_post, USER, "tweet", TWEET_WRITE),
             ("GET", "/2/users/me", self._me, USER, "users", USERS_READ),
+            ("GET", r"/2/users/(?P<user_id>\d+)", self._user, APP_OR_USER, "users", USERS_READ),
+            ("POST", public_keys, chat.register_public_key, USER, "chat", DM_WRITE),
+            ("GET", public_keys, chat.public_keys, USER, "chat", CHAT_READ),
+            ("POST", conversation + "/keys", chat.add_conversation_keys, USER, "chat", DM_WRITE),
+            ("POST", conversation + "/messages", chat.send_message, USER, "chat", DM_WRITE),
+            ("GET", conversation + "/events", chat.conversation_events, USER, "chat", CHAT_READ),
+            ("GET", media, chat.download_media, USER, "chat", MEDIA_READ),
+            ("POST", "/2/webhooks/replay", hooks.replay, APP, "webhooks"),
             ("POST", "/2/webhooks", hooks.register_webhook, APP, "webhooks"),
             ("GET", "/2/webhooks", hooks.list_webhooks, APP, "webhooks"),
             ("PUT", webhook, hooks.validate_webhook, APP, "webhooks"),
@@ -349,6 +426,9 @@ class XSandbox(LoopbackSandbox):
              None, None),
             ("POST", "/sandbox/customers/(?P<screen_name>[^/]+)/rename", self._rename, None,
              None),
+            ("POST", customer_chat, self._customer_chat, None, None),
+            ("GET", customer_chat, self._customer_chat_received, None, None),
+            ("POST", customer_chat + "/rotate-key", self._customer_rotates_key, None, None),
             ("POST", "/sandbox/accounts/(?P<screen_name>[^/]+)/dm", self._typed_dm, None, None),
             ("POST", "/sandbox/accounts/(?P<screen_name>[^/]+)/revoke", self._revoke, None, None),
             ("POST", "/sandbox/accounts/(?P<screen_name>[^/]+)/expire-tokens",
@@ -357,6 +437,8 @@ class XSandbox(LoopbackSandbox):
             ("GET", "/sandbox/deliveries", self._list_deliveries, None, None),
             ("POST", r"/sandbox/deliveries/(?P<delivery_id>\d+)/redeliver", self._redeliver, None,
              None),
+            ("POST", "/sandbox/deliveries/drop", self._drop_deliveries, None, None),
+            ("POST", r"/sandbox/webhooks/(?P<webhook_id>\d+)/down", self._take_down, None, None),
             ("GET", "/sandbox/faults", self._list_faults, None, None),
             ("POST", "/sandbox/faults", self._add_fault, None, None),
             ("DELETE", "/sandbox/faults", self._clear_faults, None, None),
@@ -651,6 +733,25 @@ class XSandbox(LoopbackSandbox):
         user = {name: value for name, value in account.v2().items() if name in fields}
         return json_response(200, {"data": user})
 
+    def _user(self, call: Call, caller: Account | None) -> Response:
+        """A user by id, as _me answers; X's 200 with a not-found error for an unknown
+        id (x-api/fundamentals/response-codes-and-errors.mdx, partial errors)."""
+        user_id = call.params["user_id"]
+        with self._lock:
+            account = self._account_with_id(user_id)
+        if account is None:
+            error = {
+                "value": user_id,
+                "detail": f"Could not find user with id: [{user_id}].",
+                "title": "Not Found Error",
+                "resource_type": "user",
+                "parameter": "id",
+                "resource_id": user_id,
+                "type": NOT_FOUND,
+            }
+            return json_response(200, {"errors": [error]})
+        return self._me(call, account)
+
     # ------------------------------------------------------------ acting as X's users
 
     def _typed_dm(self, call: Call, caller: None) -> Response:
@@ -770,6 +871,34 @@ class XSandbox(LoopbackSandbox):
             customer = self._account(call.params["screen_name"].removeprefix("@"))
             to_account = to or self._account(body["to"].removeprefix("@"))
         return _UserAction(customer, to_account, text, shape, attachments)
+
+    def _customer_chat(self, call: Call, caller: None) -> Response:
+        action = self._user_action(call, call.json(sandbox=True), most_media=MAX_DM_MEDIA)
+        return self._chat_customers.writes(
+            action.sender, action.to, action.text, action.attachments
+        )
+
+    def _customer_chat_received(self, call: Call, caller: None) -> Response:
+        screen_name = call.params["screen_name"].removeprefix("@")
+        with self._lock:
+            account = self._accounts.get(screen_name.lower())
+            names = {held.id: held.screen_name for held in self._accounts.values()}
+        if account is None:
+            return sandbox_error(404, f"No user is @{screen_name}.")
+        return self._chat_customers.received(account, names)
+
+    def _customer_rotates_key(self, call: Call, caller: None) -> Response:
+        screen_name, to = call.params["screen_name"], call.json(sandbox=True).get("to")
+        if not (
+            isinstance(to, str)
+            and SCREEN_NAME.fullmatch(to.removeprefix("@"))
+            and SCREEN_NAME.fullmatch(screen_name.removeprefix("@"))
+        ):
+            return sandbox_error(400, "to must be a screen name: 1 to 15 letters, digits or _.")
+        with self._lock:
+            customer = self._account(screen_name.removeprefix("@"))
+            to_account = self._account(to.removeprefix("@"))
+        return self._chat_customers.rotates(customer, to_account)
 
     def _rename(self, call: Call, caller: None) -> Response:
         """The customer of the path changes their screen name, as X lets a user do."""
@@ -913,6 +1042,9 @@ class XSandbox(LoopbackSandbox):
             "requests": requests,
             "settings": self._settings_view(),
             "faults": self._fault_summaries(),
+            "delivery_faults": {"drops": hooks["drops"], "down_webhook_ids": hooks["down"]},
+            "replay_jobs": hooks["replay_jobs"],
+            "chat": self._chat.overview(names),
         }
         return json_response(200, overview)
 
@@ -928,6 +1060,24 @@ class XSandbox(LoopbackSandbox):
         if delivery is None:
             return sandbox_error(404, "No such delivery.")
         return json_response(200, delivery.summary())
+
+    def _drop_deliveries(self, call: Call, caller: None) -> Response:
+        body = call.json(sandbox=True)
+        event_type, times = body.get("event_type"), body.get("times", 1)
+        if not (isinstance(event_type, str) and event_type and _whole(times) and times >= 0):
+            return sandbox_error(400, "event_type is required, and times must be at least 0.")
+        return json_response(200, {"drops": self._webhooks.drop(event_type, times)})
+
+    def _take_down(self, call: Call, caller: None) -> Response:
+        seconds = call.json(sandbox=True).get("seconds")
+        if not (
+            isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0
+        ):
+            return sandbox_error(400, "seconds must be a number, at least 0.")
+        webhook = self._webhooks.take_down(call.params["webhook_id"], seconds)
+        if webhook is None:
+            return sandbox_error(404, "No such webhook.")
+        return json_response(200, {"webhook": webhook.v2(), "down_for_seconds": seconds})
 
     # ------------------------------------------------------------ faults and settings
 

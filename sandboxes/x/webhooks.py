@@ -3,17 +3,39 @@ the Account Activity API v2 (AAA) and of the X Activity API (XAA), and signed de
 
 The handlers take the call and its caller: the connected account a user-context call is
 signed as, or None for the app's bearer token. The server has checked either already.
+
+Deliveries can go missing, as the sandbox's controls ask (issue 16 item 8): the next N of an
+event type are dropped (X never delivered them: they are recorded, never posted, and a
+replay leaves them out, since X replays what it delivered or attempted), and a webhook can
+be "down" for a window: each delivery in it is attempted and fails, and X's CRC re-check
+of the webhook then fails too, which marks it invalid (valid false in GET /2/webhooks; X
+waits longer before that on transient errors, x-api/webhooks/introduction.mdx, which the
+sandbox compresses to none). An invalid webhook gets no deliveries after the window, as
+on X ("stop receiving events until it passes again", x-api/webhooks/quickstart.mdx),
+until PUT /2/webhooks/{id} or a replay's CRC check passes.
+
+POST /2/webhooks/replay re-delivers to the webhook what was delivered or attempted in a
+window of the last 24 hours (x-api/webhooks/create-replay-job-for-webhook.mdx: openapi.json
+gives the body and the answer; the failure reasons are those the Account Activity replay
+documented, x-api/account-activity/quickstart.mdx): the same bodies and signatures, in the
+background, once per event. X's docs are silent on a v2 job's completion event: the
+sandbox sends none, and shows each job's state in GET /sandbox. Nor does the sandbox keep
+the Account Activity replay's "31 minutes before now" bound, which would make tests wait.
 """
 
 import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
+import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
@@ -51,6 +73,9 @@ SHAPES = (ACCOUNT_ACTIVITY, ACTIVITY)
 WEBHOOK_TIMEOUT_SECONDS = 10  # what X gives a webhook to answer
 # XAA events that only the account's own authorization may subscribe to.
 PRIVATE_EVENT_PREFIXES = ("dm.", "chat.", "post.mention.", "post.reply.", "like.", "block.")
+REPLAY_DATE = re.compile(r"[0-9]{12}")  # yyyymmddhhmm, UTC
+REPLAY_HOURS = 24  # how far back X keeps deliveries for a replay
+DOWN = "The webhook was down (a sandbox control): X's POST failed."
 
 
 @dataclass
@@ -84,6 +109,8 @@ class Delivery:
     time: datetime
     status: int | None = None
     error: str | None = None
+    dropped: bool = False  # X never delivered it: not posted, not replayed
+    replay_job_id: str | None = None  # set on a replay's copy
 
     def summary(self) -> dict:
         return {
@@ -96,7 +123,31 @@ class Delivery:
             "for_user_id": self.for_user_id,
             "status": self.status,
             "error": self.error,
+            "dropped": self.dropped,
+            "replay_job_id": self.replay_job_id,
             "body": json.loads(self.body),
+        }
+
+
+@dataclass
+class ReplayJob:
+    id: str
+    webhook_id: str
+    start: datetime  # from_date
+    end: datetime  # the end of to_date's minute (exclusive)
+    created_at: datetime
+    deliveries: int
+    state: str = "InProgress"  # then Complete, or Incomplete if a delivery failed
+
+    def view(self) -> dict:
+        return {
+            "job_id": self.id,
+            "webhook_id": self.webhook_id,
+            "from": iso(self.start),
+            "to": iso(self.end),
+            "created_at": iso(self.created_at),
+            "deliveries": self.deliveries,
+            "state": self.state,
         }
 
 
@@ -115,6 +166,9 @@ class Webhooks:
         self._account_activity: set[tuple[str, str]] = set()  # (webhook id, user id)
         self._activity: dict[str, ActivitySubscription] = {}
         self._deliveries: dict[str, Delivery] = {}
+        self._drops: Counter[str] = Counter()  # by event type: deliveries still to drop
+        self._down_until: dict[str, float] = {}  # by webhook id: the window's end (monotonic)
+        self._replay_jobs: dict[str, ReplayJob] = {}
         self._background: ThreadPoolExecutor | None = None
         self._pending: set[Future] = set()
 
@@ -151,7 +205,7 @@ class Webhooks:
     def validate_webhook(self, call: Call, caller: None) -> Response:
         """Runs the CRC check again; the webhook is valid, or invalid, after it."""
         webhook = self._webhook(call.params["webhook_id"])
-        valid = self._crc_check(webhook.url)
+        valid = not self.is_down(webhook.id) and self._crc_check(webhook.url)
         with self._lock:
             webhook.valid = valid
         return json_response(200, {"data": {"valid": valid}})
@@ -349,6 +403,23 @@ class Webhooks:
                     ]
             return self._signed(planned)
 
+    def for_chat(
+        self, sender: Account, recipient: Account, payload: dict, *, to_sender: bool
+    ) -> list[Delivery]:
+        """Deliveries of an X Chat message, through the X Activity API only (X Chat has no
+        Account Activity events): chat.received to the recipient's subscriptions, and
+        chat.sent to the sender's if `to_sender` (xchat/real-time-events.mdx)."""
+        sides = [(recipient, "chat.received")]
+        if to_sender:
+            sides.append((sender, "chat.sent"))
+        with self._lock:
+            planned: list[_Planned] = [
+                (sub.webhook_id, ACTIVITY, event_type, account, self._event(sub, payload))
+                for account, event_type in sides
+                for sub in self._activity_subscriptions(event_type, account)
+            ]
+            return self._signed(planned)
+
     def for_revoke(self, account: Account) -> list[Delivery]:
         """Ends the account's subscriptions; deliveries of the revoke to their webhooks."""
         now = datetime.now(UTC)
@@ -388,12 +459,17 @@ class Webhooks:
 
     def _signed(self, planned: list[_Planned]) -> list[Delivery]:
         """The planned deliveries, signed and recorded; none to an invalid webhook (X stops
-        delivering to a webhook that fails its CRC check)."""
+        delivering to a webhook that fails its CRC check) unless it is in a down window,
+        whose deliveries are all attempted. Those of an event type the sandbox drops are
+        marked dropped."""
         deliveries = []
         for webhook_id, shape, event, for_user, payload in planned:
             webhook = self._webhooks.get(webhook_id)
-            if webhook is None or not webhook.valid:
+            if webhook is None or not (webhook.valid or self.is_down(webhook_id)):
                 continue
+            dropped = self._drops[event] > 0
+            if dropped:
+                self._drops[event] -= 1
             body = json.dumps(payload).encode()
             delivery = Delivery(
                 id=self._ids.next(),
@@ -405,6 +481,7 @@ class Webhooks:
                 body=body,
                 signature=self._signature(body),
                 time=datetime.now(UTC),
+                dropped=dropped,
             )
             self._deliveries[delivery.id] = delivery
             deliveries.append(delivery)
@@ -413,8 +490,14 @@ class Webhooks:
     # ------------------------------------------------------------ sending
 
     def deliver(self, deliveries: list[Delivery]) -> None:
-        """POSTs each delivery to its webhook, and records the answer."""
+        """POSTs each delivery to its webhook, and records the answer. A dropped one is not
+        posted; one to a webhook that is down fails."""
         for delivery in deliveries:
+            if delivery.dropped:
+                continue
+            if self.is_down(delivery.webhook_id):
+                self._failed_while_down(delivery)
+                continue
             status, error = None, None
             try:
                 status = requests.post(
@@ -432,12 +515,25 @@ class Webhooks:
             with self._lock:
                 delivery.status, delivery.error = status, error
 
+    def _failed_while_down(self, delivery: Delivery) -> None:
+        """X's POST fails, and so does the CRC re-check X then makes: the webhook is
+        marked invalid."""
+        with self._lock:
+            delivery.status, delivery.error = None, DOWN
+            webhook = self._webhooks.get(delivery.webhook_id)
+            if webhook is not None:
+                webhook.valid = False
+
     def deliver_later(self, deliveries: list[Delivery]) -> None:
         """Delivers in the background, as X does: the call that caused the deliveries (the
         service's own DM) is answered first."""
-        if not deliveries or self._background is None:
+        if deliveries:
+            self._later(self.deliver, deliveries)
+
+    def _later(self, work: Callable[..., None], *args: object) -> None:
+        if self._background is None:  # not started: nothing runs in the background
             return
-        future = self._background.submit(self.deliver, deliveries)
+        future = self._background.submit(work, *args)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
@@ -459,11 +555,103 @@ class Webhooks:
             if original is None:
                 return None
             again = replace(
-                original, id=self._ids.next(), time=datetime.now(UTC), status=None, error=None
+                original,
+                id=self._ids.next(),
+                time=datetime.now(UTC),
+                status=None,
+                error=None,
+                dropped=False,
             )
             self._deliveries[again.id] = again
         self.deliver([again])
         return again
+
+    # ------------------------------------------------------------ losing deliveries, and replays
+
+    def drop(self, event_type: str, times: int) -> dict[str, int]:
+        """Drops the next `times` deliveries of `event_type` (0: none any more); the
+        deliveries each event type still has to drop."""
+        with self._lock:
+            if times:
+                self._drops[event_type] += times
+            else:
+                self._drops.pop(event_type, None)
+            return {event: left for event, left in self._drops.items() if left > 0}
+
+    def take_down(self, webhook_id: str, seconds: float) -> Webhook | None:
+        """Takes the webhook down for `seconds` from now (0: up again now); None if there
+        is no such webhook."""
+        with self._lock:
+            webhook = self._webhooks.get(webhook_id)
+            if webhook is not None:
+                if seconds > 0:
+                    self._down_until[webhook_id] = time.monotonic() + seconds
+                else:
+                    self._down_until.pop(webhook_id, None)
+            return webhook
+
+    def is_down(self, webhook_id: str) -> bool:
+        with self._lock:
+            until = self._down_until.get(webhook_id)
+        return until is not None and time.monotonic() < until
+
+    def replay(self, call: Call, caller: None) -> Response:
+        """POST /2/webhooks/replay: a job re-delivering, in the background, what was
+        delivered or attempted to the webhook from from_date to to_date (minutes, both
+        included)."""
+        body = call.json()
+        webhook_id = body.get("webhook_id")
+        if not isinstance(webhook_id, str):
+            return invalid("WebhookIdInvalid", "webhook_id must be the webhook's id, a string.")
+        webhook = self._webhook(webhook_id)
+        now = datetime.now(UTC)
+        window = _replay_window(body.get("from_date"), body.get("to_date"), now)
+        if isinstance(window, str):
+            return invalid("QueryParamInvalid", window)
+        if self.is_down(webhook.id) or not self._crc_check(webhook.url):
+            return invalid("CrcValidationFailed", "the webhook failed the CRC check.")
+        start, end = window
+        with self._lock:
+            webhook.valid = True  # it passed the CRC check again
+            if any(
+                job.webhook_id == webhook.id and job.state == "InProgress"
+                for job in self._replay_jobs.values()
+            ):
+                return invalid("ReplayConflictError", "a replay job for this webhook is running.")
+            bodies: set[bytes] = set()
+            originals = []
+            for delivery in self._deliveries.values():
+                if (
+                    delivery.webhook_id == webhook.id
+                    and not delivery.dropped
+                    and delivery.replay_job_id is None
+                    and start <= delivery.time < end
+                    and delivery.body not in bodies
+                ):
+                    bodies.add(delivery.body)  # once per event, whatever X's retries were
+                    originals.append(delivery)
+            job = ReplayJob(self._ids.next(), webhook.id, start, end, now, len(originals))
+            copies = [
+                replace(
+                    original,
+                    id=self._ids.next(),
+                    time=now,
+                    status=None,
+                    error=None,
+                    replay_job_id=job.id,
+                )
+                for original in originals
+            ]
+            self._deliveries.update((copy.id, copy) for copy in copies)
+            self._replay_jobs[job.id] = job
+        self._later(self._replayed, job, copies)
+        return json_response(200, {"data": {"job_id": job.id, "created_at": iso(now)}})
+
+    def _replayed(self, job: ReplayJob, copies: list[Delivery]) -> None:
+        self.deliver(copies)
+        with self._lock:
+            delivered = all(copy.status and 200 <= copy.status < 300 for copy in copies)
+            job.state = "Complete" if delivered else "Incomplete"
 
     # ------------------------------------------------------------ records
 
@@ -484,4 +672,32 @@ class Webhooks:
                     {"api": ACTIVITY, "user_id": subscription.user_id, **subscription.v2()}
                     for subscription in self._activity.values()
                 ],
+                "drops": {event: left for event, left in self._drops.items() if left > 0},
+                "down": sorted(hook for hook in self._down_until if self.is_down(hook)),
+                "replay_jobs": [job.view() for job in self._replay_jobs.values()],
             }
+
+
+def _replay_window(
+    from_date: object, to_date: object, now: datetime
+) -> tuple[datetime, datetime] | str:
+    """From from_date's minute to the end of to_date's; why not, as X's QueryParamInvalid
+    detail."""
+    try:
+        start, last = _minute(from_date), _minute(to_date)
+    except ValueError:
+        return "from_date and to_date must be UTC times as yyyymmddhhmm."
+    if start > now or last > now:
+        return "from_date and to_date must not be in the future."
+    if start > last:
+        return "from_date must not be after to_date."
+    oldest = (now - timedelta(hours=REPLAY_HOURS)).replace(second=0, microsecond=0)
+    if start < oldest:
+        return f"from_date must be within the last {REPLAY_HOURS} hours."
+    return start, last + timedelta(minutes=1)
+
+
+def _minute(value: object) -> datetime:
+    if not isinstance(value, str) or not REPLAY_DATE.fullmatch(value):
+        raise ValueError(value)
+    return datetime.strptime(value, "%Y%m%d%H%M").replace(tzinfo=UTC)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+import requests
 
 from sandboxes.x.payloads import Account
 from tests.api.client import all_pages, assert_envelope
@@ -26,9 +27,11 @@ CONVERSATION_FIELDS = {
     "customer_screen_name",
     "customer_name",
     "channel",
+    "latest_channel",
     "status",
     "case_number",
     "case_sys_id",
+    "failed_messages",
     "created_at",
     "last_message_at",
 }
@@ -36,6 +39,7 @@ MESSAGE_FIELDS = {
     "id",
     "direction",
     "author",
+    "channel",
     "text",
     "media_urls",
     "status",
@@ -128,12 +132,14 @@ def test_a_customers_dm_is_listed_with_its_case(api, desk, customer):
         customer,
     )
     assert (conversation["channel"], conversation["status"]) == ("dm", "open")
+    assert conversation["latest_channel"] == "dm"  # a legacy DM: replies go as DMs
     assert (conversation["case_number"], conversation["case_sys_id"]) == (
         case["number"],
         case["sys_id"],
     )
     assert parse_time(conversation["created_at"]) <= datetime.now(UTC)
     assert parse_time(conversation["last_message_at"]) <= parse_time(conversation["created_at"])
+    assert conversation["failed_messages"] == 0
 
 
 def test_messages_are_listed_oldest_first_with_what_became_of_them(api, desk, customer):
@@ -157,6 +163,7 @@ def test_messages_are_listed_oldest_first_with_what_became_of_them(api, desk, cu
         "It was due Monday.",
         "Order number 1234.",
     ]
+    assert {m["channel"] for m in messages} == {"dm"}
     assert case["number"] in messages[1]["text"]
     assert {m["case_number"] for m in messages} == {case["number"]}
     assert messages[1]["x_message_ids"], "the acknowledgement names the DM X made of it"
@@ -195,9 +202,9 @@ def test_a_conversation_collecting_custom_fields_has_no_case_yet(api, desk, cust
     assert conversation["status"] == "collecting"
     assert (conversation["case_number"], conversation["case_sys_id"]) == (None, None)
     messages = messages_of(api, desk.token, conversation["id"])
-    assert [(m["author"], m["status"], m["case_number"]) for m in messages] == [
-        ("customer", "waiting_for_answers", None),
-        ("bot", "delivered", None),
+    assert [(m["author"], m["status"], m["case_number"], m["channel"]) for m in messages] == [
+        ("customer", "waiting_for_answers", None, "dm"),
+        ("bot", "delivered", None, "dm"),
     ]
     assert messages[1]["text"] == "Which city do you live in?"
 
@@ -211,9 +218,63 @@ def test_a_customer_has_a_conversation_per_channel(api, desk, customer):
     assert sorted(conversation["channel"] for conversation in mine) == ["dm", "mention"]
     assert len({conversation["id"] for conversation in mine}) == 2
     [mention] = [conversation for conversation in mine if conversation["channel"] == "mention"]
+    [dm] = [conversation for conversation in mine if conversation["channel"] == "dm"]
+    assert (mention["latest_channel"], dm["latest_channel"]) == ("post", "dm")
     [message, reply] = messages_of(api, desk.token, mention["id"])
     assert f"@{desk.account}" in message["text"] and "and a public post" in message["text"]
     assert (reply["direction"], reply["author"]) == ("outbound", "bot")
+    assert (message["channel"], reply["channel"]) == ("post", "post")
+
+
+def talked_undelivered(desk, customer: str, text: str) -> dict:
+    """`customer` DMs `text`; X refuses the service's answer (the case's acknowledgement)
+    for good: a failed message in the conversation."""
+    fault = {"endpoint": "dm", "status": 400, "times": 1}
+    assert requests.post(f"{desk.x_url}/sandbox/faults", json=fault, timeout=10).ok
+    return talked(desk, customer, text)
+
+
+@pytest.fixture
+def failed_and_fine(desk) -> tuple[str, str]:
+    """Two customers of the desk: X refused the answer to the first, not the second's."""
+    failed, fine = new_customer(desk), new_customer(desk)
+    talked_undelivered(desk, failed, "Is anyone there?")
+    talked(desk, fine, "All good, thanks")
+    return failed, fine
+
+
+def test_failed_true_lists_the_conversations_with_a_failed_message(api, desk, failed_and_fine):
+    failed, fine = failed_and_fine
+
+    [conversation] = listed(api, desk.token, "&failed=true")
+    assert conversation["customer_screen_name"] == failed
+    assert conversation["failed_messages"] == 1
+    statuses = [m["status"] for m in messages_of(api, desk.token, conversation["id"])]
+    assert statuses.count("failed") == 1, statuses
+    everyone = listed(api, desk.token)
+    assert sorted(names(everyone)) == sorted([failed, fine])
+    assert listed(api, desk.token, "&failed=false") == everyone
+    assert {c["customer_screen_name"]: c["failed_messages"] for c in everyone}[fine] == 0
+
+
+def test_failed_filters_what_each_caller_may_see(api, desk, failed_and_fine, other_tenant):
+    failed, _ = failed_and_fine
+    [mine] = listed(api, desk.token, "&failed=true")
+
+    assert listed(api, other_tenant.token, "&failed=true") == []
+    refused = api.get(
+        f"/conversations/?user={desk.tenant_id}&failed=true", token=other_tenant.token
+    )
+    assert_envelope(refused, 403, "PERMISSION_DENIED")
+    assert failed not in refused.text
+    anonymous = api.get("/conversations/?failed=true")
+    assert_envelope(anonymous, 401, "NOT_AUTHENTICATED")
+    assert failed not in anonymous.text
+
+    assert listed(api, api.admin_token, f"&user={desk.tenant_id}&failed=true") == [mine]
+    everyones = listed(api, api.admin_token, "&failed=true")
+    assert mine in everyones
+    assert all(conversation["failed_messages"] > 0 for conversation in everyones)
 
 
 def stored_secrets() -> list[str]:
@@ -359,7 +420,14 @@ BAD_PAGES = [
 
 @pytest.mark.parametrize(
     ("query", "field", "says"),
-    [*BAD_PAGES, ("user=" + "x" * 65, "user", "at most 64 characters")],
+    [
+        *BAD_PAGES,
+        ("user=" + "x" * 65, "user", "at most 64 characters"),
+        ("failed=maybe", "failed", "valid boolean"),
+        ("failed=", "failed", "valid boolean"),
+        ("failed=2", "failed", "valid boolean"),
+        ("failed=true&failed=false", "failed", "valid boolean"),
+    ],
 )
 def test_a_bad_query_parameter_of_the_list_is_a_400(api, tenant, query, field, says):
     reply = api.get(f"/conversations/?{query}", token=tenant.token)

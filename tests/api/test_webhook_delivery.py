@@ -139,6 +139,35 @@ def test_an_x_activity_api_dm_is_queued(api, desk, customer):
     assert desk.messages_with(customer)[0]["text"] == "Hello from the X Activity API"
 
 
+def test_an_x_chat_delivery_is_queued_encrypted_and_one_tampered_with_shows_failed(
+    api, desk, customer
+):
+    """The webhook queues X Chat's ciphertext as it came; the processor verifies it. A
+    delivery whose encrypted event was changed (signed by X all the same) is a failed
+    message with why, beside the message it was a copy of, and changes no case."""
+    written = desk.x(
+        "POST", f"/sandbox/customers/{customer}/chat", to=desk.account, text="My parcel is lost."
+    )
+    [received] = [d for d in written["deliveries"] if d["event"] == "chat.received"]
+    drained(api.stack)
+    [case] = desk.cases_of(customer)
+    delivery = received["body"]
+    payload = delivery["data"]["payload"]
+    encoded = bytearray(base64.b64decode(payload["encoded_event"]))
+    encoded[-40] ^= 0x01
+    payload["encoded_event"] = base64.b64encode(bytes(encoded)).decode()
+    delivery["data"]["event_uuid"] = str(uuid.uuid4())
+
+    assert post_delivery(api, delivery).body == {"queued": 1}
+    drained(api.stack)
+
+    failed = [m for m in desk.messages_with(customer) if m["status"] == "failed"]
+    assert [(m["author"], m["channel"], m["text"]) for m in failed] == [("customer", "x_chat", "")]
+    assert "could not be read" in failed[0]["status_detail"]
+    assert desk.cases_of(customer) == [case]
+    assert [m["author"] for m in desk.messages_with(customer)].count("customer") == 2
+
+
 def test_the_signature_covers_the_raw_utf8_body(api, desk, customer):
     """X sends UTF-8 as is, not as \\u escapes: the signature is over those bytes."""
     text = "Grüße aus Köln 👋 — 日本語"

@@ -175,6 +175,9 @@ def test_the_callback_answers_a_page_for_the_person(api, tenant, screen_name, re
     assert "If you did not start this, close this page: nothing is connected." in page.text
     code = re.search(r"<code style='font-size:1.2em'>([\w-]+)</code>", page.text).group(1)
     assert f"curl -X POST {api.stack.public_base_url}/twitter-callback/confirm/" in page.text
+    # The console confirms with the code from the link's fragment, which no server gets.
+    console = f"{api.stack.public_base_url}/console/#/connect-x?confirmation={code}"
+    assert f"<a href='{console}&amp;screen_name={screen_name}&amp;company=tenant+Ltd'>" in page.text
     assert confirm(api, tenant.token, code).status == 200
 
 
@@ -495,7 +498,11 @@ def test_permissions(api, tenant, other_tenant, screen_name, registered_webhook)
     assert_envelope(api.get("/get-auth-url", token=api_key), 403, "PERMISSION_DENIED")
     assert api.get("/get-auth-url", token=api.admin_token).status == 200
     assert_envelope(api.delete("/twitter-revoke/"), 401, "NOT_AUTHENTICATED")
-    assert_envelope(api.get("/twitter-details/", token=tenant.token), 403, "PERMISSION_DENIED")
+    own = api.get("/twitter-details/", token=tenant.token)
+    assert own.status == 200
+    assert [details["id"] for details in own.body["results"]] == [connected["id"]]
+    assert api.get("/twitter-details/", token=other_tenant.token).body["results"] == []
+    assert_envelope(api.get("/twitter-details/", token=api_key), 403, "PERMISSION_DENIED")
     assert_envelope(
         api.get(f"/twitter-details/{connected['id']}/", token=other_tenant.token), 404, "NOT_FOUND"
     )

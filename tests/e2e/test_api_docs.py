@@ -1,4 +1,7 @@
-"""The local stack serves the OpenAPI document and a Swagger UI page for it."""
+"""The local stack serves the OpenAPI document and a Swagger UI page for it, from the
+console function (web/console), as a deployed stack does."""
+
+import re
 
 import pytest
 import requests
@@ -21,12 +24,19 @@ def test_the_docs_page_shows_the_document_with_swagger_ui(local_stack):
 
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
-    assert 'url: "/openapi.json"' in response.text
-    assert "SwaggerUIBundle" in response.text
+    assert 'data-document="openapi.json"' in response.text
+    # Swagger UI's files come from the stack itself, not a CDN.
+    for path in re.findall(r'(?:src|href)="(docs/[^"]+)"', response.text):
+        asset = requests.get(f"{local_stack.base_url}/{path}", timeout=10)
+        assert asset.status_code == 200, path
 
 
 def test_the_banner_shows_where_the_docs_are(local_stack):
     assert f"{local_stack.base_url}/docs" in local_stack.banner()
+
+
+def test_the_banner_shows_where_the_console_is(local_stack):
+    assert f"Console        {local_stack.base_url}/console/" in local_stack.banner()
 
 
 def test_the_docs_are_only_read(local_stack):

@@ -34,14 +34,16 @@ def test_the_demo_prints_each_step_from_a_new_tenant_to_the_reply_on_x(capsys, m
         "POST /twitter-callback/confirm/ -> 200",
         "POST /api-key/ -> 201",
         "ServiceNow: PUT /sandbox/settings -> 200",
-        "X: POST /sandbox/customers/jane/dm -> 200",
+        "X: POST /sandbox/customers/jane/chat -> 200",
+        "X: GET /sandbox/customers/jane/chat -> 200",
         "ServiceNow: POST /sandbox/cases/",
         "GET /conversations/ -> 200",
     ):
         assert call in output
-    number = re.search(r"case (CS\d+): X DM from @jane", output).group(1)
-    assert f'DM to @jane: "Thanks for getting in touch! We opened case {number}' in output
-    assert f'DM to @jane: "{demo.AGENT_REPLY}"' in output
+    number = re.search(r"case (CS\d+): X Chat message from @jane", output).group(1)
+    to_jane = 'X Chat to @jane, signature verified: "'
+    assert f"{to_jane}Thanks for getting in touch! We opened case {number}" in output
+    assert f'{to_jane}{demo.AGENT_REPLY}"' in output
     assert f'   agent (delivered): "{demo.AGENT_REPLY}"' in output
     assert f"@{demo.COMPANY_ACCOUNT} connected (X user " in output
     assert "oauth2: its calls to X carry its bearer token" in output

@@ -23,6 +23,9 @@ Conversations.update of an unknown id raises DynamoDB's ConditionalCheckFailedEx
 Messages.add answers (stored message, created); Messages.update writes only the changed
 fields and updated_at, and answers the caller's copy with them (on a message deleted
 meanwhile it leaves a partial item, as DynamoDB does: reading it raises ValidationError).
+A message going into or out of showing failed (add or update) moves its conversation's
+failed_messages by what was stored, never below 0: FakeMessages is built on the
+FakeConversations it counts in.
 Credentials.take_x_refresh takes a connection's refresh lease unless another holder's runs
 past now (to the millisecond); release_x_refresh ends only its holder's;
 FakeCredentials.refresh_lease(connection_id) shows the stored one.
@@ -65,6 +68,22 @@ X (FakeX, tests.fakes.x):
                                      x.issue_tokens() makes a grant's tokens for a test
     x.add_media(url, data, content_type)   what download_media finds (others XNotFound;
                                      off X's media hosts or too large: XMediaRefused)
+    x.set_webhook_valid(id, False)   X marks the webhook invalid; validate_webhook makes it
+                                     valid again unless its id is in x.crc_failing
+    x.replays         [(webhook id, from_date, to_date)] replay_webhook was asked for
+    X Chat (ciphertext and public keys; play a customer with tests.fakes.chat.ChatCustomer):
+    x.chat_public_keys {user id: [PublicKeyRecord]}: what public_keys answers and
+                      add_public_key appends to (under the payload's version)
+    x.chat_key_changes [(path id, body)] posted; add_conversation_keys answers the 1:1's
+                      "A-B" id (the account is the token's) and a sequence id
+    x.chat_messages   ChatSent(credentials, conversation_id, message_id, encoded...)
+    x.chat_history    {"A:B": [ChatEvent], newest first}, x.chat_key_change_events
+                      {"A:B": [encoded]}: conversation_events' pages (chat_page_size each)
+    x.chat_media      {("A:B", media_hash_key): encrypted bytes}; x.users {id: XUser}
+    Every X Chat call with OAuth 1.0a credentials raises XChatNeedsOAuth2, as the client.
+
+Recovery (FakeRecovery, tests.fakes.recovery): recovery.state(); recovery.replays
+[(ReplayRequest, expiry)]; recovery.reconciled {(account id, message id): expiry}.
 
 ServiceNow (FakeServiceNow, tests.fakes.servicenow):
     servicenow.connections           [(instance_url, user, password)], one per connect
@@ -105,6 +124,7 @@ from tests.fakes.accounts import (
     FakeUsers,
 )
 from tests.fakes.aws import FakeQueue, FakeSecrets, StoredSecret
+from tests.fakes.chat_keys import FakeChatKeys
 from tests.fakes.conversations import (
     FakeCaseEvents,
     FakeConversations,
@@ -112,17 +132,20 @@ from tests.fakes.conversations import (
     FakeEchoes,
     FakeMessages,
 )
+from tests.fakes.recovery import FakeRecovery
 from tests.fakes.scripted import Call
 from tests.fakes.servicenow import Attachment, FakeServiceNow, FakeServiceNowInstance
-from tests.fakes.x import FakeX, Sent
+from tests.fakes.x import ChatSent, FakeX, Sent
 from twittnow.ports import Ports
 from twittnow.settings import Settings
 
 __all__ = [
     "Attachment",
     "Call",
+    "ChatSent",
     "FakeAuditLog",
     "FakeCaseEvents",
+    "FakeChatKeys",
     "FakeConversations",
     "FakeCredentials",
     "FakeCustomFields",
@@ -132,6 +155,7 @@ __all__ = [
     "FakeMessages",
     "FakeOAuthRequests",
     "FakeQueue",
+    "FakeRecovery",
     "FakeSecrets",
     "FakeServiceNow",
     "FakeServiceNowInstance",
@@ -151,7 +175,11 @@ def fake_settings(**values: Any) -> Settings:
     required = {
         name: name for name, setting in Settings.model_fields.items() if setting.is_required()
     }
-    prefixes = {"servicenow_secret_prefix": "test/servicenow/", "x_secret_prefix": "test/x/"}
+    prefixes = {
+        "servicenow_secret_prefix": "test/servicenow/",
+        "x_secret_prefix": "test/x/",
+        "x_chat_secret_prefix": "test/x-chat/",
+    }
     return Settings.model_validate({**required, **prefixes, **values})
 
 
@@ -159,6 +187,7 @@ def fake_ports(**overrides: Any) -> Ports:
     """Ports of fakes, each new; `overrides` replace any of them (by Ports' field names)."""
     settings = overrides.get("settings") or fake_settings()
     users = overrides.get("users") or FakeUsers()
+    conversations = overrides.get("conversations") or FakeConversations()
     fakes: dict[str, Any] = {
         "settings": settings,
         "users": users,
@@ -169,12 +198,15 @@ def fake_ports(**overrides: Any) -> Ports:
         "audit_log": FakeAuditLog(),
         "oauth_requests": FakeOAuthRequests(),
         "customers": FakeCustomers(),
-        "conversations": FakeConversations(),
-        "messages": FakeMessages(),
+        "conversations": conversations,
+        "messages": FakeMessages(conversations),
         "echoes": FakeEchoes(),
         "case_events": FakeCaseEvents(),
+        "chat_keys": FakeChatKeys(),
+        "recovery": FakeRecovery(),
         "servicenow_secrets": FakeSecrets(settings.servicenow_secret_prefix),
         "x_secrets": FakeSecrets(settings.x_secret_prefix),
+        "x_chat_secrets": FakeSecrets(settings.x_chat_secret_prefix),
         "inbound_queue": FakeQueue(),
         "outbound_queue": FakeQueue(),
         "outbound_dead_letter_queue": FakeQueue(),

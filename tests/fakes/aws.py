@@ -50,7 +50,8 @@ class StoredSecret:
 
 class FakeSecrets:
     """Secrets under a name prefix, each version kept: a read names its version, or gets
-    the current one."""
+    the current one. A secret's full name works wherever its ARN does, as in Secrets
+    Manager."""
 
     def __init__(self, name_prefix: str = "test/"):
         self.name_prefix = name_prefix
@@ -65,22 +66,29 @@ class FakeSecrets:
         return arn, self.put(arn, value)
 
     def put(self, arn: str, value: str) -> str:
-        secret = self.stored.get(arn)
+        secret = self._secret(arn)
         if secret is None:
             raise SecretGone(arn)
         secret.current = str(uuid.uuid4())
         secret.versions[secret.current] = value
         return secret.current
 
-    def get(self, arn: str, version: str | None = None) -> str:
-        secret = self.stored.get(arn)
+    def get(self, arn: str, version: str | None = None, *, fresh: bool = False) -> str:
+        """Every read is fresh: nothing is cached."""
+        secret = self._secret(arn)
         value = secret.versions.get(version or secret.current) if secret else None
         if value is None:
             raise SecretGone(arn)
         return value
 
     def delete(self, arn: str) -> None:
-        self.stored.pop(arn, None)
+        gone = self._secret(arn)
+        self.stored = {key: secret for key, secret in self.stored.items() if secret is not gone}
+
+    def _secret(self, arn_or_name: str) -> StoredSecret | None:
+        return self.stored.get(arn_or_name) or next(
+            (secret for secret in self.stored.values() if secret.name == arn_or_name), None
+        )
 
 
 def _client_error(code: str, operation: str) -> ClientError:

@@ -16,6 +16,7 @@ from twittnow.models import (
     Customer,
     MessageStatus,
 )
+from twittnow.repositories.messages import FAILURE_FIELDS
 
 
 class FakeCustomers:
@@ -81,9 +82,13 @@ class FakeConversations:
                 stored[name] = value
         return Conversation.model_validate(stored)
 
-    def of_tenant(self, tenant_id: str) -> list[Conversation]:
-        """The latest message first."""
-        return [c for c in self.all() if c.tenant_id == tenant_id]
+    def of_tenant(self, tenant_id: str, since: datetime | None = None) -> list[Conversation]:
+        """The latest message first; with `since`, those whose latest is that recent."""
+        return [
+            c
+            for c in self.all()
+            if c.tenant_id == tenant_id and (since is None or c.last_message_at >= since)
+        ]
 
     def with_case(self, tenant_id: str, case: str) -> Conversation | None:
         """By the case's sys_id, else by its number."""
@@ -105,10 +110,29 @@ class FakeConversations:
             del self._conversations[conversation_id]
         return ids
 
+    def count_failed(self, conversation_id: str, delta: int) -> None:
+        """What FakeMessages writes with a message going into or out of failed: nothing for
+        a conversation gone, and never below 0 (failed before counts were kept)."""
+        stored = self._conversations.get(conversation_id)
+        if stored is not None and stored.get("failed_messages", 0) + delta >= 0:
+            stored["failed_messages"] = stored.get("failed_messages", 0) + delta
+
+
+def _shows_failed(stored: Item | None) -> bool:
+    """ConversationMessage.shows_failed of a stored message; False for none."""
+    if stored is None:
+        return False
+    failed = stored.get("status") == MessageStatus.FAILED.value
+    return failed or (bool(stored.get("failure")) and not stored.get("handled"))
+
 
 class FakeMessages:
-    def __init__(self) -> None:
+    """Each message going into or out of showing failed moves its conversation's count, as
+    the repository does in the message's write: by what was stored, once."""
+
+    def __init__(self, conversations: FakeConversations) -> None:
         self._messages: dict[tuple[str, str], Item] = {}  # by (conversation id, key)
+        self._conversations = conversations
 
     def add(self, message: ConversationMessage) -> tuple[ConversationMessage, bool]:
         """The stored message and whether it is new; one seen before is left as stored."""
@@ -117,6 +141,8 @@ class FakeMessages:
         if stored is not None:
             return stored, False
         self._messages[(message.conversation_id, message.key)] = item(message)
+        if message.shows_failed:
+            self._conversations.count_failed(message.conversation_id, 1)
         return message, True
 
     def get(self, conversation_id: str, key: str) -> ConversationMessage | None:
@@ -134,6 +160,9 @@ class FakeMessages:
             if current not in lifecycle.MESSAGE.before(changed.status):
                 raise lifecycle.IllegalTransition("message", current, changed.status)
         values = changed.model_dump(mode="json", include=set(changes) | {"updated_at"})
+        if not FAILURE_FIELDS.isdisjoint(changes):
+            delta = int(changed.shows_failed) - int(_shows_failed(stored))
+            self._conversations.count_failed(message.conversation_id, delta)
         # A message deleted meanwhile (with its tenant) is written all the same, as DynamoDB
         # does: an item of the key and these fields, which no longer reads as a message.
         self._messages.setdefault(key, {"conversation_id": key[0], "key": key[1]}).update(values)

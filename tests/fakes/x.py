@@ -1,14 +1,17 @@
 """A fake of X's API (twittnow.clients.x.XClient) as the app: OAuth, webhooks and
-subscriptions, DMs, reply posts and media. It records what was sent and raises what a test
+subscriptions, DMs, reply posts, media and X Chat (ciphertext and public keys only: a
+customer's side of a chat is tests.fakes.chat.ChatCustomer). It records what was sent and raises what a test
 scripts with `fail`, using the real client's exceptions."""
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import count
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from sandboxes.x import chat_events
+from tests.fakes.chat import key_change_event
 from tests.fakes.scripted import Scripted
 from twittnow import clock
 from twittnow.clients.x import (
@@ -18,16 +21,21 @@ from twittnow.clients.x import (
     AccessToken,
     AccountCredentials,
     BearerCredentials,
+    ChatEvent,
+    ChatEventsPage,
     DownloadedMedia,
     OAuth2Tokens,
+    PublicKeyRecord,
     RequestToken,
     UserCredentials,
     Webhook,
     WebhookApi,
+    XChatNeedsOAuth2,
     XConnectionBroken,
     XMediaRefused,
     XNotFound,
     XRequestRejected,
+    XUnavailable,
     XUser,
 )
 from twittnow.clients.x.media import X_MEDIA_DOMAIN, X_MEDIA_HOSTS
@@ -42,6 +50,24 @@ class Sent:
     credentials: AccountCredentials
     to: str
     text: str
+
+
+@dataclass(frozen=True)
+class ChatSent:
+    """An X Chat message sent as the account whose `credentials` it went with."""
+
+    credentials: AccountCredentials
+    conversation_id: str  # as the call named it (X's paths join a 1:1's ids with "-")
+    message_id: str
+    encoded_message_create_event: str
+    encoded_message_event_signature: str
+
+
+def _key_version_of(encoded_message_create_event: str) -> str:
+    """The conversation key version a message was encrypted with, as X reads it."""
+    create_event = chat_events.read_struct(base64.b64decode(encoded_message_create_event))
+    version = create_event.get(chat_events.CREATE_EVENT_KEY_VERSION)
+    return version.decode() if isinstance(version, bytes) else ""
 
 
 def _s256(code_verifier: str) -> str:
@@ -85,10 +111,34 @@ class FakeX(Scripted):
         self.refreshes = 0
         self.refused_refreshes = 0
         self.webhooks: list[Webhook] = []
+        # Replays requested ((webhook id, from_date, to_date)), and the webhooks whose CRC
+        # check fails when X runs it again (validate_webhook).
+        self.replays: list[tuple[str, str, str]] = []
+        self.crc_failing: set[str] = set()
         self.subscriptions: dict[str, tuple[WebhookApi, str]] = {}  # X user id -> (api, webhook id)
         self.dms: list[Sent] = []
         self.posts: list[Sent] = []
         self.media: dict[str, DownloadedMedia] = {}  # by URL: what download_media finds
+        # X Chat: users' registered public keys; the key changes posted ((path id, body));
+        # the messages sent; each conversation's history (by "A:B" id, newest first) and
+        # the key-change events its pages' meta carries; encrypted media by (conversation,
+        # media hash key); the users get_user knows.
+        self.chat_public_keys: dict[str, list[PublicKeyRecord]] = {}
+        self.chat_key_changes: list[tuple[str, dict]] = []
+        self.chat_messages: list[ChatSent] = []
+        self.chat_history: dict[str, list[ChatEvent]] = {}
+        self.chat_key_change_events: dict[str, list[str]] = {}
+        self.chat_page_size = 100
+        self.chat_media: dict[tuple[str, str], bytes] = {}
+        self.users: dict[str, XUser] = {}
+        # Each conversation's latest key version as X knows it (by "A:B" id): set by the
+        # account's key changes (which also go in the history's key-change events), and by
+        # a test for a customer's. A message under another is refused
+        # (NonLatestKeyVersion), as the sandbox X does.
+        self.chat_key_versions: dict[str, str] = {}
+        # By method (send_chat_message, add_conversation_keys): how many calls from now X
+        # carries out but whose answer never comes (XUnavailable, as a timeout).
+        self.answers_lost: dict[str, int] = {}
 
     def __call__(self) -> "FakeX":
         return self
@@ -100,6 +150,13 @@ class FakeX(Scripted):
         webhook = Webhook(id=f"webhook-{next(self._ids)}", url=url, valid=True, created_at=None)
         self.webhooks.append(webhook)
         return webhook
+
+    def set_webhook_valid(self, webhook_id: str, valid: bool) -> None:
+        """As X marks a webhook (GET /2/webhooks shows it)."""
+        self.webhooks = [
+            replace(webhook, valid=valid) if webhook.id == webhook_id else webhook
+            for webhook in self.webhooks
+        ]
 
     def add_media(
         self, url: str, data: bytes = b"\xff\xd8", content_type: str = "image/jpeg"
@@ -209,6 +266,27 @@ class FakeX(Scripted):
         self._called("list_webhooks")
         return list(self.webhooks)
 
+    def validate_webhook(self, webhook_id: str) -> None:
+        """X's CRC check again: valid unless the webhook is in crc_failing
+        (XRequestRejected, as CrcValidationFailed); an unknown id is XRequestRejected, as
+        X's WebhookIdInvalid."""
+        self._called("validate_webhook", webhook_id=webhook_id)
+        if webhook_id not in {webhook.id for webhook in self.webhooks}:
+            raise XRequestRejected("WebhookIdInvalid", status_code=400)
+        valid = webhook_id not in self.crc_failing
+        self.set_webhook_valid(webhook_id, valid)
+        if not valid:
+            raise XRequestRejected("CrcValidationFailed", status_code=400)
+
+    def replay_webhook(self, webhook_id: str, from_date: str, to_date: str) -> str:
+        """Records the replay (x.replays); job ids "job-<n>". An unknown webhook is
+        XRequestRejected (WebhookIdInvalid)."""
+        self._called("replay_webhook", webhook_id=webhook_id, from_date=from_date, to_date=to_date)
+        if webhook_id not in {webhook.id for webhook in self.webhooks}:
+            raise XRequestRejected("WebhookIdInvalid", status_code=400)
+        self.replays.append((webhook_id, from_date, to_date))
+        return f"job-{next(self._ids)}"
+
     def subscribe(
         self, api: WebhookApi, webhook_id: str, user_id: str, user: AccountCredentials
     ) -> str:
@@ -247,6 +325,161 @@ class FakeX(Scripted):
         self.posts.append(post)
         return post.id
 
+    # ------------------------------------------------------------ X Chat
+
+    def public_keys(self, user: AccountCredentials, user_id: str) -> list[PublicKeyRecord]:
+        self._called("public_keys", user=user, user_id=user_id)
+        _needs_oauth2(user)
+        return list(self.chat_public_keys.get(user_id, []))
+
+    def add_public_key(
+        self, user: AccountCredentials, user_id: str, registration_payload: dict
+    ) -> str:
+        """Registers the payload's keys under its version, as X answers it."""
+        self._called(
+            "add_public_key", user=user, user_id=user_id, registration_payload=registration_payload
+        )
+        _needs_oauth2(user)
+        keys = registration_payload["public_key"]
+        version = str(registration_payload["version"])
+        self.chat_public_keys.setdefault(user_id, []).append(
+            PublicKeyRecord(
+                public_key_version=version,
+                public_key=keys["public_key"],
+                signing_public_key=keys["signing_public_key"],
+                identity_public_key_signature=keys["identity_public_key_signature"],
+            )
+        )
+        return version
+
+    def add_conversation_keys(
+        self, user: AccountCredentials, conversation_or_recipient_id: str, body: dict
+    ) -> tuple[str, str]:
+        """Records the key change; answers the 1:1's canonical id ("A-B", in numeric
+        order) and a sequence id."""
+        self._called(
+            "add_conversation_keys",
+            user=user,
+            conversation_or_recipient_id=conversation_or_recipient_id,
+            body=body,
+        )
+        _needs_oauth2(user)
+        self.chat_key_changes.append((conversation_or_recipient_id, body))
+        ids = conversation_or_recipient_id.replace(":", "-").split("-")
+        if len(ids) == 1:
+            ids.append(self._chat_account(user))
+        ids.sort(key=int)
+        conversation = ":".join(ids)
+        self.chat_key_versions[conversation] = str(body["conversation_key_version"])
+        self.chat_key_change_events.setdefault(conversation, []).insert(
+            0,
+            key_change_event(
+                sequence_id=str(next(self._ids)),
+                sender_id=self._chat_account(user),
+                conversation_id=conversation,
+                action_signature=body["action_signatures"][0],
+            ),
+        )
+        self._answer_lost("add_conversation_keys")
+        return "-".join(ids), str(next(self._ids))
+
+    def send_chat_message(
+        self,
+        user: AccountCredentials,
+        conversation_id: str,
+        message_id: str,
+        encoded_message_create_event: str,
+        encoded_message_event_signature: str,
+    ) -> str:
+        self._called(
+            "send_chat_message",
+            user=user,
+            conversation_id=conversation_id,
+            message_id=message_id,
+        )
+        _needs_oauth2(user)
+        if any(sent.message_id == message_id for sent in self.chat_messages):
+            return f"encoded-event-of-{message_id}"  # a retry: the message stored, once
+        key = ":".join(sorted(conversation_id.replace("-", ":").split(":"), key=int))
+        latest = self.chat_key_versions.get(key)
+        if latest is not None and _key_version_of(encoded_message_create_event) != latest:
+            raise XRequestRejected(
+                "X refused to send an X Chat message (400 Bad Request): NonLatestKeyVersion: "
+                f"the conversation's key version is {latest}.",
+                status_code=400,
+            )
+        self.chat_messages.append(
+            ChatSent(
+                user,
+                conversation_id,
+                message_id,
+                encoded_message_create_event,
+                encoded_message_event_signature,
+            )
+        )
+        self._answer_lost("send_chat_message")
+        return f"encoded-event-of-{message_id}"
+
+    def conversation_events(
+        self, user: AccountCredentials, conversation_id: str, pagination: str | None = None
+    ) -> ChatEventsPage:
+        """The conversation's history (chat_history), chat_page_size events a page."""
+        self._called(
+            "conversation_events", user=user, conversation_id=conversation_id, pagination=pagination
+        )
+        _needs_oauth2(user)
+        key = ":".join(sorted(conversation_id.replace("-", ":").split(":"), key=int))
+        history = self.chat_history.get(key, [])
+        start = int(pagination or 0)
+        end = start + self.chat_page_size
+        return ChatEventsPage(
+            events=history[start:end],
+            key_change_events=list(self.chat_key_change_events.get(key, [])),
+            next_token=str(end) if end < len(history) else None,
+        )
+
+    def download_chat_media(
+        self,
+        user: AccountCredentials,
+        conversation_id: str,
+        media_hash_key: str,
+        max_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+    ) -> bytes:
+        self._called(
+            "download_chat_media",
+            user=user,
+            conversation_id=conversation_id,
+            media_hash_key=media_hash_key,
+            max_bytes=max_bytes,
+        )
+        _needs_oauth2(user)
+        key = ":".join(sorted(conversation_id.replace("-", ":").split(":"), key=int))
+        data = self.chat_media.get((key, media_hash_key))
+        if data is None:
+            raise XNotFound("X refused to download X Chat media (404 Not Found).", status_code=404)
+        if len(data) > max_bytes:
+            raise XMediaRefused(f"The media is larger than {max_bytes} bytes.")
+        return data
+
+    def get_user(self, user: AccountCredentials, user_id: str) -> XUser:
+        self._called("get_user", user=user, user_id=user_id)
+        found = self.users.get(user_id)
+        if found is None:
+            raise XNotFound("X refused to read an X user (404 Not Found).", status_code=404)
+        return found
+
+    def _answer_lost(self, method: str) -> None:
+        """Done, but the answer is lost when answers_lost says so."""
+        if self.answers_lost.get(method):
+            self.answers_lost[method] -= 1
+            raise XUnavailable(f"X did not answer within 10 seconds ({method}).")
+
+    def _chat_account(self, user: AccountCredentials) -> str:
+        account = self.access_tokens.get(user.access_token)
+        if account is None:
+            raise XConnectionBroken("X refused the token (401 Unauthorized).", status_code=401)
+        return account.id
+
     def download_media(
         self, user: AccountCredentials, url: str, max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
     ) -> DownloadedMedia:
@@ -263,3 +496,9 @@ class FakeX(Scripted):
         if len(media.data) > max_bytes:
             raise XMediaRefused(f"The media file is larger than {max_bytes} bytes.")
         return media
+
+
+def _needs_oauth2(user: AccountCredentials) -> None:
+    """As the client: X Chat calls go with an OAuth 2.0 bearer token only."""
+    if not isinstance(user, BearerCredentials):
+        raise XChatNeedsOAuth2("X Chat works with accounts connected with OAuth 2.0.")

@@ -26,6 +26,9 @@ def test_every_handler_answers_its_sample_event_without_a_server_error(stack_env
         if function.queue_triggers:
             assert answer == {"batchItemFailures": []}, function.logical_id
             continue
+        if function.schedules:  # a scheduled run reports what it did, and raises on failure
+            assert isinstance(answer, dict), function.logical_id
+            continue
         assert answer["statusCode"] < 500, (function.logical_id, answer)
         # The OAuth callback answers the person's browser with a page; all else with JSON.
         if answer["statusCode"] >= 400 and _content_type(answer).startswith("application/json"):

@@ -844,12 +844,22 @@ def test_x_down_at_revoke_is_a_503_and_keeps_the_connection(ports, tenant, error
 # ---------------------------------------------------------------- X details
 
 
-def test_x_details_are_listed_oldest_first(ports, tenant, other_tenant, time):
+def test_x_details_are_listed_oldest_first_for_an_admin(ports, tenant, other_tenant, time):
     first = connected(ports, tenant, ACME)
     time.advance(seconds=1)
     second = connected(ports, other_tenant, OTHER_ACCOUNT)
+    admin = add_user(ports, "admin", is_admin=True)
 
-    assert twitter_details.list_all(ports) == [first, second]
+    assert twitter_details.list_for(ports, admin) == [first, second]
+
+
+def test_a_tenant_lists_only_its_own_x_details(ports, tenant, other_tenant):
+    assert twitter_details.list_for(ports, tenant) == []
+
+    own = connected(ports, tenant, ACME)
+    connected(ports, other_tenant, OTHER_ACCOUNT)
+
+    assert twitter_details.list_for(ports, tenant) == [own]
 
 
 def test_x_details_are_shown_to_their_tenant_and_admins_only(ports, tenant, other_tenant):

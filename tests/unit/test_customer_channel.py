@@ -2,30 +2,48 @@
 helpers (twittnow.x_accounts), on the fakes, beyond what tests/unit/test_fakes.py shows
 (a DM sent, a refused token marking the connection broken): splitting into DMs and
 posts as X counts them, resuming a partial send, what is not sent, and the connection's
-status, credentials and disconnection."""
+status, credentials and disconnection. X Chat: a customer whose latest message came in X
+Chat is answered there, encrypted (and the customer, with real keys, reads it), each part
+sealed once and sent again as it was by a retry."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from tests.unit.chat_support import SIGNED_CONVERSATION_ID, ChatDesk
+from tests.unit.chat_support import chat_desk as new_chat_desk
 from tests.unit.outbound_desk import ACCOUNT, CUSTOMER, NOW, TOKENS, Desk, open_desk
+from tests.unit.test_inbound_support import ACCOUNT_ID, CUSTOMER_ID
 from twittnow import instance, x_accounts
 from twittnow.clients.x import (
     UserCredentials,
     WebhookApi,
     XConnectionBroken,
     XNotFound,
+    XRateLimited,
+    XRequestRejected,
     XUnavailable,
 )
 from twittnow.customer_channel import (
     DM_LENGTH_LIMIT,
     POST_WEIGHT_LIMIT,
+    channel_for,
+    channel_of,
     post_weight,
     send,
     split_dm,
     split_post,
 )
-from twittnow.models import Channel, Conversation
+from twittnow.models import (
+    Channel,
+    Conversation,
+    ConversationMessage,
+    MessageChannel,
+    MessageDirection,
+    MessageStatus,
+    SealedChatMessage,
+)
 from twittnow.repositories.secrets import SecretGone
 from twittnow.x_app import AppCredentials
 
@@ -304,3 +322,224 @@ def test_x_down_while_disconnecting_forgets_nothing(desk):
         x_accounts.credentials_of(desk.ports, desk.connection).access_token
         == TOKENS["access_token"]
     )
+
+
+# ---------------------------------------------------------------- X Chat
+
+
+@pytest.fixture
+def chat_desk(time) -> Iterator[ChatDesk]:
+    """@jane wrote in X Chat (the conversation's key came with her message) and was
+    told her case's number there."""
+    with new_chat_desk(time) as desk:
+        desk.handle(desk.chat("Where is my parcel?"))
+        yield desk
+
+
+@pytest.fixture
+def dm_desk(time) -> Iterator[ChatDesk]:
+    """@jane, who has X Chat keys, wrote only a legacy DM (no chat conversation yet)."""
+    with new_chat_desk(time) as desk:
+        desk.handle(desk.dm("Where is my parcel?"))
+        yield desk
+
+
+def in_chat(desk: ChatDesk) -> Conversation:
+    """The conversation, its customer's latest message taken as an X Chat one."""
+    return desk.ports.conversations.update(
+        desk.conversation_id(), latest_channel=MessageChannel.X_CHAT
+    )
+
+
+def test_a_customer_who_wrote_last_in_x_chat_is_answered_there_encrypted(chat_desk):
+    desk = chat_desk
+
+    sent = send(desk.ports, desk.connection, desk.conversation(), "We are on it")
+
+    assert desk.chats_received()[-1] == "We are on it"  # jane's app verifies and decrypts it
+    reply = desk.x.chat_messages[-1]
+    assert sent == [reply.message_id]
+    assert reply.conversation_id == SIGNED_CONVERSATION_ID
+    assert desk.ports.echoes.is_ours(ACCOUNT_ID, reply.message_id)  # its chat.sent is ours
+    assert desk.x.dms == []
+
+
+def test_a_long_chat_reply_is_split_as_dms_are_and_a_retry_sends_the_rest(chat_desk):
+    desk = chat_desk
+    text = " ".join(["w" * 999] * 12)  # 11,999 characters: two messages
+    heard: list[list[str]] = []
+
+    sent = send(
+        desk.ports,
+        desk.connection,
+        desk.conversation(),
+        text,
+        ["sent-earlier"],
+        on_sent=lambda ids: heard.append(list(ids)),
+    )
+
+    reply = desk.x.chat_messages[-1]
+    assert sent == ["sent-earlier", reply.message_id] == heard[-1]
+    assert [len(t) for t in desk.chats_received()[1:]] == [1_999]  # only the second part
+
+
+def test_without_a_chat_conversation_one_is_made_and_kept(dm_desk):
+    desk = dm_desk
+    conversation = in_chat(desk)
+    assert conversation.chat_conversation_id is None
+
+    sent = send(desk.ports, desk.connection, conversation, "Hello in X Chat")
+
+    [(recipient, _)] = desk.x.chat_key_changes  # a new 1:1 is posted to the recipient's id
+    assert recipient == CUSTOMER_ID
+    assert desk.chats_received() == ["Hello in X Chat"]
+    assert sent == [desk.x.chat_messages[0].message_id]
+    assert desk.conversation().chat_conversation_id == SIGNED_CONVERSATION_ID
+
+
+def test_a_new_chat_whose_key_answer_was_lost_takes_that_key_from_x(dm_desk):
+    desk = dm_desk
+    desk.x.answers_lost["add_conversation_keys"] = 1  # X takes the key; the answer is lost
+    with pytest.raises(XUnavailable):
+        send(desk.ports, desk.connection, in_chat(desk), "Hello in X Chat")
+    assert desk.x.chat_messages == []
+
+    sent = send(desk.ports, desk.connection, in_chat(desk), "Hello in X Chat")
+
+    [(_, body)] = desk.x.chat_key_changes  # no second key: found in the history
+    [message] = desk.x.chat_messages
+    assert sent == [message.message_id]
+    assert desk.chats_received() == ["Hello in X Chat"]
+    assert desk.ports.chat_keys.latest_conversation_key(ACCOUNT_ID, SIGNED_CONVERSATION_ID)[
+        0
+    ] == str(body["conversation_key_version"])
+
+
+def test_each_sealed_part_is_heard_before_it_is_sent_and_a_retry_sends_it_again(chat_desk):
+    desk = chat_desk
+    heard: list[SealedChatMessage] = []
+    desk.x.answers_lost["send_chat_message"] = 1
+
+    with pytest.raises(XUnavailable):
+        send(
+            desk.ports, desk.connection, desk.conversation(), "We are on it", on_sealed=heard.append
+        )
+    [sealed] = heard
+    assert desk.x.chat_messages[-1].message_id == sealed.message_id  # X has it
+    assert desk.ports.echoes.is_ours(ACCOUNT_ID, sealed.message_id)  # known before it went
+
+    sent = send(desk.ports, desk.connection, desk.conversation(), "We are on it", sealed=sealed)
+
+    assert sent == [sealed.message_id] and heard == [sealed]  # nothing sealed again
+    assert desk.chats_received().count("We are on it") == 1
+
+
+def test_a_customer_without_x_chat_keys_is_undeliverable_there(time):
+    with new_chat_desk(time, jane_has_keys=False) as desk:
+        desk.handle(desk.dm("Where is my parcel?"))
+
+        with pytest.raises(XRequestRejected, match="has not set up X Chat"):
+            send(desk.ports, desk.connection, in_chat(desk), "Hello")
+
+    assert desk.x.chat_messages == []
+    stored = desk.ports.credentials.x_of(desk.connection.user_id)
+    assert stored is not None and stored.status == "connected"  # the account is fine
+
+
+def test_an_account_without_its_x_chat_keys_is_undeliverable_there(chat_desk):
+    desk = chat_desk
+    desk.ports.x_chat_secrets.delete(desk.ports.settings.x_chat_secret_prefix + ACCOUNT_ID)
+
+    with pytest.raises(XRequestRejected, match="no X Chat keys registered"):
+        send(desk.ports, desk.connection, desk.conversation(), "Hello")
+
+
+def test_a_refused_token_is_renewed_once_for_x_chat(chat_desk):
+    desk = chat_desk
+    desk.x.fail(XConnectionBroken("Unauthorized", status_code=401), "send_chat_message")
+
+    sent = send(desk.ports, desk.connection, desk.conversation(), "We are on it")
+
+    assert desk.x.refreshes == 1
+    assert sent == [desk.x.chat_messages[-1].message_id]
+    assert desk.chats_received()[-1] == "We are on it"
+    refused, taken = desk.x.calls_to("send_chat_message")[-2:]
+    assert refused["message_id"] == taken["message_id"]  # sealed once, sent again
+
+
+def test_a_token_refused_again_marks_the_connection_broken(chat_desk):
+    desk = chat_desk
+    desk.x.fail(XConnectionBroken("Unauthorized", status_code=401), "send_chat_message", times=2)
+
+    with pytest.raises(XConnectionBroken):
+        send(desk.ports, desk.connection, desk.conversation(), "We are on it")
+
+    stored = desk.ports.credentials.x_of(desk.connection.user_id)
+    assert stored is not None and stored.status == "broken"
+
+
+def test_a_rate_limit_in_x_chat_is_raised_for_a_retry(chat_desk, time):
+    desk = chat_desk
+    desk.x.fail(XRateLimited("slow", reset_at=time.now + timedelta(minutes=15)))
+    before = len(desk.x.chat_messages)
+
+    with pytest.raises(XRateLimited):
+        send(desk.ports, desk.connection, desk.conversation(), "We are on it")
+
+    assert len(desk.x.chat_messages) == before
+
+
+def test_replies_go_the_way_the_customers_latest_message_came(desk, mention):
+    assert channel_for(mention) == MessageChannel.POST
+    assert desk.conversation.latest_channel is None  # from before X Chat
+    assert channel_for(desk.conversation) == MessageChannel.DM
+    chat = desk.conversation.model_copy(update={"latest_channel": MessageChannel.X_CHAT})
+    assert channel_for(chat) == MessageChannel.X_CHAT
+
+
+def test_a_reply_partly_sent_goes_on_where_its_first_parts_went(desk):
+    chat = desk.conversation.model_copy(update={"latest_channel": MessageChannel.X_CHAT})
+    started = ConversationMessage(
+        conversation_id=chat.id,
+        key="k",
+        direction=MessageDirection.OUTBOUND,
+        author="agent",
+        text="Long",
+        event_id="e",
+        x_message_ids=["dm-1"],
+        status=MessageStatus.QUEUED,
+        channel=MessageChannel.DM,
+        sent_at=NOW,
+        updated_at=NOW,
+    )
+
+    assert channel_of(chat, started) == MessageChannel.DM
+    assert channel_of(chat, started.model_copy(update={"x_message_ids": []})) == (
+        MessageChannel.X_CHAT
+    )
+
+
+def test_a_reply_with_a_part_sealed_goes_on_in_x_chat(desk):
+    # X may have taken the sealed part: it is sent again there, whatever came since.
+    sealed = SealedChatMessage(
+        message_id="m-1",
+        chat_conversation_id="200:900",
+        key_version="1",
+        encoded_message_create_event="Y2lwaGVy",
+        encoded_message_event_signature="c2ln",
+    )
+    started = ConversationMessage(
+        conversation_id=desk.conversation.id,
+        key="k",
+        direction=MessageDirection.OUTBOUND,
+        author="agent",
+        text="Hello",
+        event_id="e",
+        status=MessageStatus.QUEUED,
+        pending_chat_part=sealed,
+        sent_at=NOW,
+        updated_at=NOW,
+    )
+
+    assert channel_for(desk.conversation) == MessageChannel.DM
+    assert channel_of(desk.conversation, started) == MessageChannel.X_CHAT

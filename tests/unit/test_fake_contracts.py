@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from tests.fakes import fake_ports
 from tests.moto_tables import template_tables
 from twittnow import clock, wiring
+from twittnow.clients.x.models import PublicKeyRecord
 from twittnow.lifecycle import IllegalTransition
 from twittnow.models import (
     AuditEntry,
@@ -25,6 +26,7 @@ from twittnow.models import (
     MessageStatus,
     OAuthRequest,
     PendingXConnection,
+    SealedChatMessage,
     ServiceNowDetails,
     Token,
     TokenKind,
@@ -32,6 +34,7 @@ from twittnow.models import (
     XConnection,
 )
 from twittnow.ports import Ports
+from twittnow.recovery import RecoveryState, ReplayRequest
 from twittnow.repositories.credentials import (
     AccountHeldByAnotherTenant,
     AlreadyConnected,
@@ -60,6 +63,8 @@ TABLES = (
     "MessagesTable",
     "EchoesTable",
     "CaseEventsTable",
+    "ChatKeysTable",
+    "RecoveryTable",
 )
 
 
@@ -629,6 +634,26 @@ def test_an_update_writes_only_the_changed_fields(ports):
     assert (stored.failure, stored.handled, stored.updated_at) == ("ServiceNow failed", True, LATER)
 
 
+def test_a_sealed_chat_part_is_kept_then_dropped_with_the_id_recorded(ports):
+    sealed = SealedChatMessage(
+        message_id="6b1c4a5e-0d6f-4c8e-9f2a-1c3d5e7f9a0b",
+        chat_conversation_id="200:900",
+        key_version="1796648266141",
+        encoded_message_create_event="Y2lwaGVydGV4dA==",
+        encoded_message_event_signature="c2lnbmF0dXJl",
+    )
+    read, _ = ports.messages.add(message(direction=MessageDirection.OUTBOUND, author="agent"))
+    ports.messages.update(read, pending_chat_part=sealed)
+    stored = ports.messages.get("conversation-1", "0001#event-1")
+    assert stored is not None and stored.pending_chat_part == sealed
+
+    ports.messages.update(read, x_message_ids=[sealed.message_id], pending_chat_part=None)
+
+    stored = ports.messages.get("conversation-1", "0001#event-1")
+    assert stored is not None
+    assert (stored.x_message_ids, stored.pending_chat_part) == ([sealed.message_id], None)
+
+
 def test_an_update_of_a_deleted_message_leaves_a_partial_record(ports):
     ports.messages.update(message(), status=MessageStatus.COMMENTING)
 
@@ -645,6 +670,107 @@ def test_a_conversations_messages_come_oldest_first_and_go_with_it(ports):
     assert keys == ["0001#event-1", "0002#event-2", "0003#event-3"]
     ports.messages.delete_conversation("conversation-1")
     assert ports.messages.of_conversation("conversation-1") == []
+
+
+def failed_count(ports) -> int | None:
+    stored = ports.conversations.get("conversation-1")
+    return None if stored is None else stored.failed_messages
+
+
+def reply(key: str = "0001#reply-1", status: MessageStatus = MessageStatus.QUEUED, **fields):
+    return message(key, status, direction=MessageDirection.OUTBOUND, author="agent", **fields)
+
+
+def test_a_message_added_failed_counts_on_its_conversation_once(ports):
+    ports.conversations.get_or_create(conversation())
+    unreadable = message(status=MessageStatus.FAILED, status_detail="unreadable", handled=True)
+
+    assert ports.messages.add(unreadable) == (unreadable, True)
+    assert ports.messages.add(unreadable) == (unreadable, False)  # X delivering it again
+    ports.messages.add(message("0002#event-2"))
+    assert failed_count(ports) == 1
+
+
+def test_a_reply_counts_going_into_failed_and_out_once(ports):
+    ports.conversations.get_or_create(conversation())
+    queued, _ = ports.messages.add(reply())
+
+    failed = ports.messages.update(queued, status=MessageStatus.FAILED, status_detail="refused")
+    assert failed_count(ports) == 1
+    # A retried give-up, from the copy read before or after the first: counted once.
+    ports.messages.update(queued, status=MessageStatus.FAILED, status_detail="refused")
+    ports.messages.update(failed, status=MessageStatus.FAILED, status_detail="again")
+    assert failed_count(ports) == 1
+
+    # Redriven and delivered, from a copy that still says queued: no longer failed.
+    ports.messages.update(queued, status=MessageStatus.DELIVERED, handled=True)
+    assert failed_count(ports) == 0
+    with pytest.raises(IllegalTransition):
+        ports.messages.update(failed, status=MessageStatus.FAILED)
+    assert failed_count(ports) == 0
+
+
+def test_a_customers_message_counts_while_its_last_attempt_failed(ports):
+    ports.conversations.get_or_create(conversation())
+    read, _ = ports.messages.add(message())
+
+    ports.messages.update(read, failure="ServiceNow failed")
+    failing = ports.messages.update(read, failure="ServiceNow failed again")
+    assert failed_count(ports) == 1
+    ports.messages.update(failing, status=MessageStatus.COMMENTING)  # still failing
+    assert failed_count(ports) == 1
+
+    # A redrive succeeds, from the copy read before the failures.
+    ports.messages.update(read, handled=True, failure="")
+    assert failed_count(ports) == 0
+    ports.messages.update(read, handled=True, failure="")
+    assert failed_count(ports) == 0
+
+
+def test_a_failure_from_before_counts_were_kept_takes_the_count_below_0_never(ports):
+    # Failed with no conversation to count on: as one stored before the count was kept.
+    queued, _ = ports.messages.add(reply())
+    failed = ports.messages.update(queued, status=MessageStatus.FAILED)
+    ports.conversations.get_or_create(conversation())
+
+    ports.messages.update(failed, status=MessageStatus.DELIVERED, handled=True)
+    assert failed_count(ports) == 0
+    assert ports.messages.get("conversation-1", queued.key).status == MessageStatus.DELIVERED
+
+
+def test_a_conversation_stored_before_the_count_starts_it_at_0(ports):
+    ports.conversations.get_or_create(conversation())
+    ports.conversations.update("conversation-1", failed_messages=None)  # no such attribute
+    assert failed_count(ports) == 0
+    queued, _ = ports.messages.add(reply())
+
+    ports.messages.update(queued, status=MessageStatus.FAILED)
+
+    assert failed_count(ports) == 1
+
+
+def test_a_failed_message_makes_no_conversation(ports):
+    unreadable = message(status=MessageStatus.FAILED, handled=True)
+    ports.messages.add(unreadable)
+    queued, _ = ports.messages.add(reply())
+    ports.messages.update(queued, status=MessageStatus.FAILED)
+
+    assert ports.conversations.get("conversation-1") is None
+    assert [m.status for m in ports.messages.of_conversation("conversation-1")] == [
+        MessageStatus.FAILED,
+        MessageStatus.FAILED,
+    ]
+
+
+def test_an_illegal_status_leaves_the_count(ports):
+    ports.conversations.get_or_create(conversation())
+    read, _ = ports.messages.add(message())
+    commenting = ports.messages.update(read, status=MessageStatus.COMMENTING)
+    ports.messages.update(commenting, status=MessageStatus.COMMENTED)
+
+    with pytest.raises(IllegalTransition):
+        ports.messages.update(read, status=MessageStatus.FAILED)
+    assert failed_count(ports) == 0
 
 
 # ---------------------------------------------------------------- case events
@@ -696,3 +822,126 @@ def test_a_deleted_secret_is_gone_for_a_read_and_a_new_version(ports):
     other, _ = ports.servicenow_secrets.create_version("details-2", "second")
     with pytest.raises(SecretGone):  # an unknown version of a secret that is there, too
         ports.servicenow_secrets.get(other, "00000000-0000-4000-8000-000000000000")
+
+
+def test_a_secret_is_read_and_written_by_its_name_too(ports):
+    name = ports.settings.x_chat_secret_prefix + "900"
+    ports.x_chat_secrets.create_version("900", "first")
+
+    assert ports.x_chat_secrets.get(name) == "first"
+    assert ports.x_chat_secrets.get(name, fresh=True) == "first"
+    second = ports.x_chat_secrets.put(name, "second")
+    assert ports.x_chat_secrets.get(name, second) == "second"
+    assert ports.x_chat_secrets.get(name, fresh=True) == "second"
+    with pytest.raises(SecretGone):
+        ports.x_chat_secrets.get(ports.settings.x_chat_secret_prefix + "901")
+
+
+def test_a_second_secret_of_one_name_is_refused(ports):
+    ports.x_chat_secrets.create_version("900", "first")
+
+    with pytest.raises(ClientError) as refused:
+        ports.x_chat_secrets.create_version("900", "second")
+    assert refused.value.response["Error"]["Code"] == "ResourceExistsException"
+
+
+# ---------------------------------------------------------------- X Chat keys
+
+
+def test_a_conversation_key_version_is_kept_once_and_the_latest_is_the_highest_number(ports):
+    keys = ports.chat_keys
+    assert keys.latest_conversation_key("900", "200:900") is None
+
+    keys.add_conversation_key("900", "200:900", "999", "encrypted-999")
+    keys.add_conversation_key("900", "200:900", "1000", "encrypted-1000")
+    keys.add_conversation_key("900", "200:900", "999", "encrypted-again")  # kept as it was
+    keys.add_conversation_key("900", "300:900", "2000", "encrypted-other")
+
+    assert keys.conversation_key("900", "200:900", "999") == "encrypted-999"
+    assert keys.conversation_key("900", "200:900", "1001") is None
+    assert keys.conversation_key("901", "200:900", "999") is None
+    # Versions are numbers of varying length: "1000" is after "999".
+    assert keys.latest_conversation_key("900", "200:900") == ("1000", "encrypted-1000")
+
+
+def test_public_keys_are_cached_until_they_expire(ports):
+    record = PublicKeyRecord("1700000000000", "identity", "signing", "binding")
+    ports.chat_keys.cache_public_keys("200", [record], NOW + timedelta(hours=1))
+    ports.chat_keys.cache_public_keys("300", [record], NOW)
+
+    assert ports.chat_keys.cached_public_keys("200") == [record]
+    assert ports.chat_keys.cached_public_keys("300") is None  # expired: TTL deletes it late
+    assert ports.chat_keys.cached_public_keys("400") is None
+
+
+# ---------------------------------------------------------------- recovery
+
+
+def test_the_last_delivery_only_moves_forward_and_is_not_the_runs_to_write(ports):
+    assert ports.recovery.state() == RecoveryState()
+    ports.recovery.delivery_accepted(LATER)
+    ports.recovery.delivery_accepted(NOW)  # an instance writing late
+
+    read = ports.recovery.state()
+    assert read.delivered_at == LATER
+    saved = read.model_copy(
+        update={"checked_at": NOW, "covered_until": NOW, "delivered_at": None, "version": 1}
+    )
+    assert ports.recovery.save_state(saved, read)
+    assert ports.recovery.state() == saved.model_copy(update={"delivered_at": LATER})
+
+
+def test_a_run_s_state_is_written_only_over_the_version_it_read(ports):
+    read = ports.recovery.state()
+    gap = read.model_copy(update={"gap_from": NOW, "gap_reason": "why", "version": 1})
+    assert ports.recovery.save_state(gap, read)
+    assert not ports.recovery.save_state(gap.model_copy(update={"version": 1}), read)
+
+    closed = gap.model_copy(update={"gap_from": None, "gap_reason": "", "version": 2})
+    assert ports.recovery.save_state(closed, gap)
+    assert ports.recovery.state() == closed
+    assert not ports.recovery.save_state(closed.model_copy(update={"version": 3}), gap)
+
+
+def test_a_reconciled_message_is_claimed_once_and_replays_are_listed(ports):
+    expires = NOW + timedelta(days=2)
+    assert ports.recovery.claim_reconciled("900", "message-1", expires)
+    assert not ports.recovery.claim_reconciled("900", "message-1", expires)
+    assert ports.recovery.claim_reconciled("901", "message-1", expires)
+
+    def request(at: datetime, job: str) -> ReplayRequest:
+        return ReplayRequest(
+            webhook_id="1",
+            from_date="202503011100",
+            to_date="202503011130",
+            job_id=job,
+            requested_at=at,
+            requested_by="service",
+            reason="no delivery",
+        )
+
+    ports.recovery.add_replay(request(NOW, "job-1"), expires)
+    ports.recovery.add_replay(request(LATER, "job-2"), expires)
+    assert ports.recovery.replays_since(NOW) == [request(NOW, "job-1"), request(LATER, "job-2")]
+    assert ports.recovery.replays_since(LATER) == [request(LATER, "job-2")]
+
+
+def test_a_tenants_conversations_since_a_time_are_those_that_recent(ports):
+    for number, minutes in enumerate((0, 30, 90)):
+        ports.conversations.get_or_create(
+            Conversation(
+                id=f"conversation-{number}",
+                tenant_id="tenant-1",
+                account_id="900",
+                customer_id=f"160{number}",
+                customer_screen_name="jane",
+                channel=Channel.DM,
+                created_at=NOW,
+                last_message_at=NOW - timedelta(minutes=minutes),
+            )
+        )
+
+    recent = ports.conversations.of_tenant("tenant-1", since=NOW - timedelta(minutes=30))
+
+    assert [conversation.id for conversation in recent] == ["conversation-0", "conversation-1"]
+    assert len(ports.conversations.of_tenant("tenant-1")) == 3

@@ -76,8 +76,9 @@ _custom_fields: ports.CustomFields = FakeCustomFields()
 _audit_log: ports.AuditLog = FakeAuditLog()
 _oauth_requests: ports.OAuthRequests = FakeOAuthRequests()
 _customers: ports.Customers = FakeCustomers()
-_conversations: ports.Conversations = FakeConversations()
-_messages: ports.Messages = FakeMessages()
+_fake_conversations = FakeConversations()
+_conversations: ports.Conversations = _fake_conversations
+_messages: ports.Messages = FakeMessages(_fake_conversations)
 _echoes: ports.Echoes = FakeEchoes()
 _case_events: ports.CaseEvents = FakeCaseEvents()
 _queue: ports.Queue = FakeQueue()
@@ -214,7 +215,7 @@ def test_x_subscribes_to_a_registered_webhook_only():
 
     webhook = x.register_webhook("https://api.example.com/webhook/twitter")
     ids = x.subscribe(WebhookApi.ACTIVITY, webhook.id, "900", credentials)
-    assert len(ids.split(",")) == len(ACTIVITY_EVENT_TYPES) == 4  # one per event type
+    assert len(ids.split(",")) == len(ACTIVITY_EVENT_TYPES) == 6  # one per event type
     assert x.subscribe(WebhookApi.ACCOUNT_ACTIVITY, webhook.id, "900", credentials) == "900"
     assert x.list_webhooks() == [webhook]
 

@@ -142,6 +142,7 @@ def test_a_question_x_refuses_for_good_is_recorded_and_the_next_message_answers_
         M.FAILED,
         "The customer does not accept DMs.",
     )
+    assert desk.conversation().failed_messages == 1
     assert desk.messages()[0].handled
     desk.handle(desk.dm("Paris"))
     assert desk.only_case()["description"] == "My parcel is lost.\n\ncity: Paris"

@@ -600,6 +600,7 @@ def test_x_refusing_the_ack_for_good_is_recorded_and_not_retried(desk):
     assert (customer_message.status, customer_message.handled) == (M.CASE_CREATED, True)
     assert (ack.status, ack.status_detail) == (M.FAILED, "X refused to send a DM (403 Forbidden).")
     assert desk.x.dms == []
+    assert desk.conversation().failed_messages == 1  # what the console's filter reads
 
 
 # ---------------------------------------------------------------- the last attempt
@@ -619,9 +620,12 @@ def test_the_last_attempts_failure_is_recorded_and_a_redrive_clears_it(desk):
         "ServiceNow failed: down",
         False,
     )
+    inbound.record_failure(desk.ports, event, "ServiceNow failed: down")  # told twice
+    assert desk.conversation().failed_messages == 1
     desk.handle(event)  # an operator redrives it
     message = desk.message_of(event)
     assert (message.status, message.failure, message.handled) == (M.CASE_CREATED, "", True)
+    assert desk.conversation().failed_messages == 0
 
 
 @pytest.mark.parametrize("kind", ["revoke", "no_tenant", "no_conversation", "no_message"])

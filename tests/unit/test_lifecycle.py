@@ -120,6 +120,7 @@ def test_records_are_created_with_the_initial_statuses():
             MessageStatus.RECEIVED,  # a customer's message
             MessageStatus.QUEUED,  # the bot's or an agent's reply
             MessageStatus.DELIVERED,  # the company's staff's DM, sent from X's own app
+            MessageStatus.FAILED,  # an X Chat message that could not be verified or decrypted
         }
     )
     created = _statuses_created_by_the_code(Conversation, ConversationStatus)
@@ -151,7 +152,7 @@ def tables(monkeypatch):
     with template_tables(monkeypatch, "lifecycle", "ConversationsTable", "MessagesTable") as made:
         yield (
             ConversationsRepository(made["ConversationsTable"].name),
-            MessagesRepository(made["MessagesTable"].name),
+            MessagesRepository(made["MessagesTable"].name, made["ConversationsTable"].name),
         )
 
 

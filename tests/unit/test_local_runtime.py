@@ -79,15 +79,18 @@ def test_what_a_function_keeps_is_kept_per_stack(code_root):
     instance.forget(sys.modules[loaded.__module__].counter)
 
 
-def test_calls_made_in_a_stacks_scope_share_what_its_functions_keep(code_root):
+def test_each_function_keeps_its_own_and_calls_in_a_stacks_scope_theirs(code_root):
+    """As Lambda instances of different functions would: so that a secret one function
+    read is not in another's cache, which then reads it under its own policies."""
     root, handler = code_root
-    function = make_function(root, handler)
+    function, other_function = make_function(root, handler), make_function(root, handler)
     stack = Runtime()
     loaded = stack.load_handler(function)
 
     with stack.kept():
-        assert loaded({}, None) == 1
-    assert stack.invoke(function, {}) == 2
+        assert [loaded({}, None), loaded({}, None)] == [1, 2]
+    assert [stack.invoke(function, {}), stack.invoke(function, {})] == [1, 2]
+    assert stack.invoke(other_function, {}) == 1
 
 
 def test_invoke_passes_a_lambda_context(tmp_path, monkeypatch):

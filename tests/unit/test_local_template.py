@@ -254,9 +254,9 @@ def test_settings_the_local_stack_does_not_use_may_name_what_has_no_local_value(
               Policies:
                 - SNSPublishMessagePolicy: {TopicName: !ImportValue alarm-topic}
               Events:
-                Nightly:
-                  Type: Schedule
-                  Properties: {Schedule: !ImportValue nightly-schedule}
+                Alarmed:
+                  Type: SNS
+                  Properties: {Topic: !ImportValue alarm-topic}
         """,
     )
 
@@ -264,6 +264,27 @@ def test_settings_the_local_stack_does_not_use_may_name_what_has_no_local_value(
 
     assert template.queue("Queue").attributes == {}
     assert template.function("Fn").api_routes == ()
+
+
+def test_schedule_events_run_at_their_rate_and_other_schedules_are_refused(tmp_path):
+    function = """
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Events:
+                Often: {Type: Schedule, Properties: {Schedule: rate(5 minutes)}}
+                Daily: {Type: Schedule, Properties: {Schedule: rate(1 day)}}
+        """
+    template = load_template(DEPLOYMENT, write_template(tmp_path, function))
+
+    assert template.function("Fn").schedules == (300, 86400)
+
+    cron = function.replace("rate(1 day)", '"cron(0 2 * * ? *)"')
+    with pytest.raises(TemplateError, match="only rate"):
+        load_template(DEPLOYMENT, write_template(tmp_path, cron))
 
 
 def test_conditions_drop_resources(tmp_path):

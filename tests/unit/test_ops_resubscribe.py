@@ -7,16 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 from ops import subscriptions
 from tests.fakes import FakeX, fake_ports
-from twittnow.clients.x import ACTIVITY_EVENT_TYPES, WebhookApi, XConnectionBroken
+from twittnow import x_accounts
+from twittnow.clients.x import ACTIVITY_EVENT_TYPES, WebhookApi, XConnectionBroken, XUser
 from twittnow.models import PendingXConnection, XConnection
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 OLD_TYPES = ("dm.received", "dm.sent", "post.mention.create")
 
 
-def connect(ports, number: int, webhook_id: str, api: str = "activity") -> XConnection:
+def connect(
+    ports, number: int, webhook_id: str, api: str = "activity", tokens: dict | None = None
+) -> XConnection:
     account = f"90{number}"
-    tokens = {"access_token": f"token-{account}", "access_token_secret": "secret"}
+    tokens = tokens or {"access_token": f"token-{account}", "access_token_secret": "secret"}
     arn, version = ports.x_secrets.create_version(f"connection-{number}", json.dumps(tokens))
     connection = XConnection(
         id=f"connection-{number}",
@@ -81,3 +84,24 @@ def test_an_account_x_refuses_is_reported_and_the_others_are_subscribed():
     assert ports.credentials.x_by_id(revoked.id) == revoked
     assert "903-post.reply.create" in ports.credentials.x_by_id(other.id).subscription_id
     assert x.subscriptions["903"] == (WebhookApi.ACTIVITY, webhook_id)
+
+
+def test_an_oauth2_account_connected_before_x_chat_gets_its_keys_before_chat_events():
+    x = FakeX()
+    webhook_id = x.register_webhook("https://api.example/twitter-activity").id
+    ports = fake_ports(x=x)
+    x.oauth2_account = XUser("904", "company4")
+    oauth2 = connect(ports, 4, webhook_id, tokens=x_accounts.oauth2_secret(x.issue_tokens()))
+    connect(ports, 5, webhook_id)  # OAuth 1.0a: no X Chat keys
+
+    assert subscriptions.resubscribe_all(ports) == []
+
+    methods = [(call.method, call.args.get("user_id")) for call in x.calls]
+    assert methods.index(("add_public_key", "904")) < methods.index(("subscribe", "904"))
+    assert [call["user_id"] for call in x.calls_to("add_public_key")] == [oauth2.x_user_id]
+    [identity] = ports.x_chat_secrets.stored.values()
+    assert identity.name == "test/x-chat/904"
+    assert "chat.received" in ports.credentials.x_by_id(oauth2.id).subscription_id
+
+    assert subscriptions.resubscribe_all(ports) == []  # registered once
+    assert len(x.calls_to("add_public_key")) == 1

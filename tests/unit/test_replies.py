@@ -345,6 +345,27 @@ def test_a_reply_x_refuses_is_undeliverable_and_a_redrive_delivers_it(desk):
     )
 
 
+def failed_messages(desk: Desk, job: ReplyJob) -> int:
+    conversation = desk.ports.conversations.get(job.conversation_id)
+    assert conversation is not None
+    return conversation.failed_messages
+
+
+def test_an_undeliverable_reply_counts_on_its_conversation_once_until_delivered(desk):
+    job = queue_reply(desk, "Can you send us a photo?")
+    desk.x.fail(XRequestRejected("refused", status_code=403), "send_dm")
+    assert failed_messages(desk, job) == 0
+
+    replies.deliver(desk.ports, job)
+    # SQS's last failed attempt gives up on it again, and so does a failed redrive.
+    replies.give_up(desk.ports, job, "refused")
+    replies.give_up(desk.ports, job, "refused again")
+    assert failed_messages(desk, job) == 1
+
+    replies.deliver(desk.ports, job)  # redriven, X takes it
+    assert failed_messages(desk, job) == 0
+
+
 def test_a_mention_conversation_without_a_post_to_answer_is_undeliverable(desk):
     conversation_id = Conversation.id_for(desk.tenant_id, ACCOUNT, CUSTOMER, Channel.MENTION)
     case = desk.open_case(conversation_id)
@@ -403,6 +424,17 @@ def test_a_reply_xs_rule_refuses_is_final_and_told_to_the_agent(desk, mention, m
 
     assert len(desk.x.calls_to("reply")) == 1
     assert desk.servicenow.work_notes(mention.case_sys_id or "") == [NOT_ALLOWED_NOTE]
+
+
+def test_a_reply_xs_rule_refuses_counts_on_its_conversation_once(desk, mention):
+    job = queue_reply(desk, "Refund issued.", case=mention.case_sys_id)
+    desk.x.fail(NOT_SUMMONED, "reply")
+
+    replies.deliver(desk.ports, job)
+    replies.deliver(desk.ports, job)  # SQS delivering it twice
+
+    assert reply_of(desk, job).status == MessageStatus.FAILED
+    assert failed_messages(desk, job) == 1
 
 
 def test_a_resolution_xs_rule_refuses_still_ends_the_conversation(desk, mention):

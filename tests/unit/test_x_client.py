@@ -639,12 +639,14 @@ def test_an_activity_subscription_is_one_per_event_type_made_as_the_account(api,
 
     subscription = client.subscribe(WebhookApi.ACTIVITY, WEBHOOK_ID, "1500", USER)
 
-    assert subscription == "900,901,902,903"
+    assert subscription == "900,901,902,903,904,905"
     assert x.ACTIVITY_EVENT_TYPES == (
         "dm.received",
         "dm.sent",
         "post.mention.create",
         "post.reply.create",
+        "chat.received",
+        "chat.sent",
     )
     for call in api.calls:
         assert_signed(call.request, token=USER.access_token, token_secret=USER.access_token_secret)
@@ -681,12 +683,14 @@ def test_subscribing_an_account_subscribed_already_is_fine(api, client, bearer):
             ]
         },
     )
-    for number in (1, 2, 3):
+    for number in (1, 2, 3, 4, 5):
         answer = {"subscription": {"subscription_id": f"90{number}"}}
         api.post(f"{API}/2/activity/subscriptions", json={"data": answer})
 
     assert client.subscribe(WebhookApi.ACCOUNT_ACTIVITY, WEBHOOK_ID, "1500", USER) == "1500"
-    assert client.subscribe(WebhookApi.ACTIVITY, WEBHOOK_ID, "1500", USER) == "900,901,902,903"
+    assert (
+        client.subscribe(WebhookApi.ACTIVITY, WEBHOOK_ID, "1500", USER) == "900,901,902,903,904,905"
+    )
 
 
 def test_an_activity_subscription_that_fails_midway_is_undone(api, client, bearer):

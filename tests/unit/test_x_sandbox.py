@@ -1014,6 +1014,7 @@ def test_the_banner_says_where_the_sandbox_is_and_how_to_act_as_a_customer(sandb
     banner = stack.banner()
 
     assert f"X sandbox      {sandbox.base_url}" in banner
+    assert f"curl -X POST {sandbox.base_url}/sandbox/customers/jane/chat --data" in banner
     assert f"curl -X POST {sandbox.base_url}/sandbox/customers/jane/dm --data" in banner
     assert f"curl {sandbox.base_url}/sandbox/sent" in banner
     real = LocalStack(Settings(sandbox=False, x_consumer_key="k", x_consumer_secret="s"))

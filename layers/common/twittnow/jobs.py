@@ -11,10 +11,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twittnow.x_events import AccountRevoked, DirectMessageReceived, DirectMessageSent, Mention
+from twittnow.x_events import (
+    AccountRevoked,
+    ChatMessage,
+    DirectMessageReceived,
+    DirectMessageSent,
+    Mention,
+)
 
 InboundJob = Annotated[
-    DirectMessageReceived | DirectMessageSent | Mention | AccountRevoked,
+    DirectMessageReceived | DirectMessageSent | Mention | ChatMessage | AccountRevoked,
     Field(discriminator="kind"),
 ]
 

@@ -97,8 +97,9 @@ M = MessageStatus
 
 MESSAGE = Lifecycle(
     "message",
-    # A customer's message; the bot's or an agent's reply; the company's staff's DM from X.
-    initial=frozenset({M.RECEIVED, M.QUEUED, M.DELIVERED}),
+    # A customer's message; the bot's or an agent's reply; the company's staff's DM from X;
+    # an X Chat message that could not be verified or decrypted.
+    initial=frozenset({M.RECEIVED, M.QUEUED, M.DELIVERED, M.FAILED}),
     states={
         M.RECEIVED: state(
             "A customer's message, recorded on first sight: it becomes a comment on the "
@@ -152,7 +153,9 @@ MESSAGE = Lifecycle(
         M.FAILED: state(
             "Refused by X, status_detail says why. Sent again on a later attempt (the "
             "bot's question, asked again) or a redrive (an agent's reply): DELIVERED, or "
-            "FAILED again; never when X's summoned-reply rule refused it (handled).",
+            "FAILED again; never when X's summoned-reply rule refused it (handled). An X "
+            "Chat message that could not be verified or decrypted starts here, handled: "
+            "final, status_detail says why.",
             M.DELIVERED,
             M.FAILED,
         ),

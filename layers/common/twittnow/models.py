@@ -159,6 +159,43 @@ class Channel(StrEnum):
     MENTION = "mention"  # public posts mentioning the account: replies go as reply posts
 
 
+class MessageChannel(StrEnum):
+    """How one message went between the customer and the company on X."""
+
+    DM = "dm"  # a legacy (unencrypted) direct message
+    X_CHAT = "x_chat"  # an end-to-end encrypted X Chat message
+    POST = "post"  # a public post: a mention, or a reply in the customer's thread
+
+
+class ChatMedia(BaseModel):
+    """A file attached to an X Chat message: encrypted on X, downloaded by its
+    `media_hash_key` and decrypted with the conversation's key of `key_version`. Holds
+    no key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chat_conversation_id: str
+    media_hash_key: str
+    file_name: str
+    content_type: str
+    size: int
+    key_version: str
+
+
+class SealedChatMessage(BaseModel):
+    """An X Chat message encrypted and signed, as POST /2/chat/conversations/{id}/messages
+    takes it: the Chat XDK's message id (inside the signed event), the ciphertext and its
+    signature, and the conversation and key version it was sealed for. Holds no key."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use, as Record
+
+    message_id: str
+    chat_conversation_id: str  # as the Chat XDK signs it: "A:B"
+    key_version: str
+    encoded_message_create_event: str
+    encoded_message_event_signature: str
+
+
 class Customer(Record):
     """A person on X who wrote to a tenant's account, and what the tenant knows of them:
     their CSM consumer (on the instance it was found on) and their custom-field answers.
@@ -190,7 +227,8 @@ class ConversationStatus(StrEnum):
 
 
 class Conversation(Record):
-    """One customer's thread with a tenant's account on one channel, and its current case."""
+    """One customer's thread with a tenant's account on one channel, and its current case.
+    A DM conversation holds the customer's legacy DMs and X Chat messages alike."""
 
     id: str
     tenant_id: str
@@ -215,6 +253,15 @@ class Conversation(Record):
     # The keys of the customer's messages held while collecting, for the case to come.
     waiting_message_keys: list[str] = []
     latest_post_id: str | None = None  # mentions: the customer's latest post, to reply to
+    # DMs: the X Chat conversation with the customer, once there is one (as X gave it), and
+    # how the customer's latest message came (DM or X Chat): replies go the same way.
+    # None on conversations from before X Chat: legacy DMs.
+    chat_conversation_id: str | None = None
+    latest_channel: MessageChannel | None = None
+    # How many of its messages show failed (ConversationMessage.shows_failed), kept by the
+    # messages repository as they go in and out of it: a list filters on it without
+    # reading threads. 0 on conversations from before it was kept.
+    failed_messages: int = 0
     created_at: datetime
     last_message_at: datetime
 
@@ -239,7 +286,9 @@ class MessageStatus(StrEnum):
     CASE_CREATED = "case_created"  # in the description of the case it opened
     QUEUED = "queued"  # outbound, waiting to be sent
     DELIVERED = "delivered"  # outbound, accepted by X
-    FAILED = "failed"  # outbound, refused by X: status_detail says why
+    # Outbound, refused by X; or an X Chat message that could not be verified or
+    # decrypted. status_detail says why.
+    FAILED = "failed"
 
 
 class ConversationMessage(Record):
@@ -251,15 +300,30 @@ class ConversationMessage(Record):
     author: str  # "customer", "staff" (the company on X), "agent" (ServiceNow), "bot"
     text: str
     media_urls: list[str] = []
+    chat_media: list[ChatMedia] = []  # an X Chat message's files
     event_id: str  # X's id of an inbound message; ours (or ServiceNow's) of an outbound one
     # What X answered for an outbound message: its DM event ids or post ids (one per part).
     x_message_ids: list[str] = []
     status: MessageStatus
     status_detail: str = ""
     case_number: str | None = None
-    media_attached: list[str] = []  # the media_urls already attached to the case
+    # The media_urls (and chat_media's media_hash_keys) already attached to the case.
+    media_attached: list[str] = []
+    # How it went (an outbound one: once sent); None on messages from before X Chat: their
+    # conversation's channel says (a DM conversation's were DMs, a mention's posts).
+    channel: MessageChannel | None = None
+    # An outbound X Chat message's part sealed and being sent, kept until X's answer is
+    # recorded (with its id in x_message_ids), so that a retry sends that very payload:
+    # X takes a message id once, so a send whose answer was lost is not delivered twice.
+    pending_chat_part: SealedChatMessage | None = None
     reply_key: str | None = None  # the key of the bot's answer to it (a question, an ack)
     handled: bool = False  # every step done: X delivering it again changes nothing
     failure: str = ""  # why the last attempt to handle it failed, until one succeeds
     sent_at: datetime
     updated_at: datetime
+
+    @property
+    def shows_failed(self) -> bool:
+        """Failed for good (FAILED), or its last attempt failed and none succeeded since:
+        the tenant sees it failed, and its conversation counts it."""
+        return self.status == MessageStatus.FAILED or (bool(self.failure) and not self.handled)

@@ -45,6 +45,13 @@ class Settings(BaseModel):
     outbound_dead_letter_queue_url: str
     outbound_max_receive_count: int = 20
     case_events_table: str
+    # What the service knows of X's deliveries, to recover missed ones (twittnow.recovery).
+    recovery_table: str
+    # X Chat: conversation keys (encrypted to the account's identity) and public keys cached.
+    chat_keys_table: str
+    # Secrets Manager name prefix of the X accounts' X Chat identities (private keys): apart
+    # from x_secret_prefix, so that only the functions that encrypt or decrypt read them.
+    x_chat_secret_prefix: str
     # Base URL of this API as clients reach it; empty means "the URL the request came in on".
     public_base_url: str = ""
 

@@ -3,9 +3,10 @@
 A delivery comes from the Account Activity API (AAA, deprecated since 2026-07-21, no end
 date published) or from its successor, the X Activity API (XAA). `normalize` turns either
 into the events the inbound processor acts on: a DM a customer sent the company account,
-a DM the account sent (our own echo, or staff typing in X's apps), a customer's post
-mentioning the account or replying to one of its posts, and the account revoking our app. Everything else X delivers (typing, read receipts, likes,
-follows, ...) normalizes to nothing.
+a DM the account sent (our own echo, or staff typing in X's apps), an encrypted X Chat
+message either way, a customer's post mentioning the account or replying to one of its
+posts, and the account revoking our app. Everything else X delivers (typing, read
+receipts, likes, follows, ...) normalizes to nothing.
 
 Event ids: `event_id` is X's own id of the thing that happened, so that X's retries and
 the same message arriving through both APIs (during the migration an account may be
@@ -17,7 +18,11 @@ subscribed to both) carry the same id:
   that a reply typed with @account, which XAA delivers as both post.reply.create and
   post.mention.create, is one event;
 - a revoke: "revoke:<account id>:<epoch seconds of date_time>", as neither AAA's
-  user_event nor XAA's oauth.revoke (whose event_uuid AAA lacks) has a shared id.
+  user_event nor XAA's oauth.revoke (whose event_uuid AAA lacks) has a shared id;
+- an X Chat message: the delivery's event_uuid (XAA only). Its message id is inside the
+  encrypted, signed event: the processor deduplicates the message by it once decrypted
+  (xchat/real-time-events.mdx: "Deduplicate deliveries on event_uuid and messages on
+  the signed message_id").
 
 X sends one post or DM to each connected account it concerns, with the same id: a
 customer mentioning two of our tenants is two events with one event_id. Deduplicate on
@@ -43,7 +48,13 @@ Payload facts, from X's documentation (repository xdevplatform/docs):
   fires for replies that mention the account only through the @screen_name X puts before
   a reply's text, which post.mention.create skips; "includes may contain related users".
   oauth.revoke: "filter" may be empty; payload {"date_time",
-  "user_id", "app_id"}.
+  "user_id", "app_id"}. chat.received and chat.sent: payload {"conversation_id",
+  "sender_id", "encoded_event", "conversation_key_version",
+  "conversation_key_change_event"?}, and in event-payloads.mdx's examples also X's
+  unsigned "id" and "created_at_msec" of the message.
+- xchat/real-time-events.mdx: chat.received when the user receives an encrypted DM,
+  chat.sent when the user sends one; the conversation id is "A-B" there, "A:B" in
+  event-payloads.mdx; xchat/groups.mdx: a group conversation's id starts with "g".
 - developer.x.com direct-messages message-create-object and message-attachments: a DM's
   media is message_data.attachment {"type": "media", "media": {v1.1 media}}, downloaded
   with a request signed by the account's OAuth 1.0a token. v1.1 extended entities: media
@@ -61,11 +72,14 @@ from pydantic import BaseModel, ConfigDict
 
 REVOKE_EVENT_TYPE = "oauth.revoke"
 DM_EVENT_TYPES = ("dm.received", "dm.sent")
+CHAT_EVENT_TYPES = ("chat.received", "chat.sent")
 MENTION_EVENT_TYPE = "post.mention.create"
 REPLY_EVENT_TYPE = "post.reply.create"
 MP4 = "video/mp4"
 V1_TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Mon May 19 14:01:46 +0000 2025"
 _REPLY_PREFIX = re.compile(r"(?:@\w{1,15}\s*)+", re.ASCII)
+# A 1:1 X Chat conversation: its two participants' user ids, joined either way.
+_CHAT_PAIR = re.compile(r"([0-9]{1,19})[:-]([0-9]{1,19})", re.ASCII)
 
 
 class MalformedDelivery(ValueError):
@@ -140,6 +154,26 @@ class Mention(XEvent):
     sent_at: datetime
 
 
+class ChatMessage(XEvent):
+    """An X Chat event of a 1:1 conversation of the account, still encrypted: the
+    processor verifies and decrypts it (the webhook cannot: it only queues). Received
+    when the customer (`customer_id`, the participant who is not the account) sent it,
+    sent when the account did (our own reply's echo, or staff typing in X's apps).
+    `message_id` and `created_at` are X's unsigned copies of what the event says, when
+    the delivery has them: they only name a message that cannot be decrypted."""
+
+    kind: Literal["chat_message"] = "chat_message"
+    direction: Literal["received", "sent"]
+    chat_conversation_id: str  # as X gives it: "A:B" or "A-B"
+    sender_id: str
+    customer_id: str
+    encoded_event: str
+    key_version: str
+    key_change_event: str | None = None
+    message_id: str | None = None
+    created_at: datetime | None = None
+
+
 class AccountRevoked(XEvent):
     kind: Literal["account_revoked"] = "account_revoked"
     revoked_at: datetime
@@ -149,7 +183,7 @@ def conversation_key(event: XEvent) -> str:
     """The SQS FIFO message group: one customer's events stay in order, customers run in
     parallel. A revoke concerns the whole account."""
     match event:
-        case DirectMessageReceived() | Mention():
+        case DirectMessageReceived() | Mention() | ChatMessage():
             return f"{event.account_id}:{event.customer_id}"
         case DirectMessageSent():
             return f"{event.account_id}:{event.recipient_id}"
@@ -272,6 +306,8 @@ def _activity_events(data: _Node) -> list[XEvent]:
         return events
     if event_type in (MENTION_EVENT_TYPE, REPLY_EVENT_TYPE):
         return _v2_mention(data, event_type)
+    if event_type in CHAT_EVENT_TYPES:
+        return _chat_message(data)
     return []  # likes, follows, profile changes, typing, ...: not ours to handle
 
 
@@ -321,6 +357,47 @@ def _v2_mention(data: _Node, event_type: str) -> list[XEvent]:
             mentions_account=event_type == MENTION_EVENT_TYPE or account_id in typed,
             media=_v2_media(post, includes),
             sent_at=_iso_time(post, "created_at"),
+        )
+    ]
+
+
+def _chat_message(data: _Node) -> list[XEvent]:
+    """An X Chat message of a 1:1 conversation of the account; which way it went is
+    whoever sent it (as for DMs). A group conversation ("g..." ids) is not a customer's
+    thread with the company: nothing to handle."""
+    account_id = data.node("filter").text("user_id")
+    payload = data.node("payload")
+    conversation_id = payload.text("conversation_id")
+    sender_id = payload.text("sender_id")
+    if conversation_id.startswith("g"):
+        return []
+    pair = _CHAT_PAIR.fullmatch(conversation_id)
+    if pair is None:
+        raise MalformedDelivery(
+            f"{payload.path}.conversation_id is not an X Chat conversation: {conversation_id!r}"
+        )
+    participants = pair.groups()
+    if account_id not in participants or participants[0] == participants[1]:
+        return []  # not the account's, or the account's notes to itself
+    customer_id = participants[1] if participants[0] == account_id else participants[0]
+    if sender_id not in participants:
+        raise MalformedDelivery(
+            f"{payload.path}.sender_id {sender_id} is not in conversation {conversation_id}"
+        )
+    created_at = _epoch_ms(payload, "created_at_msec") if "created_at_msec" in payload else None
+    return [
+        ChatMessage(
+            event_id=data.text("event_uuid"),
+            account_id=account_id,
+            direction="sent" if sender_id == account_id else "received",
+            chat_conversation_id=conversation_id,
+            sender_id=sender_id,
+            customer_id=customer_id,
+            encoded_event=payload.text("encoded_event"),
+            key_version=payload.text("conversation_key_version"),
+            key_change_event=payload.optional_text("conversation_key_change_event"),
+            message_id=payload.optional_text("id"),
+            created_at=created_at,
         )
     ]
 

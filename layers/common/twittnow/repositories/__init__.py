@@ -3,6 +3,7 @@
 from twittnow.instance import kept
 from twittnow.repositories.audit_log import AuditLogRepository
 from twittnow.repositories.case_events import CaseEventsRepository
+from twittnow.repositories.chat_keys import ChatKeysRepository
 from twittnow.repositories.conversations import ConversationsRepository
 from twittnow.repositories.credentials import CredentialsRepository
 from twittnow.repositories.custom_fields import CustomFieldsRepository
@@ -12,6 +13,7 @@ from twittnow.repositories.login_attempts import LoginAttemptsRepository
 from twittnow.repositories.messages import MessagesRepository
 from twittnow.repositories.oauth_requests import OAuthRequestsRepository
 from twittnow.repositories.queues import FifoQueue
+from twittnow.repositories.recovery import RecoveryRepository
 from twittnow.repositories.secrets import SecretsRepository
 from twittnow.repositories.tokens import TokensRepository
 from twittnow.repositories.users import UsersRepository
@@ -59,6 +61,21 @@ def x_secrets() -> SecretsRepository:
 
 
 @kept
+def x_chat_secrets() -> SecretsRepository:
+    return SecretsRepository(get_settings().x_chat_secret_prefix)
+
+
+@kept
+def chat_keys() -> ChatKeysRepository:
+    return ChatKeysRepository(get_settings().chat_keys_table)
+
+
+@kept
+def recovery() -> RecoveryRepository:
+    return RecoveryRepository(get_settings().recovery_table)
+
+
+@kept
 def oauth_requests() -> OAuthRequestsRepository:
     return OAuthRequestsRepository(get_settings().oauth_requests_table)
 
@@ -75,7 +92,8 @@ def conversations() -> ConversationsRepository:
 
 @kept
 def messages() -> MessagesRepository:
-    return MessagesRepository(get_settings().messages_table)
+    settings = get_settings()
+    return MessagesRepository(settings.messages_table, settings.conversations_table)
 
 
 @kept

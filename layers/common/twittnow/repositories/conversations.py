@@ -80,14 +80,19 @@ class ConversationsRepository:
                 "conversation", stored.status, ConversationStatus(changes["status"])
             ) from None
 
-    def of_tenant(self, tenant_id: str) -> list[Conversation]:
-        """The tenant's conversations, the latest message first."""
+    def of_tenant(self, tenant_id: str, since: datetime | None = None) -> list[Conversation]:
+        """The tenant's conversations, the latest message first; with `since`, those whose
+        latest message is that recent or more."""
+        condition, values = "tenant_id = :tenant", {":tenant": tenant_id}
+        if since is not None:
+            condition += " AND last_message_at >= :since"
+            values[":since"] = clock.sortable(since)
         paginator = client().get_paginator("query")
         pages = paginator.paginate(
             TableName=self.table_name,
             IndexName="by_tenant",
-            KeyConditionExpression="tenant_id = :tenant",
-            ExpressionAttributeValues=to_item({":tenant": tenant_id}),
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=to_item(values),
             ScanIndexForward=False,
         )
         return [_to_conversation(item) for page in pages for item in page["Items"]]

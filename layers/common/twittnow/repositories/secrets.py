@@ -68,13 +68,15 @@ class SecretsRepository:
         except _gone_errors() as error:
             raise SecretGone(arn) from error
 
-    def get(self, arn: str, version: str | None = None) -> str:
+    def get(self, arn: str, version: str | None = None, *, fresh: bool = False) -> str:
         """The secret's value: of `version` when given, else the current one (as of at
-        most the cache's max age ago)."""
+        most the cache's max age ago; `fresh`: as of now, and cached from now)."""
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         try:
-            value = _reader().get(f"{arn}{VERSION_MARK}{version}" if version else arn)
+            value = _reader().get(
+                f"{arn}{VERSION_MARK}{version}" if version else arn, force_fetch=fresh
+            )
         except GetParameterError as error:
             # Powertools wraps whatever the read raised, Secrets Manager's error included.
             if isinstance(error.__context__, _gone_errors()):

@@ -1,6 +1,7 @@
-"""X (Twitter) API client: OAuth 1.0a and OAuth 2.0 (oauth2) sign-in, DMs, reply posts, media, and the webhooks
+"""X (Twitter) API client: OAuth 1.0a and OAuth 2.0 (oauth2) sign-in, DMs, reply posts, media, X Chat
+(chat: public keys, conversation keys, encrypted messages, history and media), and the webhooks
 and subscriptions of the Account Activity API v2 (AAA) and the X Activity API (XAA).
-One module per concern (oauth, direct_messages, posts, media, webhooks), over one
+One module per concern (oauth, direct_messages, posts, media, chat, webhooks), over one
 transport (transport) and one set of errors (errors); XClient is all of them.
 
 Every failure is an XError subclass; `retryable` says whether trying again later may
@@ -55,10 +56,13 @@ Facts relied on, from X's documentation (repository xdevplatform/docs):
   takes OAuth 2.0 user tokens only (see MediaCalls.download_media for what an OAuth 2.0
   connection does). A post's media are
   public on pbs.twimg.com (photos) and video.twimg.com (videos' mp4 variants).
+- X Chat: see the chat module (x-api/chat/*.mdx, openapi.json, xchat/*.mdx).
 """
 
+from twittnow.clients.x.chat import ChatCalls
 from twittnow.clients.x.direct_messages import DirectMessageCalls
 from twittnow.clients.x.errors import (
+    XChatNeedsOAuth2,
     XConnectionBroken,
     XError,
     XMediaRefused,
@@ -73,8 +77,11 @@ from twittnow.clients.x.models import (
     AccessToken,
     AccountCredentials,
     BearerCredentials,
+    ChatEvent,
+    ChatEventsPage,
     DownloadedMedia,
     OAuth2Tokens,
+    PublicKeyRecord,
     RequestToken,
     UserCredentials,
     Webhook,
@@ -97,13 +104,17 @@ __all__ = [
     "AccountCredentials",
     "AppCredentials",
     "BearerCredentials",
+    "ChatEvent",
+    "ChatEventsPage",
     "DownloadedMedia",
     "OAuth1",
     "OAuth2Tokens",
+    "PublicKeyRecord",
     "RequestToken",
     "UserCredentials",
     "Webhook",
     "WebhookApi",
+    "XChatNeedsOAuth2",
     "XClient",
     "XConnectionBroken",
     "XError",
@@ -117,7 +128,10 @@ __all__ = [
 ]
 
 
-class XClient(OAuthCalls, OAuth2Calls, DirectMessageCalls, PostCalls, MediaCalls, WebhookCalls):
+# ChatCalls is a MediaCalls (it reads encrypted media as media are read), so it comes first.
+class XClient(
+    OAuthCalls, OAuth2Calls, DirectMessageCalls, PostCalls, ChatCalls, MediaCalls, WebhookCalls
+):
     """X's OAuth and v2 endpoints on `base_url` (https://api.x.com, or a sandbox), as the
     app `app`. `timeout` in seconds, for connecting and for each read;
     `oauth2_authorize_url` is X's OAuth 2.0 authorize page.

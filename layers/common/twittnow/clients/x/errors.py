@@ -66,6 +66,12 @@ class XReplyNotAllowed(XRequestRejected):
     account: the account is fine, and sending it again will be refused again."""
 
 
+class XChatNeedsOAuth2(XError):
+    """An X Chat call with OAuth 1.0a credentials: X Chat is for accounts connected with
+    OAuth 2.0 (xchat/getting-started.mdx: "an app configured for OAuth 2.0" and a user
+    access token with dm.read and dm.write). The account must be connected again."""
+
+
 class XNotFound(XError):
     """404: no such resource."""
 

@@ -1,5 +1,6 @@
 """What X's calls take and answer: a connected account's credentials, OAuth's tokens,
-downloaded media, webhooks, and which API delivers a subscribed account's events."""
+downloaded media, webhooks, which API delivers a subscribed account's events, and X Chat's
+public keys and encrypted events."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,10 +40,12 @@ class OAuth2Tokens:
 
 @dataclass(frozen=True)
 class XUser:
-    """An X account as GET /2/users/me answers it."""
+    """An X account as GET /2/users/me or GET /2/users/{id} answers it. `name` (the
+    profile's display name) only from the latter: "" where it is not read."""
 
     id: str
     username: str
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,3 +87,36 @@ class WebhookApi(StrEnum):
 
     ACCOUNT_ACTIVITY = "account_activity"  # AAA v2: deprecated, no end date published
     ACTIVITY = "activity"  # XAA
+
+
+@dataclass(frozen=True)
+class PublicKeyRecord:
+    """One of a user's X Chat public keys, as GET /2/users/{id}/public_keys answers it: the
+    identity key (what conversation keys are encrypted to), the signing key (what verifies
+    the user's messages) and the identity key's signature binding the two. Public."""
+
+    public_key_version: str
+    public_key: str
+    signing_public_key: str
+    identity_public_key_signature: str
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """An event of an X Chat conversation's history: X's id (its sequence id) and the
+    encoded, encrypted and signed event."""
+
+    id: str
+    encoded_event: str
+    sender_id: str = ""
+
+
+@dataclass(frozen=True)
+class ChatEventsPage:
+    """A page of a conversation's history, newest first, with the key-change events of
+    the conversation X adds (meta.conversation_key_events); `next_token` for the next
+    page, None on the last."""
+
+    events: list[ChatEvent]
+    key_change_events: list[str]
+    next_token: str | None

@@ -11,8 +11,16 @@ from twittnow.clients.x.transport import XTransport
 # The XAA events a connected account is subscribed to: what customers send it, and the
 # DMs it sends (so the webhook sees replies typed in X's own app too). post.reply.create:
 # a customer answering in the account's thread without typing @account, which
-# post.mention.create does not fire for (x-api/activity/event-payloads.mdx).
-ACTIVITY_EVENT_TYPES = ("dm.received", "dm.sent", "post.mention.create", "post.reply.create")
+# post.mention.create does not fire for (x-api/activity/event-payloads.mdx). chat.received
+# and chat.sent: X Chat's encrypted DMs, received and sent (xchat/real-time-events.mdx).
+ACTIVITY_EVENT_TYPES = (
+    "dm.received",
+    "dm.sent",
+    "post.mention.create",
+    "post.reply.create",
+    "chat.received",
+    "chat.sent",
+)
 ACTIVITY_TAG = "twittnow"
 
 
@@ -158,6 +166,28 @@ class WebhookCalls(XTransport):
                 "unsubscribe the account",
                 ids={"subscription_id": subscription_id},
             )
+
+    # ------------------------------------------------------------ replay
+
+    def replay_webhook(self, webhook_id: str, from_date: str, to_date: str) -> str:
+        """Has X deliver again, to the webhook, every event it delivered or tried to
+        deliver there between `from_date` and `to_date` (yyyymmddhhmm UTC, both minutes
+        included, within the last 24 hours); returns the replay job's id. X runs one job
+        per webhook at a time and refuses another meanwhile (XRequestRejected).
+
+        x-api/webhooks/create-replay-job-for-webhook.mdx (openapi.json,
+        createWebhookReplayJob): POST /2/webhooks/replay {webhook_id, from_date, to_date},
+        app-only bearer token -> {"data": {"job_id", "created_at"}}. It replaces the
+        Account Activity replay endpoint, gone since 2026-03-25 (changelog.mdx), and
+        serves XAA and AAA deliveries alike."""
+        action = "request a replay of the webhook's deliveries"
+        data = self._app_call(
+            "POST",
+            "/2/webhooks/replay",
+            action,
+            json={"webhook_id": webhook_id, "from_date": from_date, "to_date": to_date},
+        )
+        return self._field(data, "job_id", action)
 
 
 def _webhook(data: dict) -> Webhook:
