@@ -8,6 +8,7 @@ PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python
 VENV := .venv
 TOOLS_VENV := .venv-tools
 PY := $(VENV)/bin/python
+CHAT_XDK_LIBRARY := .aws-sam/build/CommonLayer/python/chat_xdk/_native.abi3.so
 
 help:
 	@echo "make run     start the local stack (embedded AWS, local API on PORT, default 3000)"
@@ -44,5 +45,9 @@ lint: $(VENV)/.installed $(TOOLS_VENV)/.installed
 	$(PY) -m mypy
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(TOOLS_VENV)/bin/sam validate --lint
 	SAM_CLI_TELEMETRY=0 PATH="$(dir $(PYTHON312)):$$PATH" $(TOOLS_VENV)/bin/sam build
+	@# The layer carries the Chat XDK's native library, built for the functions' x86_64.
+	$(PY) -c "import sys; elf = open('$(CHAT_XDK_LIBRARY)', 'rb').read(20); \
+		sys.exit(elf[:4] != b'\x7fELF' or elf[18:20] != b'\x3e\x00')" \
+		|| { echo "sam build made no x86_64 $(CHAT_XDK_LIBRARY)"; exit 1; }
 
 .PHONY: help run test lint demo
