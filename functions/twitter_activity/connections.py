@@ -93,9 +93,12 @@ class Approval:
     confirmation: str = field(repr=False)
 
 
-def start(ports: Ports, caller: Caller, callback_url: str) -> tuple[str, datetime]:
+def start(
+    ports: Ports, caller: Caller, callback_url: str, *, return_to_console: bool = False
+) -> tuple[str, datetime]:
     """An OAuth 2.0 authorization tied to the tenant for 15 minutes, and the URL to
-    authorize it on X (Authorization Code with PKCE, S256)."""
+    authorize it on X (Authorization Code with PKCE, S256). `return_to_console`: X's
+    redirect is sent on to the console instead of answering the callback's page."""
     state = secrets.token_urlsafe(STATE_BYTES)
     code_verifier = secrets.token_urlsafe(CODE_VERIFIER_BYTES)
     with _x_answers("start connecting the X account"):
@@ -110,9 +113,20 @@ def start(ports: Ports, caller: Caller, callback_url: str) -> tuple[str, datetim
             expires_at=expires_at,
             code_verifier=code_verifier,
             redirect_uri=callback_url,
+            return_to_console=return_to_console,
         )
     )
     return auth_url, expires_at
+
+
+def started_from_console(ports: Ports, state: str | None) -> bool:
+    """Whether X's OAuth 2.0 redirect with `state` belongs to an authorization started from
+    the console (read before finishing it: a successful or final refused exchange spends
+    it). An unknown, expired or spent state is not: its browser gets the callback's page."""
+    if not state:
+        return False
+    request = ports.oauth_requests.get(state_key(state))
+    return request is not None and request.return_to_console
 
 
 def state_key(state: str) -> str:

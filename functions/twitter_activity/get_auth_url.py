@@ -1,5 +1,12 @@
 """GET /get-auth-url: the URL where the tenant authorizes Twittnow on its X account
-(OAuth 2.0 with PKCE; X sends the approving browser to GET /twitter-callback)."""
+(OAuth 2.0 with PKCE; X sends the approving browser to GET /twitter-callback).
+
+With ?return_to=console (the console's Connect X), the callback sends that browser back
+to the console instead of answering its page."""
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from twitter_activity import connections
 from twitter_activity.models import AuthUrlResponse
@@ -13,9 +20,19 @@ app = create_app()
     "/get-auth-url",
     responses=answers(200, {503: "X did not answer or throttled us; nothing changed."}),
 )
-def get_auth_url() -> AuthUrlResponse:
+def get_auth_url(
+    return_to: Annotated[
+        Literal["console"] | None,
+        Query(
+            description="`console`: X's redirect to the callback is sent on (303) to the "
+            "console, with what it needs in the URL's fragment, instead of answering a page."
+        ),
+    ] = None,
+) -> AuthUrlResponse:
     callback_url = public_url(app.current_event, connections.CALLBACK_PATH)
-    auth_url, expires_at = connections.start(ports(), current_caller(app), callback_url)
+    auth_url, expires_at = connections.start(
+        ports(), current_caller(app), callback_url, return_to_console=return_to == "console"
+    )
     return AuthUrlResponse(auth_url=auth_url, expires_at=expires_at)
 
 

@@ -5,7 +5,14 @@ and shows the one-time code with which that company confirms (JSON with ?format=
 The page also links back to the console with the code in the URL's fragment (which no
 server and no referrer gets): the tenant that connects from the console, in the same tab,
 confirms there with one click, with its session. The console shows the same warning and
-confirms only when asked, so the link gives a phishing company nothing either."""
+confirms only when asked, so the link gives a phishing company nothing either.
+
+An authorization started from the console (GET /get-auth-url?return_to=console) gets no
+page: the browser is sent on (303) to the console with what the link carries in the
+fragment, and a refusal with its reason (the envelope's `code`: the console words it, so
+that no link can make the console show a text of its choosing). ?format=json still answers
+JSON. Refusals of an unknown, expired or spent state keep the page: nothing says where the
+authorization was started."""
 
 import html
 from typing import Annotated
@@ -39,7 +46,20 @@ def _page_or_json(when: str, model: type[BaseModel]) -> OpenAPIResponse:
     }
 
 
-ANSWERS = {
+ANSWERS: dict[int, OpenAPIResponse] = {
+    303: {
+        "description": "An authorization started from the console (GET "
+        "/get-auth-url?return_to=console), unless ?format=json: the browser is sent on to "
+        "the console, the result in the Location's fragment (`#/connect-x?confirmation=&"
+        "screen_name=&company=`, or `#/connect-x?error=<the error code>`).",
+        "headers": {
+            "Location": {
+                "description": "<PUBLIC_BASE_URL>/console/#/connect-x?...",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {},
+    },
     200: _page_or_json(
         "X approved: the account waits 15 minutes for the tenant that started to confirm it "
         "with the code shown (POST /twitter-callback/confirm/). Nothing is connected yet.",
@@ -75,6 +95,11 @@ def twitter_callback(
     # OAuth 2.0 (what GET /get-auth-url starts) unless the redirect is OAuth 1.0a's, of an
     # authorization started before. X's error_description (X's own text) is not shown.
     oauth1 = (oauth_token or oauth_verifier or denied) and not (code or state or error)
+    # Read first: finishing spends the authorization. (OAuth 1.0a's came from no console.)
+    to_console = (
+        format != "json" and not oauth1 and connections.started_from_console(ports(), state)
+    )
+    console_url = public_url(app.current_event, CONSOLE_PATH)
     try:
         if oauth1:
             approval = connections.finish(ports(), oauth_token, oauth_verifier, denied)
@@ -83,6 +108,8 @@ def twitter_callback(
     except ApiError as error:
         if format == "json":
             raise
+        if to_console:
+            return _to_console(console_url, {"error": error.code})
         return _error_page(error)
     pending = approval.pending
     confirm_url = public_url(app.current_event, connections.CONFIRM_PATH)
@@ -105,23 +132,42 @@ def twitter_callback(
     )
     if format == "json":
         return Response(200, "application/json", view.model_dump_json(), headers=NOT_KEPT)
-    return _confirmation_page(view, public_url(app.current_event, CONSOLE_PATH))
+    if to_console:
+        return _to_console(console_url, _console_pending(view))
+    return _confirmation_page(view, console_url)
+
+
+def _console_pending(view: PendingXConnectionView) -> dict[str, str]:
+    """What the console's Connect X page needs: the code, and whom it connects to whom."""
+    return {
+        "confirmation": view.confirmation,
+        "screen_name": view.screen_name,
+        "company": view.company_name,
+    }
+
+
+def _console_link(console_url: str, fragment: dict[str, str]) -> str:
+    # In the fragment, never the query: no server, log or referrer gets the code.
+    return f"{console_url}#/connect-x?{urlencode(fragment)}"
+
+
+def _to_console(console_url: str, fragment: dict[str, str]) -> Response:
+    # 303: the browser GETs the console whatever brought it here.
+    return Response(
+        status_code=303,
+        content_type="text/plain; charset=utf-8",
+        body="",
+        headers={**NOT_KEPT, "Location": _console_link(console_url, fragment)},
+    )
 
 
 def _confirmation_page(view: PendingXConnectionView, console_url: str) -> Response:
     company = html.escape(view.company_name)
-    fragment = urlencode(
-        {
-            "confirmation": view.confirmation,
-            "screen_name": view.screen_name,
-            "company": view.company_name,
-        }
-    )
     return _page(
         200,
         "Confirm the X connection",
         f"<p><strong>{html.escape(view.message)}</strong></p>"
-        f"<p><a href='{html.escape(f'{console_url}#/connect-x?{fragment}')}'>"
+        f"<p><a href='{html.escape(_console_link(console_url, _console_pending(view)))}'>"
         f"Finish in the Twittnow console</a> (as {company}'s user).</p>"
         f"<p>To finish, {company} confirms within 15 minutes (until {view.expires_at:%H:%M} UTC) "
         "with this one-time code:</p>"

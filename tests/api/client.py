@@ -51,8 +51,14 @@ class ApiClient:
             else jsonlib.dumps(json).encode()
         )
         if self.over_http:
+            # A redirect is an answer to check, as in process: not followed.
             answer = requests.request(
-                method, self.stack.base_url + target, headers=sent_headers, data=body, timeout=30
+                method,
+                self.stack.base_url + target,
+                headers=sent_headers,
+                data=body,
+                timeout=30,
+                allow_redirects=False,
             )
             return Reply(answer.status_code, answer.headers, answer.text)
         response = self.stack.handle(

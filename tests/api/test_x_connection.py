@@ -181,6 +181,136 @@ def test_the_callback_answers_a_page_for_the_person(api, tenant, screen_name, re
     assert confirm(api, tenant.token, code).status == 200
 
 
+# ---------------------------------------------------------------- started from the console
+
+
+def console_redirect(reply) -> dict[str, str]:
+    """The callback's 303 to the console: answers what its fragment carries."""
+    assert reply.status == 303, reply.text
+    assert reply.headers["Cache-Control"] == "no-store"
+    location = urlsplit(reply.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        f"{os.environ['PUBLIC_BASE_URL']}/console/"
+    )
+    assert location.query == ""  # in the fragment only: no server, log or referrer gets it
+    route, _, fragment = location.fragment.partition("?")
+    assert route == "/connect-x"
+    return {name: value for name, [value] in parse_qs(fragment).items()}
+
+
+def start_from_console(api, token: str) -> str:
+    reply = api.get("/get-auth-url?return_to=console", token=token)
+    assert reply.status == 200, reply.body
+    assert set(reply.body) == {"auth_url", "expires_at"}
+    return reply.body["auth_url"]
+
+
+def test_started_from_the_console_the_callback_sends_the_browser_back_to_it(
+    api, admin_token, tenant, screen_name, registered_webhook, x_sandbox_url
+):
+    auth_url = start_from_console(api, tenant.token)
+    item = boto3.client("dynamodb").get_item(
+        TableName=os.environ["OAUTH_REQUESTS_TABLE"],
+        Key=state_key(parse_qs(urlsplit(auth_url).query)["state"][0]),
+        ConsistentRead=True,
+    )["Item"]
+    assert item["return_to_console"] == {"BOOL": True}
+
+    reply = api.get(authorize_on_x(api, tenant.token, f"approve={screen_name}", auth_url))
+
+    fragment = console_redirect(reply)
+    assert set(fragment) == {"confirmation", "screen_name", "company"}
+    assert (fragment["screen_name"], fragment["company"]) == (screen_name, "tenant Ltd")
+    assert fragment["confirmation"] not in reply.text
+    assert x_details_of(api, admin_token, tenant.id) == []  # nothing connected yet
+    assert not sandbox_subscriptions(x_sandbox_url, screen_name)
+    connected = confirm(api, tenant.token, fragment["confirmation"])
+    assert connected.status == 200, connected.body
+    assert x_details_of(api, admin_token, tenant.id) == [connected.body]
+
+
+def test_started_from_the_console_json_is_still_answered_as_asked(
+    api, tenant, screen_name, registered_webhook
+):
+    auth_url = start_from_console(api, tenant.token)
+    callback = authorize_on_x(api, tenant.token, f"approve={screen_name}", auth_url)
+    pending = api.get(callback + "&format=json")
+    assert pending.status == 200 and pending.body["screen_name"] == screen_name
+    assert confirm(api, tenant.token, pending.body["confirmation"]).status == 200
+
+
+def test_without_return_to_the_callback_still_answers_its_page(
+    api, tenant, screen_name, registered_webhook
+):
+    page = api.get(authorize_on_x(api, tenant.token, f"approve={screen_name}"))
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "Location" not in page.headers
+
+
+def test_declined_from_the_console_sends_the_reason_back_and_spends_nothing(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
+    auth_url = start_from_console(api, tenant.token)
+    declined = authorize_on_x(api, tenant.token, "deny=1", auth_url)
+
+    assert console_redirect(api.get(declined)) == {"error": "PERMISSION_DENIED"}
+    assert_envelope(api.get(declined + "&format=json"), 403, "PERMISSION_DENIED")
+    assert x_details_of(api, admin_token, tenant.id) == []
+    # A forged denial spends nothing: the real approval still comes back with its code.
+    approved = authorize_on_x(api, tenant.token, f"approve={screen_name}", auth_url)
+    assert "confirmation" in console_redirect(api.get(approved))
+
+
+def test_a_refusal_after_the_authorization_is_spent_still_goes_back_to_the_console(
+    api, admin_token, tenant, screen_name, registered_webhook
+):
+    """The one-account rule refuses after the exchange spent the authorization."""
+    connect(api, tenant.token, screen_name)
+    auth_url = start_from_console(api, tenant.token)
+    callback = authorize_on_x(api, tenant.token, f"approve=b{screen_name}", auth_url)
+
+    assert console_redirect(api.get(callback)) == {"error": "CONFLICT"}
+    # Spent: the same redirect again finds nothing, so nothing says it came from the console.
+    page = api.get(callback)
+    assert page.status == 400 and page.headers["Content-Type"].startswith("text/html")
+    assert [d["screen_name"] for d in x_details_of(api, admin_token, tenant.id)] == [screen_name]
+
+
+def test_return_to_permissions(api, admin_token, tenant, other_tenant, screen_name):
+    assert_envelope(api.get("/get-auth-url?return_to=console"), 401, "NOT_AUTHENTICATED")
+    api_key = api.post("/api-key/", token=tenant.token).body["token"]
+    assert_envelope(
+        api.get("/get-auth-url?return_to=console", token=api_key), 403, "PERMISSION_DENIED"
+    )
+    assert api.get("/get-auth-url?return_to=console", token=admin_token).status == 200
+    # The code the console gets confirms for the tenant that started only.
+    auth_url = start_from_console(api, tenant.token)
+    fragment = console_redirect(
+        api.get(authorize_on_x(api, tenant.token, f"approve={screen_name}", auth_url))
+    )
+    assert_envelope(confirm(api, other_tenant.token, fragment["confirmation"]), 404, "NOT_FOUND")
+    assert_envelope(confirm(api, admin_token, fragment["confirmation"]), 404, "NOT_FOUND")
+    assert x_details_of(api, admin_token, other_tenant.id) == []
+    assert confirm(api, tenant.token, fragment["confirmation"]).status == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "return_to=",
+        "return_to=Console",
+        "return_to=https%3A%2F%2Fevil.example%2F",
+        "return_to=/console/",
+        "return_to=" + "c" * 300,
+    ],
+)
+def test_a_bad_return_to_is_a_400_naming_it_and_stores_nothing(api, tenant, query):
+    reply = api.get(f"/get-auth-url?{query}", token=tenant.token)
+    assert_envelope(reply, 400, "VALIDATION_ERROR", "return_to")
+    assert "evil.example" not in reply.text and "c" * 300 not in reply.text
+    assert not [item for item in _oauth_request_items() if item["user_id"]["S"] == tenant.id]
+
+
 def test_the_page_escapes_the_company_name(
     api, admin_token, unique_email, screen_name, registered_webhook
 ):
@@ -632,6 +762,15 @@ def _credentials_items() -> list[dict]:
         boto3.client("dynamodb")
         .get_paginator("scan")
         .paginate(TableName=os.environ["CREDENTIALS_TABLE"])
+    )
+    return [item for page in pages for item in page["Items"]]
+
+
+def _oauth_request_items() -> list[dict]:
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName=os.environ["OAUTH_REQUESTS_TABLE"])
     )
     return [item for page in pages for item in page["Items"]]
 

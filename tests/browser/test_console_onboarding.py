@@ -33,16 +33,19 @@ def test_a_new_tenant_onboards_through_the_console(console, new_tenant, local_st
     expect(step.locator(".state")).to_have_text("Verified")
     expect(step.get_by_role("status")).to_contain_text("checked")
 
-    # 2. X: the sandbox X's authorize page, its callback's page, and back to the console.
+    # 2. X: the sandbox X's authorize page, then the callback sends the browser back to the
+    # console by itself (no page of its own), the code in the fragment.
     account = f"acme_{uuid.uuid4().hex[:8]}"
     x_step = page.get_by_role("region", name="X account")
     x_step.get_by_role("button", name="Connect X").click()
     page.wait_for_url(f"{local_stack.x_sandbox.base_url}/**")
     page.get_by_label("Sign in as @").fill(account)
-    page.get_by_role("button", name="Authorize app").click()
-    expect(page.get_by_text(f"@{account} will be connected to Acme Console")).to_be_visible()
-    page.get_by_role("link", name="Finish in the Twittnow console").click()
+    with page.expect_response(re.compile(r"/twitter-callback\?")) as callback:
+        page.get_by_role("button", name="Authorize app").click()
+    assert callback.value.status == 303
+    page.wait_for_url(re.compile(r"/console/#/connect-x\?confirmation="))
     expect(page.get_by_role("heading", name="Connect the X account")).to_be_visible()
+    expect(page.get_by_text(f"@{account} will be connected to Acme Console")).to_be_visible()
     console.screenshot("connect-x")
     console.assert_accessible()
     page.get_by_role("button", name=f"Connect @{account}").click()
@@ -116,6 +119,32 @@ def test_a_new_tenant_onboards_through_the_console(console, new_tenant, local_st
     expect(x_step.locator(".state")).to_have_text("To do")
     expect(x_step.get_by_role("button", name="Connect X")).to_be_visible()
     assert api.get("/twitter-details/", token=tenant_token).body["results"] == []
+
+
+def test_declining_on_x_comes_back_to_the_console_with_the_reason(
+    console, new_tenant, api, local_stack
+):
+    page = console.page
+    console.log_in(new_tenant.username, new_tenant.password)
+    x_step = page.get_by_role("region", name="X account")
+    x_step.get_by_role("button", name="Connect X").click()
+    page.get_by_role("link", name="Cancel").click()
+
+    expect(page.get_by_role("heading", name="X account not connected")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("The authorization was declined on X.")
+    assert "error" not in page.url  # out of the address bar and the history
+    console.screenshot("connect-x-declined")
+    console.assert_accessible()
+    page.get_by_role("link", name="Back to the setup").click()
+    expect(x_step.locator(".state")).to_have_text("To do")
+    token = api.login(new_tenant.username, new_tenant.password)
+    assert api.get("/twitter-details/", token=token).body["results"] == []
+
+    # The console words the reason itself: a crafted link cannot make it say anything.
+    for code in ("Call+555+now", "constructor"):
+        page.goto(f"{local_stack.base_url}/console/#/connect-x?error={code}")
+        expect(page.get_by_role("alert")).to_contain_text("X did not connect the account.")
+        expect(page.get_by_role("alert")).not_to_contain_text("555")
 
 
 def test_the_callbacks_link_asks_to_log_in_then_connects(console, new_tenant, api):

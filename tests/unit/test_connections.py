@@ -169,6 +169,63 @@ def test_start_binds_an_oauth2_authorization_to_the_tenant_for_15_minutes(ports,
     assert ports.x.calls_to("request_token") == []  # OAuth 1.0a is not started any more
 
 
+def test_a_start_from_the_console_is_recorded_for_the_callback(ports, tenant):
+    console_url, _ = connections.start(ports, tenant, CALLBACK_URL, return_to_console=True)
+    plain_url, _ = connections.start(ports, tenant, CALLBACK_URL)
+    console_state = parse_qs(urlsplit(console_url).query)["state"][0]
+    plain_state = parse_qs(urlsplit(plain_url).query)["state"][0]
+
+    # X is sent the same redirect URI either way: where the browser goes next is ours.
+    console_query, plain_query = (
+        parse_qs(urlsplit(console_url).query),
+        parse_qs(urlsplit(plain_url).query),
+    )
+    assert console_query.keys() == plain_query.keys()
+    assert console_query["redirect_uri"] == plain_query["redirect_uri"] == [CALLBACK_URL]
+    assert ports.oauth_requests.get(connections.state_key(console_state)).return_to_console
+    assert not ports.oauth_requests.get(connections.state_key(plain_state)).return_to_console
+    assert connections.started_from_console(ports, console_state)
+    assert not connections.started_from_console(ports, plain_state)
+
+
+def test_a_request_stored_before_return_to_reads_as_not_from_the_console():
+    stored = {"oauth_token": "oauth2:ab", "user_id": "u", "expires_at": NOW}
+    assert OAuthRequest.model_validate(stored).return_to_console is False
+
+
+@pytest.mark.parametrize("state", [None, "", "guessed-state"])
+def test_no_known_state_is_from_the_console(ports, tenant, state):
+    connections.start(ports, tenant, CALLBACK_URL, return_to_console=True)
+    assert not connections.started_from_console(ports, state)
+
+
+def test_an_expired_or_spent_authorization_is_not_from_the_console(ports, tenant, time):
+    url, _ = connections.start(ports, tenant, CALLBACK_URL, return_to_console=True)
+    code, state = ports.x.approve(url, ACME_USER)
+    connections.finish_oauth2(ports, code, state, None)
+    assert not connections.started_from_console(ports, state)  # spent
+
+    url, _ = connections.start(ports, tenant, CALLBACK_URL, return_to_console=True)
+    _code, state = ports.x.approve(url, ACME_USER)
+    time.advance(minutes=15)
+    assert not connections.started_from_console(ports, state)  # expired
+
+
+def test_an_oauth1_request_token_is_not_a_console_state(ports, tenant):
+    assert not connections.started_from_console(ports, started(ports, tenant))
+
+
+def test_a_console_authorization_declined_on_x_stays_from_the_console(ports, tenant):
+    """The callback reads it before finishing: a denial spends nothing, so it is still
+    there for the real approval, which the console also gets back."""
+    url, _ = connections.start(ports, tenant, CALLBACK_URL, return_to_console=True)
+    code, state = ports.x.approve(url, ACME_USER)
+    with pytest.raises(PermissionDenied):
+        connections.finish_oauth2(ports, None, state, "access_denied")
+    assert connections.started_from_console(ports, state)
+    assert connections.finish_oauth2(ports, code, state, None).pending.x_user_id == "900"
+
+
 def test_each_start_has_its_own_state_and_verifier(ports, tenant):
     first, _ = connections.start(ports, tenant, CALLBACK_URL)
     second, _ = connections.start(ports, tenant, CALLBACK_URL)

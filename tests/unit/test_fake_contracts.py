@@ -462,6 +462,22 @@ def test_an_oauth_request_is_spent_once_or_by_too_many_refused_verifiers(ports):
     assert not ports.oauth_requests.spend("request-1")
 
 
+@pytest.mark.parametrize("return_to_console", [True, False])
+def test_an_oauth_request_keeps_whether_it_returns_to_the_console(ports, return_to_console):
+    request = OAuthRequest(
+        oauth_token="oauth2:" + "cd" * 32,
+        user_id="tenant-1",
+        expires_at=NOW + timedelta(minutes=15),
+        code_verifier="v" * 86,
+        redirect_uri="https://api.example.com/twitter-callback",
+        return_to_console=return_to_console,
+    )
+    ports.oauth_requests.add(request)
+
+    stored = ports.oauth_requests.get(request.oauth_token)
+    assert stored is not None and stored.return_to_console is return_to_console
+
+
 def test_an_oauth2_request_keeps_its_verifier_and_redirect_and_expires(ports, monkeypatch):
     request = OAuthRequest(
         oauth_token="oauth2:" + "ab" * 32,

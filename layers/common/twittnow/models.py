@@ -125,7 +125,8 @@ class OAuthRequest(Record):
     by what X's redirect carries: the OAuth 1.0a request token, or for OAuth 2.0 the
     digest of its `state` ("oauth2:<SHA-256 hex>": the state itself is stored nowhere).
     An OAuth 2.0 request keeps its PKCE code verifier, which never leaves the service but
-    to X's token endpoint, and the redirect URI the exchange must name again."""
+    to X's token endpoint, and the redirect URI the exchange must name again. One started
+    from the console (GET /get-auth-url?return_to=console) sends the browser back to it."""
 
     oauth_token: str
     oauth_token_secret: str = Field(default="", repr=False)
@@ -136,6 +137,7 @@ class OAuthRequest(Record):
     verifier_failures: int = 0
     code_verifier: str = Field(default="", repr=False)
     redirect_uri: str = ""
+    return_to_console: bool = False
 
 
 class PendingXConnection(Record):

@@ -155,7 +155,8 @@ async function loadX(s, userId) {
     class: connection ? "secondary" : null,
     onclick: async () => {
       try {
-        const started = await call("GET", "/get-auth-url");
+        // return_to: the callback sends the browser back here, to #/connect-x.
+        const started = await call("GET", "/get-auth-url", { query: { return_to: "console" } });
         // The same tab, so that this tab's session is there when X sends it back.
         location.assign(started.auth_url);
       } catch (error) {
@@ -195,9 +196,32 @@ async function loadX(s, userId) {
     h("div", { class: "actions" }, connect, disconnect), problem);
 }
 
-// Where the X callback's page sends the browser: the pending account, confirmed with a click.
+// Why the callback sent the browser back without an account, by the error's code: worded
+// here, so that a crafted link cannot make the console say what it likes.
+const NOT_CONNECTED = {
+  PERMISSION_DENIED: "The authorization was declined on X.",
+  CONFLICT: "This company is connected to another X account (disconnect it first), or another company holds this one.",
+  UPSTREAM_UNAVAILABLE: "X did not answer or is rate limiting Twittnow. Try again in a minute.",
+  NOT_FOUND: "The user who started the authorization no longer exists.",
+  VALIDATION_ERROR: "X did not authorize Twittnow, or refused its code.",
+};
+
+// Where the X callback sends the browser (itself, or its page's link): the pending
+// account, confirmed with a click, or why X did not connect it.
 export function connectXView(main, { argument }) {
   const pending = new URLSearchParams(argument);
+  if (pending.has("error")) {
+    const code = pending.get("error");
+    history.replaceState(null, "", "#/connect-x");
+    main.append(
+      h("h1", {}, "X account not connected"),
+      h("div", { class: "alert", role: "alert" },
+        h("p", {}, Object.hasOwn(NOT_CONNECTED, code) ? NOT_CONNECTED[code] : "X did not connect the account."),
+        h("p", {}, "Nothing changed. Start again with Connect X.")),
+      h("p", {}, h("a", { href: "#/setup" }, "Back to the setup")));
+    main.querySelector("a").focus();
+    return;
+  }
   const confirmation = pending.get("confirmation") || "";
   const screenName = pending.get("screen_name") || "";
   const company = pending.get("company") || "";
