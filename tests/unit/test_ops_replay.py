@@ -10,7 +10,7 @@ from ops import replay
 from ops.__main__ import main
 from tests.fakes import FakeX, fake_ports
 from tests.fakes.clock import NOW, Clock
-from tests.unit.test_recovery import ports_with_account
+from tests.unit.test_recovery_logic import ports_with_account
 from twittnow.clients.x import XRequestRejected
 
 
