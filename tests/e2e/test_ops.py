@@ -118,7 +118,9 @@ def run_webhooks(state_file: Path, *arguments: str) -> subprocess.CompletedProce
         env=environment,
         capture_output=True,
         text=True,
-        timeout=60,
+        # resubscribe goes through every account the session's stack holds (hundreds by
+        # the end of the suite), each with X Chat keys to check and six subscriptions.
+        timeout=300,
         stdin=subprocess.DEVNULL,
     )
 
