@@ -16,7 +16,12 @@ ADMIN_PASSWORD = "e2e-admin-password"
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory):
-    """The stack on a free port, with a known admin: base_url, admin_username, admin_password.
+    """The stack on a free port, with a known admin: base_url, admin_username, admin_password."""
+    yield from started_stack(tmp_path_factory)
+
+
+def started_stack(tmp_path_factory):
+    """A new stack, stopped when the generator ends.
 
     Its embedded AWS runs in a child process, out of reach of moto mocks other tests of
     this process start (they reset every in-process moto backend).

@@ -26,6 +26,7 @@ from playwright.sync_api import (
 
 from tests.api.client import ApiClient, Tenant
 from tests.api.desks import Desk, close_desk, open_desk
+from tests.conftest import started_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
@@ -43,6 +44,13 @@ expect.set_options(timeout=TIMEOUT_MS)
 @pytest.fixture(autouse=True)
 def _local_stack_environment(stack_environment):
     yield
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory):
+    """The browser tests' own stack: by the end of the suite, the one the other tests share
+    holds hundreds of tenants and accounts, whose lists the console's pages would wait on."""
+    yield from started_stack(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
