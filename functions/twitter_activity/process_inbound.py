@@ -2,26 +2,23 @@
 ServiceNow. Reports partial batch failures: a failed event keeps its conversation's later
 events back (FIFO), and other conversations go on."""
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from typing import Any
 
 from twitter_activity import inbound
 from twittnow import job_records, wiring
 from twittnow.observability import logger, metrics, traced, traced_handler
 from twittnow.retries import queued_attempt
 
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-
 
 @traced
-def handle_record(record: SQSRecord) -> None:
+def handle_record(record: dict[str, Any]) -> None:
     ports = wiring.ports()
-    event = job_records.parse(record, job_records.InboundJobRecord).body
+    queued = job_records.parse(record, job_records.InboundJobRecord)
+    event = queued.body
     logger.append_keys(account_id=event.account_id, event_id=event.event_id)
     with queued_attempt(
         ports.inbound_queue,
-        record,
+        queued,
         max_attempts=ports.settings.inbound_max_receive_count,
         on_last_failure=lambda reason: inbound.record_failure(ports, event, reason),
     ):
@@ -31,7 +28,5 @@ def handle_record(record: SQSRecord) -> None:
 @traced_handler
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+def lambda_handler(event: dict, context) -> job_records.PartialBatchResponse:
+    return job_records.process_fifo_batch(event, handle_record)

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from tests.fakes.records import whole_seconds
-from twittnow.recovery import RecoveryState, ReplayRequest
+from twittnow.models import RecoveryState, ReplayRequest
 
 
 class FakeRecovery:

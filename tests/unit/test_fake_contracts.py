@@ -26,6 +26,8 @@ from twittnow.models import (
     MessageStatus,
     OAuthRequest,
     PendingXConnection,
+    RecoveryState,
+    ReplayRequest,
     SealedChatMessage,
     ServiceNowDetails,
     Token,
@@ -34,7 +36,6 @@ from twittnow.models import (
     XConnection,
 )
 from twittnow.ports import Ports
-from twittnow.recovery import RecoveryState, ReplayRequest
 from twittnow.repositories.credentials import (
     AccountHeldByAnotherTenant,
     AlreadyConnected,

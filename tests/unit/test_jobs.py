@@ -9,8 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from moto import mock_aws
 
 from local.queues import sqs_record
@@ -157,7 +155,7 @@ def test_every_inbound_event_comes_back_as_the_webhook_queued_it(fifo_queue):
         ]
     )
     records = received()
-    parsed = [job_records.parse(SQSRecord(record), InboundJobRecord).body for record in records]
+    parsed = [job_records.parse(record, InboundJobRecord).body for record in records]
     assert parsed == INBOUND_EVENTS
     assert [type(event) for event in parsed] == [type(event) for event in INBOUND_EVENTS]
 
@@ -174,7 +172,7 @@ def test_a_reply_comes_back_as_the_case_event_queued_it(fifo_queue):
     queue.send(
         [QueueMessage(job, job.conversation_id, job.message_key) for job in (REPLY, unlinked)]
     )
-    parsed = [job_records.parse(SQSRecord(record), ReplyJobRecord).body for record in received()]
+    parsed = [job_records.parse(record, ReplyJobRecord).body for record in received()]
     assert parsed == [REPLY, unlinked]
 
 
@@ -188,7 +186,7 @@ def test_a_job_is_queued_as_ascii_json_whatever_its_text_holds(fifo_queue):
     [record] = received()
     assert record["body"].isascii()
     assert json.loads(record["body"]) == event.model_dump(mode="json")
-    assert job_records.parse(SQSRecord(record), InboundJobRecord).body.text == text
+    assert job_records.parse(record, InboundJobRecord).body.text == text
 
 
 @pytest.mark.parametrize(
@@ -199,7 +197,7 @@ def test_bodies_an_earlier_deployment_queued_still_parse(function, model):
     """The sample events' bodies are as json.dumps wrote the jobs' dicts, before the jobs
     were models (and the inbound one before received_at was kept)."""
     [record] = json.loads((EVENTS_DIR / f"{function}.json").read_text())["Records"]
-    job = job_records.parse(SQSRecord(record), model).body
+    job = job_records.parse(record, model).body
     assert job.model_dump(mode="json") | json.loads(record["body"]) == job.model_dump(mode="json")
 
 
@@ -224,20 +222,20 @@ MALFORMED_EVENTS = {
 @pytest.mark.parametrize("body", MALFORMED_REPLIES.values(), ids=MALFORMED_REPLIES)
 def test_a_body_that_is_not_a_reply_job_is_refused(body):
     with pytest.raises(MalformedJob, match="m-1 is not a ReplyJobRecord"):
-        job_records.parse(SQSRecord(record_with(body)), ReplyJobRecord)
+        job_records.parse(record_with(body), ReplyJobRecord)
 
 
 @pytest.mark.parametrize("body", MALFORMED_EVENTS.values(), ids=MALFORMED_EVENTS)
 def test_a_body_that_is_not_an_inbound_job_is_refused(body):
     with pytest.raises(MalformedJob, match="m-1 is not a InboundJobRecord"):
-        job_records.parse(SQSRecord(record_with(body)), InboundJobRecord)
+        job_records.parse(record_with(body), InboundJobRecord)
 
 
 def test_a_record_lambda_did_not_shape_is_refused():
     record = record_with(REPLY.model_dump_json())
     del record["attributes"]["ApproximateReceiveCount"]
     with pytest.raises(MalformedJob):
-        job_records.parse(SQSRecord(record), ReplyJobRecord)
+        job_records.parse(record, ReplyJobRecord)
 
 
 def test_a_refused_message_is_logged_with_what_is_wrong_never_its_text(caplog):
@@ -246,7 +244,7 @@ def test_a_refused_message_is_logged_with_what_is_wrong_never_its_text(caplog):
         INBOUND_EVENTS[0].model_dump(mode="json", exclude={"sent_at"}) | {"text": text}
     )
     with pytest.raises(MalformedJob):
-        job_records.parse(SQSRecord(record_with(body)), InboundJobRecord)
+        job_records.parse(record_with(body), InboundJobRecord)
     [logged] = [record for record in caplog.records if record.msg.startswith("Queued message")]
     assert logged.levelname == "ERROR"
     assert logged.message_id == "m-1"
@@ -259,10 +257,9 @@ def test_a_refused_message_is_logged_with_what_is_wrong_never_its_text(caplog):
 def test_a_malformed_message_fails_its_record_and_group_only():
     """Behind a failed record of its group, or alone in another group: neither fails the
     batch, and the other groups' jobs go on (FIFO partial batch failures)."""
-    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     handled = []
 
-    def handle_record(record: SQSRecord) -> None:
+    def handle_record(record: dict) -> None:
         job = job_records.parse(record, ReplyJobRecord).body
         if job.message_key == "fails":
             raise RuntimeError("X is down")
@@ -279,9 +276,7 @@ def test_a_malformed_message_fails_its_record_and_group_only():
         record_with(reply("c-2"), group="c", message_id="c-2"),
         record_with(reply("d-1"), group="d", message_id="d-1"),
     ]
-    answer = process_partial_response(
-        event={"Records": records}, record_handler=handle_record, processor=processor
-    )
+    answer = job_records.process_fifo_batch({"Records": records}, handle_record)
     assert [failure["itemIdentifier"] for failure in answer["batchItemFailures"]] == [
         "a-1",
         "a-2",
@@ -289,3 +284,29 @@ def test_a_malformed_message_fails_its_record_and_group_only():
         "c-2",
     ]
     assert handled == ["b-1", "d-1"]
+
+
+def test_a_batch_whose_every_record_fails_reports_each_and_does_not_raise():
+    def handle_record(record: dict) -> None:
+        raise RuntimeError("ServiceNow is down")
+
+    records = [record_with("{}", group=group, message_id=group) for group in ("a", "b")]
+    answer = job_records.process_fifo_batch({"Records": records}, handle_record)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}
+
+
+def test_records_without_a_group_do_not_hold_each_other_back():
+    """A standard queue's records have no MessageGroupId: one failing holds nothing back."""
+    handled = []
+
+    def handle_record(record: dict) -> None:
+        if record["messageId"] == "1":
+            raise RuntimeError("X is down")
+        handled.append(record["messageId"])
+
+    records = [record_with("{}", message_id=str(number)) for number in range(1, 4)]
+    for record in records:
+        del record["attributes"]["MessageGroupId"]
+    answer = job_records.process_fifo_batch({"Records": records}, handle_record)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    assert handled == ["2", "3"]

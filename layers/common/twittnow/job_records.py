@@ -1,22 +1,21 @@
-"""The SQS records that carry the jobs (twittnow.jobs), as Powertools' parser models: a
-record whose body is not its job's JSON fails to validate.
+"""The SQS records that carry the jobs (twittnow.jobs), and the processors' FIFO partial
+batch responses: a record whose body is not its job's JSON fails to validate, and a failed
+record holds back the later records of its message group, not the batch.
 
-The processors validate each record in their record handler, not through the batch
-processor's `model`: Powertools' SqsFifoPartialProcessor (3.37) validates a record it
-skips, behind a failed one of its group, outside its handling of records that do not
-validate, so that one malformed message there would fail the whole batch, every other
-group's records with it.
+Not Powertools' batch utility and parser models: importing them costs each processor
+about 35 ms of cold start (its batch module loads the data classes of every event source,
+its SQS model the parser's every model; bench/cold_start.py), for what fits in this module.
+The processors validate each record in their record handler, so that one malformed
+message fails its own record and group only.
 
-Only the queue processors import this (Powertools' parser models are already loaded with
-its batch processing there); the producers need twittnow.jobs alone.
+Only the queue processors import this; the producers need twittnow.jobs alone.
 """
 
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from twittnow.jobs import InboundJob, ReplyJob
 from twittnow.observability import count_failure, logger
@@ -34,11 +33,23 @@ def _from_json(body: object) -> object:
         raise ValueError("the body nests too deeply") from None
 
 
-class InboundJobRecord(SqsRecordModel):
+class RecordAttributes(BaseModel):
+    approximate_receive_count: int = Field(alias="ApproximateReceiveCount")
+
+
+class JobRecord(BaseModel):
+    """What a processor reads of an SQS record from Lambda (its field names)."""
+
+    message_id: str = Field(alias="messageId")
+    receipt_handle: str = Field(alias="receiptHandle")
+    attributes: RecordAttributes
+
+
+class InboundJobRecord(JobRecord):
     body: Annotated[InboundJob, BeforeValidator(_from_json)]
 
 
-class ReplyJobRecord(SqsRecordModel):
+class ReplyJobRecord(JobRecord):
     body: Annotated[ReplyJob, BeforeValidator(_from_json)]
 
 
@@ -47,19 +58,51 @@ class MalformedJob(ValueError):
     reaches the dead-letter queue after the queue's maxReceiveCount attempts."""
 
 
-def parse[Record: SqsRecordModel](record: SQSRecord, model: type[Record]) -> Record:
+def parse[Record: JobRecord](record: dict[str, Any], model: type[Record]) -> Record:
     """`record` as `model`; raises MalformedJob (logged with where and what is wrong,
     never the body, which holds customers' messages) when it does not validate."""
     try:
-        return model.model_validate(record.raw_event)
+        return model.model_validate(record)
     except ValidationError as error:
         problems = [
             {"field": ".".join(map(str, problem["loc"])), "problem": problem["type"]}
             for problem in error.errors(include_url=False, include_input=False)
         ]
+        message_id = record.get("messageId")
         logger.error(
             "Queued message is not a job; it fails until it is dead-lettered.",
-            extra={"message_id": record.message_id, "problems": problems},
+            extra={"message_id": message_id, "problems": problems},
         )
         count_failure(MalformedJob.__name__)
-        raise MalformedJob(f"message {record.message_id} is not a {model.__name__}") from None
+        raise MalformedJob(f"message {message_id} is not a {model.__name__}") from None
+
+
+class ItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class PartialBatchResponse(TypedDict):
+    batchItemFailures: list[ItemFailure]
+
+
+def process_fifo_batch(
+    event: dict[str, Any], handle_record: Callable[[dict[str, Any]], None]
+) -> PartialBatchResponse:
+    """Handles a FIFO queue's batch in order, and answers the records that failed (Lambda's
+    ReportBatchItemFailures): a record that raises, and after it every later record of its
+    message group, unhandled, so that the group keeps its order when they come back.
+    Other groups go on. Even when every record fails, the answer says so rather than
+    failing the invocation: each record is retried on its own terms either way."""
+    failed_groups: set[str] = set()
+    failures: list[ItemFailure] = []
+    for record in event["Records"]:
+        group = (record.get("attributes") or {}).get("MessageGroupId")
+        if group not in failed_groups:
+            try:
+                handle_record(record)
+                continue
+            except Exception:  # logged and counted where raised (parse, queued_attempt)
+                if group is not None:  # a standard queue's record holds nothing back
+                    failed_groups.add(group)
+        failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}

@@ -329,3 +329,29 @@ class ConversationMessage(Record):
         """Failed for good (FAILED), or its last attempt failed and none succeeded since:
         the tenant sees it failed, and its conversation counts it."""
         return self.status == MessageStatus.FAILED or (bool(self.failure) and not self.handled)
+
+
+class RecoveryState(Record):
+    """What the webhook and the scheduled runs know of deliveries, in one item.
+
+    `delivered_at` is the webhook's alone (it only moves forward); the rest are the runs',
+    written over the version read."""
+
+    delivered_at: datetime | None = None  # the last accepted delivery (up to a minute early)
+    checked_at: datetime | None = None  # the last run
+    covered_until: datetime | None = None  # deliveries before this are had, or requested
+    gap_from: datetime | None = None  # a gap seen from here, not requested yet
+    gap_reason: str = ""
+    version: int = 0
+
+
+class ReplayRequest(Record):
+    """A window X was asked to replay."""
+
+    webhook_id: str
+    from_date: str  # yyyymmddhhmm UTC, inclusive
+    to_date: str  # yyyymmddhhmm UTC, inclusive
+    job_id: str
+    requested_at: datetime
+    requested_by: Literal["service", "operator"]
+    reason: str = ""

@@ -37,13 +37,14 @@ if TYPE_CHECKING:
         CustomField,
         OAuthRequest,
         PendingXConnection,
+        RecoveryState,
+        ReplayRequest,
         ServiceNowDetails,
         Token,
         TokenKind,
         User,
         XConnection,
     )
-    from twittnow.recovery import RecoveryState, ReplayRequest
     from twittnow.repositories.queues import QueueMessage
     from twittnow.settings import Settings
 

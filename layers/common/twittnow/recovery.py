@@ -55,10 +55,10 @@ from typing import TYPE_CHECKING, Literal
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
-from pydantic import BaseModel, ConfigDict
 
 from twittnow import clock
 from twittnow.instance import kept
+from twittnow.models import RecoveryState, ReplayRequest
 from twittnow.observability import METRICS_NAMESPACE, count, logger
 from twittnow.x_events import ChatMessage, conversation_key, deduplication_id
 
@@ -89,36 +89,6 @@ REPLAY_KEPT_FOR = timedelta(days=7)
 X_DATE_FORMAT = "%Y%m%d%H%M"  # yyyymmddhhmm, UTC
 
 Path = Literal["replay", "reconciliation"]
-
-
-class RecoveryState(BaseModel):
-    """What the webhook and the scheduled runs know of deliveries, in one item.
-
-    `delivered_at` is the webhook's alone (it only moves forward); the rest are the runs',
-    written over the version read."""
-
-    model_config = ConfigDict(frozen=True)
-
-    delivered_at: datetime | None = None  # the last accepted delivery (up to a minute early)
-    checked_at: datetime | None = None  # the last run
-    covered_until: datetime | None = None  # deliveries before this are had, or requested
-    gap_from: datetime | None = None  # a gap seen from here, not requested yet
-    gap_reason: str = ""
-    version: int = 0
-
-
-class ReplayRequest(BaseModel):
-    """A window X was asked to replay."""
-
-    model_config = ConfigDict(frozen=True)
-
-    webhook_id: str
-    from_date: str  # yyyymmddhhmm UTC, inclusive
-    to_date: str  # yyyymmddhhmm UTC, inclusive
-    job_id: str
-    requested_at: datetime
-    requested_by: Literal["service", "operator"]
-    reason: str = ""
 
 
 class InvalidWindow(ValueError):

@@ -11,8 +11,6 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from twittnow import clock
 from twittnow.clients.servicenow import (
     ServiceNowBadCredentials,
@@ -22,6 +20,7 @@ from twittnow.clients.servicenow import (
 )
 from twittnow.clients.x import XConnectionBroken, XError, XRateLimited
 from twittnow.instance_urls import InvalidInstanceUrl
+from twittnow.job_records import JobRecord
 from twittnow.observability import count_failure, logger
 from twittnow.ports import Queue
 
@@ -78,7 +77,7 @@ def delay_for(error: Exception, attempt: int) -> tuple[int, str]:
 @contextmanager
 def queued_attempt(
     queue: Queue,
-    record: SQSRecord,
+    record: JobRecord,
     max_attempts: int,
     on_last_failure: Callable[[str], None],
 ) -> Iterator[None]:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from twittnow import clock
-from twittnow.recovery import RecoveryState, ReplayRequest
+from twittnow.models import RecoveryState, ReplayRequest
 from twittnow.repositories.dynamo import client, from_item, is_condition_failure, to_item
 
 STATE_KEY = {"pk": "webhook", "sk": "state"}
