@@ -9,15 +9,22 @@ what every route of its kind answers: the error envelope for 400, 401, 403 and 4
 the authentication it takes.
 """
 
+import functools
+import inspect
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from local.runtime import import_from
 from local.template import REPO_ROOT, Deployment, Function, load_template
 from twittnow.api import ErrorEnvelope
+from twittnow.rest import QueryParameter, RestResolver
 
 DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
 COMPONENTS = "#/components/schemas/"
@@ -136,7 +143,7 @@ def write(path: Path = DOCUMENT) -> Path:
 
 def _add_function(function: Function, paths: dict[str, dict], schemas: dict[str, dict]) -> None:
     module = import_from(function.code_uri, function.handler_module)
-    own = json.loads(module.app.get_openapi_json_schema())
+    own = json.loads(_powertools_resolver(module.app).get_openapi_json_schema())
     _merge_schemas(schemas, own.get("components", {}).get("schemas", {}), function)
     for index, route in enumerate(function.api_routes):
         operation = own["paths"].get(route.path, {}).get(route.method.lower())
@@ -153,6 +160,39 @@ def _add_function(function: Function, paths: dict[str, dict], schemas: dict[str,
         paths.setdefault(path, {})[route.method.lower()] = _operation(
             operation, name, function, module, schemas
         )
+
+
+def _powertools_resolver(app: RestResolver) -> APIGatewayRestResolver:
+    """The function's routes on Powertools' resolver, whose OpenAPI document the functions'
+    own resolver (twittnow.rest) leaves to it: each route's function, its query parameters
+    given as Powertools' Query with the same constraints."""
+    resolver = APIGatewayRestResolver(enable_validation=True)
+    for route in app.routes:
+        resolver.route(route.rule, route.method, responses=route.responses)(
+            _with_powertools_query(route.function)
+        )
+    return resolver
+
+
+def _with_powertools_query(function: Callable[..., Any]) -> Callable[..., Any]:
+    hints = get_type_hints(function, include_extras=True)
+    signature = inspect.signature(function)
+    parameters = []
+    for name, parameter in signature.parameters.items():
+        hint = hints[name]
+        if get_origin(hint) is Annotated and isinstance(get_args(hint)[-1], QueryParameter):
+            kind, *_, query = get_args(hint)
+            hint = Annotated[kind, Query(**query.constraints)]
+        parameters.append(parameter.replace(annotation=hint))
+
+    @functools.wraps(function)
+    def described(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("only described, never called")
+
+    described.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=hints.get("return", signature.empty)
+    )
+    return described
 
 
 def _operation(

@@ -2,8 +2,6 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from auth import logic
 from auth.models import AuditEntryView
 from twittnow.api import (
@@ -16,6 +14,7 @@ from twittnow.api import (
     paginate,
 )
 from twittnow.periods import period
+from twittnow.rest import Query
 from twittnow.wiring import ports
 
 app = create_app()

@@ -2,8 +2,6 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from auth import logic
 from auth.models import UserView
 from twittnow.api import (
@@ -15,6 +13,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.rest import Query
 from twittnow.wiring import ports
 
 app = create_app()

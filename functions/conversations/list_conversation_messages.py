@@ -3,8 +3,6 @@ first, each with its status (the owner or an admin)."""
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from conversations import conversations
 from conversations.models import MessageView
 from twittnow.api import (
@@ -17,6 +15,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.rest import Query
 from twittnow.wiring import ports
 
 app = create_app()

@@ -4,8 +4,6 @@ a failed message."""
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from conversations import conversations
 from conversations.models import ConversationView
 from twittnow.api import (
@@ -18,6 +16,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.rest import Query
 from twittnow.wiring import ports
 
 app = create_app()

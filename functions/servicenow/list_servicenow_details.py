@@ -2,8 +2,6 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from servicenow import servicenow_details
 from servicenow.models import ServiceNowDetailsView
 from twittnow.api import (
@@ -16,6 +14,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.rest import Query
 from twittnow.wiring import ports
 
 app = create_app()

@@ -6,11 +6,10 @@ to the console instead of answering its page."""
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from twitter_activity import connections
 from twitter_activity.models import AuthUrlResponse
 from twittnow.api import Access, answers, create_app, current_caller, lambda_entry, public_url
+from twittnow.rest import Query
 from twittnow.wiring import ports
 
 app = create_app()

@@ -3,8 +3,6 @@ for a tenant."""
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from twitter_activity import twitter_details
 from twitter_activity.models import XConnectionView
 from twittnow.api import (
@@ -17,6 +15,7 @@ from twittnow.api import (
     lambda_entry,
     paginate,
 )
+from twittnow.rest import Query
 from twittnow.wiring import ports
 
 app = create_app()

@@ -18,15 +18,20 @@ import html
 from typing import Annotated
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from twitter_activity import connections
 from twitter_activity.models import PendingXConnectionView
-from twittnow.api import Access, ErrorEnvelope, create_app, lambda_entry, public_url
+from twittnow.api import (
+    Access,
+    ErrorEnvelope,
+    OpenAPIResponse,
+    create_app,
+    lambda_entry,
+    public_url,
+)
 from twittnow.errors import ApiError
+from twittnow.rest import Query, Response
 from twittnow.wiring import ports
 
 app = create_app()

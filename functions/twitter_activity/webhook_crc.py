@@ -3,11 +3,10 @@ that proves we hold the app's consumer secret, at registration and hourly after.
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from twitter_activity.models import CrcResponse
 from twittnow.api import Access, create_app, lambda_entry
 from twittnow.errors import InvalidInput
+from twittnow.rest import Query
 from twittnow.x_app import app_credentials, crc_response, is_crc_token_shaped
 
 app = create_app()

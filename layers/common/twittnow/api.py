@@ -14,14 +14,7 @@ from http import HTTPStatus
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 from twittnow.auth import Caller, authenticate, require_admin
@@ -34,11 +27,21 @@ from twittnow.errors import (
     UpstreamUnavailable,
 )
 from twittnow.observability import annotate_tenant, logger, traced_handler
+from twittnow.rest import (
+    NoRoute,
+    ProxyEvent,
+    RequestValidationError,
+    Response,
+    RestResolver,
+    UnsupportedContentType,
+)
 from twittnow.settings import get_settings
 from twittnow.wiring import ports
 from twittnow.x_app import app_credentials, signature_matches
 
 T = TypeVar("T")
+# A route's answer for the OpenAPI document, in the shape Powertools reads (ops/openapi.py).
+OpenAPIResponse = dict[str, Any]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -70,38 +73,8 @@ class ErrorEnvelope(Body):
     request_id: str = Field(description="The id to quote in a support request.")
 
 
-def create_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
-
-    def request_id() -> str:
-        return app.current_event.request_context.request_id
-
-    @app.exception_handler(ApiError)
-    def api_error(error: ApiError) -> Response:
-        return _error_response(error, request_id())
-
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response:
-        message, details = describe_validation_errors(error.errors())
-        return envelope(400, "VALIDATION_ERROR", message, request_id(), details)
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def unreadable_body(_: RequestUnsupportedContentType) -> Response:
-        return _error_response(_not_json(), request_id())
-
-    @app.not_found
-    def no_route(_: Exception) -> Response:
-        event = app.current_event
-        message = f"No endpoint answers {event.http_method} {event.path}."
-        return envelope(404, "NOT_FOUND", message, request_id())
-
-    @app.exception_handler(Exception)
-    def unexpected(_: Exception) -> Response:
-        logger.exception("Unhandled error")
-        message = "The service could not answer; retry shortly."
-        return envelope(500, "INTERNAL_ERROR", message, request_id())
-
-    return app
+def create_app() -> RestResolver:
+    return RestResolver()
 
 
 class Access(Enum):
@@ -115,13 +88,14 @@ class Access(Enum):
     X_WEBHOOK = "x_webhook"  # X's deliveries, signed with the app's consumer secret
 
 
-def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict, Any], dict]:
+def lambda_entry(app: RestResolver, access: Access) -> Callable[[dict, Any], dict]:
     @traced_handler
     @logger.inject_lambda_context(
         correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
     )
     def lambda_handler(event: dict, context: Any) -> dict:
-        proxy_event = APIGatewayProxyEvent(event)
+        proxy_event = ProxyEvent(event)
+        app.context.clear()
         try:
             if access is Access.X_WEBHOOK:
                 _verify_x_signature(proxy_event)
@@ -132,9 +106,10 @@ def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict,
                 annotate_tenant(caller.user.id)
             _refuse_multipart(proxy_event)
             _refuse_json_that_is_not_an_object(proxy_event)
-        except ApiError as error:
-            return _as_proxy_result(_error_response(error, proxy_event.request_context.request_id))
-        return app.resolve(event, context)
+            response = app.resolve(proxy_event)
+        except Exception as error:
+            response = _error_answer_for(error, proxy_event)
+        return _as_proxy_result(response)
 
     # The OpenAPI document (ops/openapi.py) reads who may call from here: an attribute of
     # the function, which mypy types as a plain callable.
@@ -142,23 +117,41 @@ def lambda_entry(app: APIGatewayRestResolver, access: Access) -> Callable[[dict,
     return lambda_handler
 
 
-def current_caller(app: APIGatewayRestResolver) -> Caller:
+def _error_answer_for(error: Exception, event: ProxyEvent) -> Response:
+    request_id = event.request_context.request_id
+    match error:
+        case ApiError():
+            return _error_response(error, request_id)
+        case RequestValidationError():
+            message, details = describe_validation_errors(error.errors)
+            return envelope(400, "VALIDATION_ERROR", message, request_id, details)
+        case UnsupportedContentType():
+            return _error_response(_not_json(), request_id)
+        case NoRoute():
+            message = f"No endpoint answers {event.http_method} {event.path}."
+            return envelope(404, "NOT_FOUND", message, request_id)
+    logger.exception("Unhandled error")
+    message = "The service could not answer; retry shortly."
+    return envelope(500, "INTERNAL_ERROR", message, request_id)
+
+
+def current_caller(app: RestResolver) -> Caller:
     return app.context["caller"]
 
 
-def _authorize(event: APIGatewayProxyEvent, access: Access) -> Caller:
+def _authorize(event: ProxyEvent, access: Access) -> Caller:
     caller = authenticate(
         ports(),
         event.headers,
         allow_api_key=access is Access.LOGIN_OR_API_KEY,
-        source_ip=event.request_context.identity.source_ip or "",
+        source_ip=event.request_context.source_ip,
     )
     if access is Access.ADMIN:
         require_admin(caller)
     return caller
 
 
-def _verify_x_signature(event: APIGatewayProxyEvent) -> None:
+def _verify_x_signature(event: ProxyEvent) -> None:
     """Checks x-twitter-webhooks-signature over the raw body, in constant time."""
     body = event.body or ""
     raw_body = base64.b64decode(body) if event.is_base64_encoded else body.encode()
@@ -170,7 +163,7 @@ def _verify_x_signature(event: APIGatewayProxyEvent) -> None:
         )
 
 
-def _refuse_multipart(event: APIGatewayProxyEvent) -> None:
+def _refuse_multipart(event: ProxyEvent) -> None:
     """No endpoint takes multipart bodies, and Powertools fails on one without a boundary
     (a ValueError, which would be a 500), so they are refused here first."""
     if (event.headers.get("content-type") or "").strip().lower().startswith("multipart/"):
@@ -183,7 +176,7 @@ def _not_json() -> InvalidInput:
     )
 
 
-def _refuse_json_that_is_not_an_object(event: APIGatewayProxyEvent) -> None:
+def _refuse_json_that_is_not_an_object(event: ProxyEvent) -> None:
     """Powertools takes a JSON array's first item as the body model (it unwraps lists for
     any non-list parameter), so anything but an object is refused here first, as are bytes
     that are not UTF-8 (which Powertools fails to decode, a 500). Bodies that are not JSON
@@ -214,11 +207,13 @@ def _error_response(error: ApiError, request_id: str) -> Response:
 
 
 def _as_proxy_result(response: Response) -> dict:
-    """A Response given before the resolver runs, in Lambda proxy integration form."""
+    """`response` in Lambda proxy integration form."""
     headers = {
         name: value if isinstance(value, list) else [value]
-        for name, value in response.headers.items()
+        for name, value in (response.headers or {}).items()
     }
+    if response.content_type:
+        headers.setdefault("Content-Type", [response.content_type])
     return {
         "statusCode": response.status_code,
         "multiValueHeaders": headers,
@@ -300,7 +295,7 @@ def _field_message(error: dict) -> str:
     return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def paginate(items: Sequence[T], event: APIGatewayProxyEvent, page: int, page_size: int) -> Page[T]:
+def paginate(items: Sequence[T], event: ProxyEvent, page: int, page_size: int) -> Page[T]:
     count = len(items)
     last_page = max(1, -(-count // page_size))
     if page > last_page:
@@ -314,7 +309,7 @@ def paginate(items: Sequence[T], event: APIGatewayProxyEvent, page: int, page_si
     )
 
 
-def public_url(event: APIGatewayProxyEvent, path: str) -> str:
+def public_url(event: ProxyEvent, path: str) -> str:
     """The URL of `path` on this API as clients reach it: PUBLIC_BASE_URL when set, else
     the host and base path (the stage, on API Gateway's own domain) the request came in on."""
     base_url = get_settings().public_base_url.rstrip("/")
@@ -324,6 +319,6 @@ def public_url(event: APIGatewayProxyEvent, path: str) -> str:
     return base_url + path
 
 
-def _page_url(event: APIGatewayProxyEvent, page: int) -> str:
+def _page_url(event: ProxyEvent, page: int) -> str:
     query = {**(event.query_string_parameters or {}), "page": str(page)}
     return f"{public_url(event, event.path)}?{urlencode(query)}"
