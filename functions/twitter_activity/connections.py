@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from twittnow import audit, clock, confirmation_codes, xchat
+from twittnow import audit, clock, confirmation_codes
 from twittnow.auth import Caller
 from twittnow.clients.x import (
     BearerCredentials,
@@ -327,6 +327,10 @@ def _connect(
         # keys. Its keys are stored before X is told, and kept if X throttles (a 503: the
         # confirmation code stays usable). OAuth 1.0a connections (redirects of
         # authorizations started before OAuth 2.0) get no X Chat: X Chat is OAuth 2.0's.
+        # Imported here: the other endpoints of connections (get-auth-url, the callback,
+        # revoke) never need X Chat's keys, and its module adds to their cold start.
+        from twittnow import xchat
+
         with _x_answers("set up X Chat for the X account"):
             xchat.ensure_identity(ports, pending, credentials)
     with _x_answers("subscribe the X account to the webhook"):

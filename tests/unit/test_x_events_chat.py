@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import TypeAdapter
 
-from twittnow.jobs import InboundJob
 from twittnow.x_events import (
     ChatMessage,
     DirectMessageReceived,
+    InboundJob,
     MalformedDelivery,
     conversation_key,
     deduplication_id,

@@ -17,8 +17,9 @@ from typing import Annotated, Any, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from twittnow.jobs import InboundJob, ReplyJob
+from twittnow.jobs import ReplyJob
 from twittnow.observability import count_failure, logger
+from twittnow.x_events import InboundJob
 
 
 def _from_json(body: object) -> object:

@@ -1,28 +1,14 @@
 """The queues' jobs, as pydantic models: what a queued message asks a processor to do.
 
-The webhook queues an X event for the inbound processor (InboundJob: the event as
-twittnow.x_events normalized it); POST /events/ queues a reply for the sender (ReplyJob).
+The webhook queues an X event for the inbound processor (twittnow.x_events.InboundJob:
+the event as it normalized it, defined there so that POST /events/ loads no X event);
+POST /events/ queues a reply for the sender (ReplyJob).
 A message's body is its job's JSON (FifoQueue.send), and a processor parses each record
 with the job's record model (twittnow.job_records). The field names are the wire format:
 messages an earlier deployment queued must still parse after a deploy.
 """
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
-
-from twittnow.x_events import (
-    AccountRevoked,
-    ChatMessage,
-    DirectMessageReceived,
-    DirectMessageSent,
-    Mention,
-)
-
-InboundJob = Annotated[
-    DirectMessageReceived | DirectMessageSent | Mention | ChatMessage | AccountRevoked,
-    Field(discriminator="kind"),
-]
+from pydantic import BaseModel, ConfigDict
 
 
 class ReplyJob(BaseModel):

@@ -66,9 +66,9 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 REVOKE_EVENT_TYPE = "oauth.revoke"
 DM_EVENT_TYPES = ("dm.received", "dm.sent")
@@ -177,6 +177,13 @@ class ChatMessage(XEvent):
 class AccountRevoked(XEvent):
     kind: Literal["account_revoked"] = "account_revoked"
     revoked_at: datetime
+
+
+# What the webhook queues for the inbound processor (twittnow.jobs has the other job).
+InboundJob = Annotated[
+    DirectMessageReceived | DirectMessageSent | Mention | ChatMessage | AccountRevoked,
+    Field(discriminator="kind"),
+]
 
 
 def conversation_key(event: XEvent) -> str:
