@@ -2,7 +2,6 @@
 the account's encrypted copies, by version, and users' public keys cached until they
 expire (to the second, as the table's TTL attribute)."""
 
-from dataclasses import replace
 from datetime import datetime
 
 from twittnow import clock
@@ -40,7 +39,7 @@ class FakeChatKeys:
         self, user_id: str, records: list[PublicKeyRecord], expires_at: datetime
     ) -> None:
         self._public_keys[user_id] = (
-            [replace(record) for record in records],
+            list(records),
             int(expires_at.timestamp()),
         )
 

@@ -5,7 +5,7 @@ scripts with `fail`, using the real client's exceptions."""
 
 import base64
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from itertools import count
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -154,7 +154,7 @@ class FakeX(Scripted):
     def set_webhook_valid(self, webhook_id: str, valid: bool) -> None:
         """As X marks a webhook (GET /2/webhooks shows it)."""
         self.webhooks = [
-            replace(webhook, valid=valid) if webhook.id == webhook_id else webhook
+            webhook._replace(valid=valid) if webhook.id == webhook_id else webhook
             for webhook in self.webhooks
         ]
 

@@ -4,7 +4,6 @@ its X Chat keys registered on the fake X, and customer @jane with X Chat keys of
 (tests.fakes.chat.ChatCustomer), who writes encrypted messages as X delivers them and
 reads, decrypted and verified, what the account sent her."""
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,7 +55,7 @@ class ChatDesk(Desk):
     def account_record(self) -> dict[str, str]:
         """The account's public keys, as X serves them."""
         [record] = self.x.chat_public_keys[ACCOUNT_ID]
-        return dataclasses.asdict(record)
+        return record._asdict()
 
     # ------------------------------------------------------------ what X delivers
 

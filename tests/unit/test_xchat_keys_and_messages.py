@@ -6,7 +6,7 @@ import base64
 import json
 import logging
 import traceback
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,7 +95,7 @@ def registered(ports, credentials) -> dict[str, str]:
 
 def account_record(x: FakeX) -> dict[str, str]:
     [record] = x.chat_public_keys[ACCOUNT_ID]
-    return asdict(record)
+    return record._asdict()
 
 
 def stored_identity(ports) -> dict:

@@ -9,7 +9,6 @@
 """
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -103,7 +102,7 @@ class ChatKeysRepository:
                 {
                     "pk": _public_keys_pk(user_id),
                     "sk": PUBLIC_KEYS_SK,
-                    "records": json.dumps([asdict(record) for record in records]),
+                    "records": json.dumps([record._asdict() for record in records]),
                     "expires_at": int(expires_at.timestamp()),
                 }
             ),
