@@ -6,7 +6,6 @@ handlers and DynamoDB's conditions.
 Argon2 at the real parameters costs ~80 ms a hash: tests hash with the cheapest
 parameters argon2 takes, except those asking for `real_hashing`."""
 
-import dataclasses
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
@@ -306,8 +305,7 @@ def test_known_and_unknown_usernames_make_the_same_calls_and_password_work(
             calls.append((self.name, method))
             return getattr(self.fake, method)
 
-    recorded = dataclasses.replace(
-        ports,
+    recorded = ports._replace(
         **{
             name: Recorded(name, getattr(ports, name))
             for name in ("users", "tokens", "login_attempts", "credentials", "audit_log")

@@ -5,7 +5,6 @@ for the sender. HTTP (JSON and form bodies, authentication) is tests/api/test_ca
 
 import hashlib
 from collections import Counter
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -300,7 +299,7 @@ def test_servicenow_failing_to_answer_about_an_unlinked_case_queues_nothing(desk
 def test_an_instance_no_longer_allowed_is_not_called_about_an_unlinked_case(desk):
     # The operator narrowed SERVICENOW_ALLOWED_HOSTS since the tenant saved its details.
     ports = desk.ports
-    desk.ports = replace(ports, settings=fake_settings(servicenow_allowed_hosts="*.example.com"))
+    desk.ports = ports._replace(settings=fake_settings(servicenow_allowed_hosts="*.example.com"))
     _, number = unlinked(desk)
 
     with pytest.raises(UpstreamUnavailable):

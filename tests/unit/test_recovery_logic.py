@@ -268,7 +268,7 @@ def test_two_runs_on_one_state_ask_for_the_window_once(time: Clock):
 
     stale = Stale()
     stale._state = ports.recovery.state()
-    late = Ports(**{**ports.__dict__, "recovery": stale})
+    late = ports._replace(recovery=stale)
 
     assert recovery.run(late).replays == []
     assert len(fake_x(ports).replays) == 1

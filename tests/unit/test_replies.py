@@ -4,7 +4,6 @@ refused token leave it queued for a retry; a reply that cannot be delivered is r
 on the case (a work note), in the conversation (FAILED) and in the dead-letter queue.
 The SQS batch handling around it (send_replies) is the integration and e2e tests'."""
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -540,7 +539,7 @@ def test_servicenow_failing_to_take_the_note_still_records_the_failure(desk, fai
 def test_an_instance_no_longer_allowed_gets_no_note_and_no_credentials(desk):
     job = queue_reply(desk, "We are on it.")
     narrowed = fake_settings(servicenow_allowed_hosts="*.example.com")
-    desk.ports = replace(desk.ports, settings=narrowed)
+    desk.ports = desk.ports._replace(settings=narrowed)
 
     replies.give_up(desk.ports, job, "refused")
 

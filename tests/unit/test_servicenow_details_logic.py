@@ -493,7 +493,7 @@ def test_a_failing_check_is_kept_as_the_records_status(ports, tenant, error, sta
 def test_an_instance_no_longer_allowed_gets_no_password(ports, tenant):
     details = create(ports, tenant)
     narrower = fake_settings(servicenow_allowed_hosts="*.example.com")
-    ports = fake_ports(**{**vars(ports), "settings": narrower})
+    ports = ports._replace(settings=narrower)
 
     checked = verification.verify(ports, tenant, details.id)
 

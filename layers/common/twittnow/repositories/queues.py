@@ -5,8 +5,7 @@ minutes, and the processors' records catch later repeats."""
 import hashlib
 import json
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import boto3
 from pydantic import BaseModel
@@ -27,8 +26,7 @@ def _client() -> "SQSClient":
     return boto3.client("sqs")
 
 
-@dataclass(frozen=True)
-class QueueMessage:
+class QueueMessage(NamedTuple):
     body: BaseModel  # the job (twittnow.jobs)
     group_id: str
     deduplication_id: str
