@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from twittnow.jobs import ReplyJob
 from twittnow.observability import count_failure, logger
@@ -40,6 +40,9 @@ class RecordAttributes(BaseModel):
 
 class JobRecord(BaseModel):
     """What a processor reads of an SQS record from Lambda (its field names)."""
+
+    # Built with its first record: each processor reads one of the two kinds.
+    model_config = ConfigDict(defer_build=True)
 
     message_id: str = Field(alias="messageId")
     receipt_handle: str = Field(alias="receiptHandle")
