@@ -164,8 +164,8 @@ def _verify_x_signature(event: ProxyEvent) -> None:
 
 
 def _refuse_multipart(event: ProxyEvent) -> None:
-    """No endpoint takes multipart bodies, and Powertools fails on one without a boundary
-    (a ValueError, which would be a 500), so they are refused here first."""
+    """No endpoint takes multipart bodies: refused by every endpoint, those that read no
+    body too."""
     if (event.headers.get("content-type") or "").strip().lower().startswith("multipart/"):
         raise _not_json()
 
@@ -177,10 +177,9 @@ def _not_json() -> InvalidInput:
 
 
 def _refuse_json_that_is_not_an_object(event: ProxyEvent) -> None:
-    """Powertools takes a JSON array's first item as the body model (it unwraps lists for
-    any non-list parameter), so anything but an object is refused here first, as are bytes
-    that are not UTF-8 (which Powertools fails to decode, a 500). Bodies that are not JSON
-    at all are left to the resolver, which explains them."""
+    """Anything but a JSON object is refused here, by every endpoint and in one sentence,
+    as are bytes that are not UTF-8. Bodies that are not JSON at all are left to the
+    resolver, which explains them."""
     try:
         text = event.decoded_body or "null"
     except UnicodeDecodeError:  # API Gateway passes bytes that are not UTF-8 as base64
