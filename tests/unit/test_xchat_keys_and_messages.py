@@ -98,6 +98,22 @@ def account_record(x: FakeX) -> dict[str, str]:
     return record._asdict()
 
 
+def customer_event(customer, sequence_id: str, payload):
+    """What the customer wrote, carrying `payload` (what the Chat XDK encrypted and signed)
+    instead of its own text, as X's encoded event."""
+    return replace(
+        customer.write(ACCOUNT_ID, "unused"),
+        encoded_event=message_event(
+            sequence_id=sequence_id,
+            message_id=payload.message_id,
+            sender_id=CUSTOMER_ID,
+            conversation_id=CONVERSATION,
+            encrypted_content=payload.encrypted_content,
+            encoded_event_signature=payload.encoded_event_signature,
+        ),
+    )
+
+
 def stored_identity(ports) -> dict:
     return json.loads(ports.x_chat_secrets.get(ports.settings.x_chat_secret_prefix + ACCOUNT_ID))
 
@@ -369,17 +385,7 @@ def test_a_forged_signature_fails_closed(ports, credentials, registered, custome
         conversation_key=customer.keys[(CONVERSATION, version)],
         conversation_key_version=version,
     )
-    forged = replace(
-        customer.write(ACCOUNT_ID, "unused"),
-        encoded_event=message_event(
-            sequence_id="1",
-            message_id=payload.message_id,
-            sender_id=CUSTOMER_ID,
-            conversation_id=CONVERSATION,
-            encrypted_content=payload.encrypted_content,
-            encoded_event_signature=payload.encoded_event_signature,
-        ),
-    )
+    forged = customer_event(customer, "1", payload)
 
     with pytest.raises(xchat.ChatUndecryptable, match="signature does not verify"):
         opened(ports, credentials, forged)
@@ -407,17 +413,7 @@ def test_a_reaction_is_not_a_message(ports, credentials, registered, customer):
         conversation_key=customer.keys[(CONVERSATION, version)],
         conversation_key_version=version,
     )
-    written = replace(
-        customer.write(ACCOUNT_ID, "unused"),
-        encoded_event=message_event(
-            sequence_id="2",
-            message_id=reaction.message_id,
-            sender_id=CUSTOMER_ID,
-            conversation_id=CONVERSATION,
-            encrypted_content=reaction.encrypted_content,
-            encoded_event_signature=reaction.encoded_event_signature,
-        ),
-    )
+    written = customer_event(customer, "2", reaction)
 
     assert opened(ports, credentials, written, key_change_event=key_change) is None
 

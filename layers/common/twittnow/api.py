@@ -7,7 +7,6 @@ The error envelope, for every 4xx and 5xx:
 """
 
 import base64
-import json
 from collections.abc import Callable, Sequence
 from enum import Enum
 from http import HTTPStatus
@@ -181,12 +180,10 @@ def _refuse_json_that_is_not_an_object(event: ProxyEvent) -> None:
     as are bytes that are not UTF-8. Bodies that are not JSON at all are left to the
     resolver, which explains them."""
     try:
-        text = event.decoded_body or "null"
+        body = event.json_body  # read once: the resolver takes it from here
     except UnicodeDecodeError:  # API Gateway passes bytes that are not UTF-8 as base64
         message = "The request body is not UTF-8 text, so not JSON."
         raise InvalidInput.for_field("body", message) from None
-    try:
-        body = json.loads(text)
     except ValueError:
         return
     except RecursionError:

@@ -157,6 +157,12 @@ class ProxyEvent:
         return bool(self.raw_event.get("isBase64Encoded"))
 
     @cached_property
+    def json_body(self) -> Any:
+        """The body's JSON (None for no body), read once per request; raises ValueError
+        (json.JSONDecodeError) or RecursionError for a body that is not JSON."""
+        return json.loads(self.decoded_body) if self.decoded_body else None
+
+    @cached_property
     def decoded_body(self) -> str | None:
         """The body as text; raises UnicodeDecodeError for base64 bytes that are not UTF-8."""
         if self.is_base64_encoded and self.body:
@@ -250,18 +256,15 @@ class _Parameters:
 
 def _body_of(event: ProxyEvent) -> Any:
     content_type = event.headers.get("content-type", "").strip()
-    text = event.decoded_body
     if not content_type or content_type.startswith(JSON):
-        if not text:
-            return None
         try:
-            return json.loads(text)
+            return event.json_body
         except json.JSONDecodeError as error:
             raise RequestValidationError(
                 [{"type": "json_invalid", "loc": ("body", error.pos), "ctx": {"error": error.msg}}]
             ) from None
     if content_type.startswith(FORM):
-        return dict(parse_qsl(text or "", keep_blank_values=True))
+        return dict(parse_qsl(event.decoded_body or "", keep_blank_values=True))
     raise UnsupportedContentType(content_type)
 
 
