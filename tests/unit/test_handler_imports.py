@@ -29,8 +29,10 @@ LOADED_ON_FIRST_USE = (
 )
 # Never needed: requests-oauthlib would also load oauthlib's OAuth 2; Powertools' event
 # handler and batch utility (with them every event source's data classes and parser
-# models) would add about 20 and 35 ms, for what twittnow.rest and twittnow.job_records do.
+# models) would add about 20 and 35 ms, for what twittnow.rest and twittnow.job_records do;
+# asyncio (about 8 ms) came with wrapt 2, which the layer pins below.
 NEVER_LOADED = (
+    "asyncio",
     "requests_oauthlib",
     "oauthlib.oauth2",
     "aws_lambda_powertools.event_handler",
