@@ -11,6 +11,7 @@ import requests
 from botocore.stub import Stubber
 
 from ops import targets
+from tests.api.desks import drained
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,10 +147,11 @@ def test_webhooks_register_list_validate_and_delete_against_the_sandbox(local_st
     assert run_webhooks(local_stack.state_file, "register").returncode == 2  # --url missing
 
 
-def run_rekey_claims(state_file: Path) -> subprocess.CompletedProcess:
+def run_ops(state_file: Path, command: str) -> subprocess.CompletedProcess:
+    """An operator command that takes nothing but the local stack."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     return subprocess.run(
-        [sys.executable, "-m", "ops", "rekey-claims", "--local", "--state-file", str(state_file)],
+        [sys.executable, "-m", "ops", command, "--local", "--state-file", str(state_file)],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,
@@ -205,7 +207,7 @@ def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack)
         taken.replace("ß", "SS")
     )  # possible while the claim was the old one
 
-    done = run_rekey_claims(local_stack.state_file)
+    done = run_ops(local_stack.state_file, "rekey-claims")
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 username moved" in done.stdout and "1 username taken" in done.stdout
@@ -216,5 +218,59 @@ def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack)
         timeout=10,
     )
     assert login.status_code == 200 and login.json()["user"]["id"] == old_id
-    again = run_rekey_claims(local_stack.state_file)
+    again = run_ops(local_stack.state_file, "rekey-claims")
     assert "username moved" not in again.stdout and "1 username taken" in again.stdout
+
+
+def test_recount_failures_counts_the_failures_from_before_counts_were_kept(
+    local_stack, desk, customer
+):
+    desk.customer_dm(customer, "Where is my parcel?")
+    drained(local_stack)
+    conversation = desk.conversation_with(customer)
+    names = local_stack.template.physical_names()
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=local_stack.aws.endpoint_url,
+        region_name=local_stack.aws.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    # The acknowledgement as a reply that failed before the version that counts failures.
+    [acknowledgement] = [
+        item
+        for item in dynamodb.query(
+            TableName=names["MessagesTable"],
+            KeyConditionExpression="conversation_id = :id",
+            ExpressionAttributeValues={":id": {"S": conversation["id"]}},
+        )["Items"]
+        if item["author"]["S"] == "bot"
+    ]
+    dynamodb.update_item(
+        TableName=names["MessagesTable"],
+        Key={"conversation_id": acknowledgement["conversation_id"], "key": acknowledgement["key"]},
+        UpdateExpression="SET #status = :failed, status_detail = :why",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":failed": {"S": "failed"}, ":why": {"S": "X refused it"}},
+    )
+    dynamodb.update_item(
+        TableName=names["ConversationsTable"],
+        Key={"id": {"S": conversation["id"]}},
+        UpdateExpression="REMOVE failed_messages",
+    )
+
+    def failed_ones() -> list[dict]:
+        reply = desk.api.get("/conversations/?failed=true&page_size=200", token=desk.token)
+        assert reply.status == 200, reply.body
+        return reply.body["results"]
+
+    assert failed_ones() == []
+
+    done = run_ops(local_stack.state_file, "recount-failures")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "corrected: 1." in done.stdout
+    [listed] = failed_ones()
+    assert (listed["id"], listed["failed_messages"]) == (conversation["id"], 1)
+    again = run_ops(local_stack.state_file, "recount-failures")
+    assert again.returncode == 0 and "corrected: 0." in again.stdout

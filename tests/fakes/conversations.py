@@ -104,6 +104,13 @@ class FakeConversations:
         conversations = [Conversation.model_validate(c) for c in self._conversations.values()]
         return sorted(conversations, key=lambda c: c.last_message_at, reverse=True)
 
+    def recount_failed(self, conversation_id: str, count: int, *, was: int) -> bool:
+        stored = self._conversations.get(conversation_id)
+        if stored is None or stored.get("failed_messages", 0) != was:
+            return False
+        stored["failed_messages"] = count
+        return True
+
     def delete_tenant(self, tenant_id: str) -> list[str]:
         ids = [conversation.id for conversation in self.of_tenant(tenant_id)]
         for conversation_id in ids:

@@ -1,5 +1,6 @@
 """Listing conversations (conversations.conversations) against the fakes: who sees which,
-and the `failed` filter over the count the messages keep on their conversation. The API
+the `failed` filter over the count the messages keep on their conversation, and recounting
+that count for failures from before it was kept. The API
 tests (tests/api/test_conversations.py) keep the handlers' answers over the local stack."""
 
 from datetime import timedelta
@@ -10,6 +11,7 @@ from conversations import conversations
 from conversations.models import ConversationView
 from tests.fakes import fake_ports
 from tests.fakes.clock import NOW
+from tests.fakes.races import racing
 from twittnow.auth import Caller
 from twittnow.errors import PermissionDenied
 from twittnow.models import (
@@ -146,3 +148,110 @@ def test_a_conversation_stored_before_the_count_reads_as_none_failed(ports, tena
     stored = ports.conversations.get(conversation.id)
     assert stored is not None and stored.failed_messages == 0
     assert conversations.list_of(ports, tenant, None, only_failed=True) == []
+
+
+# ---------------------------------------------------------------- recounting failures
+
+
+def failed_before_counts(ports, conversation: Conversation, *keys: str) -> list:
+    """Messages that failed before the conversation's count was kept: it reads 0."""
+    failed = [refused(ports, conversation, key) for key in keys]
+    ports.conversations.update(conversation.id, failed_messages=None)
+    return failed
+
+
+def count_of(ports, conversation: Conversation) -> int:
+    return ports.conversations.get(conversation.id).failed_messages
+
+
+def test_a_recount_finds_failures_from_before_counts_were_kept(ports, tenant):
+    old, counted, fine = (
+        start(ports, tenant, name, m) for name, m in (("a", 3), ("b", 2), ("c", 1))
+    )
+    failed_before_counts(ports, old, "k1", "k2")
+    refused(ports, counted, "k1")
+    reply(ports, fine, "k1")
+
+    done = conversations.recount_failed_messages(ports)
+
+    assert done == conversations.Recount(conversations=3, corrected=1, unsettled=[])
+    assert [count_of(ports, c) for c in (old, counted, fine)] == [2, 1, 0]
+    assert ids(conversations.list_of(ports, tenant, None, only_failed=True)) == [counted.id, old.id]
+    assert conversations.recount_failed_messages(ports).corrected == 0  # safe to run again
+
+
+def test_a_failure_counted_during_a_recount_is_not_written_over(ports, tenant, monkeypatch):
+    conversation = start(ports, tenant, "a", 1)
+    failed_before_counts(ports, conversation, "k1")
+    # Between reading the messages and writing the count, a reply fails (and counts).
+    racing(
+        monkeypatch,
+        ports.messages,
+        "of_conversation",
+        lambda: refused(ports, conversation, "k2"),
+        after=True,
+    )
+    writes = []
+    write = ports.conversations.recount_failed
+
+    def recorded(conversation_id, count, *, was):
+        writes.append((count, write(conversation_id, count, was=was)))
+        return writes[-1][1]
+
+    monkeypatch.setattr(ports.conversations, "recount_failed", recorded)
+
+    done = conversations.recount_failed_messages(ports)
+
+    assert writes == [(1, False), (2, True)]  # the stale count of 1 never landed
+    assert done.corrected == 1 and count_of(ports, conversation) == 2
+
+
+def test_a_failure_from_before_delivered_during_a_recount_is_counted_again(
+    ports, tenant, monkeypatch
+):
+    conversation = start(ports, tenant, "a", 1)
+    first, _ = failed_before_counts(ports, conversation, "k1", "k2")
+    # After the messages are read, a redrive delivers one: the count, still 0, cannot
+    # move, so the count written (2) is one too many until the recount reads again.
+    racing(
+        monkeypatch,
+        ports.messages,
+        "of_conversation",
+        lambda: ports.messages.update(first, status=MessageStatus.DELIVERED, handled=True),
+        after=True,
+    )
+
+    conversations.recount_failed_messages(ports)
+
+    assert count_of(ports, conversation) == 1
+
+
+def test_a_conversation_that_keeps_changing_is_reported_not_guessed(ports, tenant, monkeypatch):
+    conversation = start(ports, tenant, "a", 1)
+    failed_before_counts(ports, conversation, "k1")
+    keys = iter(range(100))
+    listing = ports.messages.of_conversation
+
+    def listed_then_another_fails(conversation_id):
+        found = listing(conversation_id)
+        refused(ports, conversation, f"k-more-{next(keys)}")
+        return found
+
+    monkeypatch.setattr(ports.messages, "of_conversation", listed_then_another_fails)
+
+    done = conversations.recount_failed_messages(ports)
+
+    assert done.unsettled == [conversation.id] and done.corrected == 0
+
+
+def test_a_conversation_deleted_before_its_recount_is_left_alone(ports, tenant, monkeypatch):
+    gone = start(ports, tenant, "a", 1)
+    failed_before_counts(ports, gone, "k1")
+    listed = ports.conversations.all()
+    monkeypatch.setattr(ports.conversations, "all", lambda: listed)
+    ports.conversations.delete_tenant(tenant.user.id)
+
+    done = conversations.recount_failed_messages(ports)
+
+    assert done == conversations.Recount(conversations=1, corrected=0, unsettled=[])
+    assert ports.conversations.get(gone.id) is None

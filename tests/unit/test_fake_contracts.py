@@ -766,6 +766,21 @@ def test_a_conversation_stored_before_the_count_starts_it_at_0(ports):
     assert failed_count(ports) == 1
 
 
+def test_a_recount_is_written_only_over_the_count_it_was_made_from(ports):
+    ports.conversations.get_or_create(conversation())
+    ports.conversations.update("conversation-1", failed_messages=None)  # from before counts
+
+    assert ports.conversations.recount_failed("conversation-1", 2, was=0)
+    assert failed_count(ports) == 2
+    # A message went out of failed since the count was read: not written over.
+    assert not ports.conversations.recount_failed("conversation-1", 5, was=0)
+    assert failed_count(ports) == 2
+    assert ports.conversations.recount_failed("conversation-1", 1, was=2)
+    assert failed_count(ports) == 1
+    assert not ports.conversations.recount_failed("conversation-2", 1, was=0)  # none such
+    assert ports.conversations.get("conversation-2") is None
+
+
 def test_a_failed_message_makes_no_conversation(ports):
     unreadable = message(status=MessageStatus.FAILED, handled=True)
     ports.messages.add(unreadable)

@@ -119,6 +119,25 @@ class ConversationsRepository:
         conversations.sort(key=lambda conversation: conversation.last_message_at, reverse=True)
         return conversations
 
+    def recount_failed(self, conversation_id: str, count: int, *, was: int) -> bool:
+        """Sets the conversation's failed_messages to `count` if it still reads `was` (a
+        conversation stored before the count was kept has none: it reads 0). Whether it
+        did: a message going into or out of failed moves the count meanwhile."""
+        current = "attribute_not_exists(failed_messages) OR " if was == 0 else ""
+        try:
+            client().update_item(
+                TableName=self.table_name,
+                Key=to_item({"id": conversation_id}),
+                UpdateExpression="SET failed_messages = :count",
+                ConditionExpression=f"attribute_exists(id) AND ({current}failed_messages = :was)",
+                ExpressionAttributeValues=to_item({":count": count, ":was": was}),
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            return False
+        return True
+
     def delete_tenant(self, tenant_id: str) -> list[str]:
         """Forgets the tenant's conversations; answers their ids (their messages go too)."""
         ids = [conversation.id for conversation in self.of_tenant(tenant_id)]
