@@ -95,11 +95,24 @@ def handle(ports: Ports, event: XEvent) -> None:
         case DirectMessageReceived() | Mention():
             connection = _connection_of(ports, event)
             if connection is not None:
-                CustomerMessage.received(ports, connection, event).run()
+                _customer_message(ports, connection, event).run()
         case ChatMessage():
             connection = _connection_of(ports, event)
             if connection is not None:
                 _chat_message(ports, connection, event)
+
+
+def _customer_message(
+    ports: Ports, connection: XConnection, event: DirectMessageReceived | Mention
+) -> "CustomerMessage":
+    """A thread reply X delivered without its author (event-payloads.mdx's own
+    post.reply.create has "includes": {}) is named from the customer's records or by X."""
+    if event.customer_screen_name:
+        return CustomerMessage.received(ports, connection, event)
+    credentials = x_accounts.credentials_of(ports, connection)
+    screen_name, name = _customer_names(ports, connection, credentials, event.customer_id)
+    named = event.model_copy(update={"customer_screen_name": screen_name, "customer_name": name})
+    return CustomerMessage.received(ports, connection, named, names_from_event=False)
 
 
 def record_failure(ports: Ports, event: XEvent, reason: str) -> None:
@@ -251,13 +264,13 @@ def _chat_media(event: ChatMessage, chat: DecryptedChatMessage) -> list[ChatMedi
     ]
 
 
-def _chat_customer(
+def _customer_names(
     ports: Ports, connection: XConnection, credentials: AccountCredentials, customer_id: str
 ) -> tuple[str, str]:
-    """The customer's (screen name, name). An X Chat event names neither: they are what
-    the tenant's customer record (or a conversation) has, else what X answers
-    (GET /2/users/{id}), asked once (a user read costs the tenant) and kept in a customer
-    record for the next messages."""
+    """The customer's (screen name, name), for an event that names neither (X Chat's, a
+    post X delivered without its author): what the tenant's customer record (or a
+    conversation) has, else what X answers (GET /2/users/{id}), asked once (a user read
+    costs the tenant) and kept in a customer record for the next messages."""
     tenant_id = connection.user_id
     customer = ports.customers.get(tenant_id, customer_id)
     if customer is not None:
@@ -337,7 +350,7 @@ def _unreadable(
     sent_at = event.created_at or event.received_at or now
     conversation_id = _dm_conversation_id(connection, event.customer_id)
     if received:
-        screen_name, name = _chat_customer(ports, connection, credentials, event.customer_id)
+        screen_name, name = _customer_names(ports, connection, credentials, event.customer_id)
         conversation: Conversation | None = ports.conversations.get_or_create(
             Conversation(
                 id=conversation_id,
@@ -562,12 +575,16 @@ class CustomerMessage(_Conversational):
         event: DirectMessageReceived | Mention,
         conversation: Conversation,
         message: ConversationMessage,
+        names_from_event: bool = True,
     ):
         self.ports = ports
         self.connection = connection
         self.event = event
         self.conversation = conversation
         self.message = message
+        # False: the customer's names came from our records or a user read, not with
+        # the message, so they say nothing new about the customer's handle.
+        self.names_from_event = names_from_event
         self.instance = _Instance(ports, connection.user_id)
         self._customer_record: Customer | None = None
 
@@ -582,7 +599,7 @@ class CustomerMessage(_Conversational):
     ) -> "CustomerMessage":
         """A decrypted X Chat message, as a DM of the customer's conversation whose id is
         the chat message's id (signed, the same in every copy X delivers)."""
-        screen_name, name = _chat_customer(ports, connection, credentials, event.customer_id)
+        screen_name, name = _customer_names(ports, connection, credentials, event.customer_id)
         as_dm = DirectMessageReceived(
             event_id=chat.message_id,
             account_id=event.account_id,
@@ -599,6 +616,7 @@ class CustomerMessage(_Conversational):
             as_dm,
             chat_conversation_id=event.chat_conversation_id,
             chat_media=_chat_media(event, chat),
+            names_from_event=False,
         )
 
     @classmethod
@@ -610,6 +628,7 @@ class CustomerMessage(_Conversational):
         *,
         chat_conversation_id: str | None = None,
         chat_media: list[ChatMedia] | None = None,
+        names_from_event: bool = True,
     ) -> "CustomerMessage":
         """The event's conversation and message, recorded on first sight. An X Chat
         message names its chat conversation."""
@@ -669,7 +688,7 @@ class CustomerMessage(_Conversational):
         ):
             changes["latest_post_id"] = event.post_id
         conversation = ports.conversations.update(conversation.id, **changes)
-        return cls(ports, connection, event, conversation, message)
+        return cls(ports, connection, event, conversation, message, names_from_event)
 
     def process(self) -> None:
         """Takes the message on from the status the last attempt left it in (see
@@ -980,8 +999,8 @@ class CustomerMessage(_Conversational):
         """The same X user under a new handle or name: their records show it (the social
         profile on the instance, their conversations, our customer record, last, so that
         a retry redoes the rest). The handle replies mention must be theirs now."""
-        if self.message.channel == MessageChannel.X_CHAT:
-            return  # an X Chat event names no handle: _chat_customer keeps the record
+        if not self.names_from_event:
+            return  # names from our records or X's user read: _customer_names keeps them
         customer, event = self._customer(), self.event
         seen_at = customer.screen_name_seen_at
         if seen_at is not None and event.sent_at <= seen_at:

@@ -380,6 +380,12 @@ class Webhooks:
         if post.in_reply_to and post.in_reply_to.id != post.author.id:
             events.append(("post.reply.create", post.in_reply_to))
         payload, includes = xaa_post_payload(post, replied_to)
+        # As event-payloads.mdx's example of post.reply.create ("includes": {}), its
+        # includes name no user: the service must know the author without them.
+        includes_of = {
+            "post.mention.create": includes,
+            "post.reply.create": {key: value for key, value in includes.items() if key != "users"},
+        }
         planned: list[_Planned] = []
         with self._lock:
             if shape in (None, ACCOUNT_ACTIVITY):
@@ -397,7 +403,7 @@ class Webhooks:
                             ACTIVITY,
                             event_type,
                             account,
-                            self._event(sub, payload, includes),
+                            self._event(sub, payload, includes_of[event_type]),
                         )
                         for sub in self._activity_subscriptions(event_type, account)
                     ]

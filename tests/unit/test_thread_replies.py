@@ -27,7 +27,7 @@ from tests.unit.test_inbound_support import (
     Desk,
     acknowledgement,
 )
-from twittnow.clients.x import XReplyNotAllowed
+from twittnow.clients.x import XReplyNotAllowed, XUser
 from twittnow.models import Channel, MessageStatus
 from twittnow.x_events import Mention, normalize
 
@@ -203,3 +203,38 @@ def test_a_reply_event_is_a_mention_of_the_customers_mention_conversation(desk):
     assert isinstance(event, Mention) and event.mentions_account is False
     desk.handle(event)
     assert desk.conversation(Channel.MENTION).customer_id == CUSTOMER_ID
+
+
+def without_author(delivery: dict) -> dict:
+    """The delivery as event-payloads.mdx's post.reply.create example has it: no users in
+    includes."""
+    delivery["data"]["includes"].pop("users", None)
+    return delivery
+
+
+def test_a_reply_x_delivers_without_its_author_is_the_known_customers_comment(desk):
+    _, ack_id = mention_opens_a_case(desk)
+    reply = customer_post(JANE, "still broken", desk.clock.now, "5002", ack_id)
+
+    handle(desk, without_author(xaa("post.reply.create", reply)))
+
+    assert comments(desk) == ["still broken"]
+    assert desk.x.calls_to("get_user") == []  # her name is on record: no billed user read
+    conversation = desk.conversation(Channel.MENTION)
+    assert (conversation.customer_screen_name, conversation.customer_name) == (CUSTOMER, "jane")
+
+
+def test_a_strangers_reply_x_delivers_without_its_author_is_named_by_one_user_read(desk):
+    desk.x.users[BOB.id] = XUser(BOB.id, "bob", "Bob Smith")
+    first = customer_post(BOB, "your app logs me out", desk.clock.now, "6001", "4000")
+    handle(desk, without_author(xaa("post.reply.create", first)))
+    desk.clock.advance(minutes=1)
+    second = customer_post(BOB, "every hour", desk.clock.now, "6002", "4000")
+    handle(desk, without_author(xaa("post.reply.create", second)))
+
+    [case] = desk.cases()
+    assert case["short_description"] == "X mention from @bob"
+    assert desk.instance.comments(case["number"]) == ["every hour"]
+    assert len(desk.x.calls_to("get_user")) == 1  # kept in the customer record after
+    customer = desk.ports.customers.get(desk.connection.user_id, BOB.id)
+    assert (customer.screen_name, customer.name) == ("bob", "Bob Smith")

@@ -143,6 +143,8 @@ class Mention(XEvent):
 
     kind: Literal["mention"] = "mention"
     customer_id: str
+    # Both "" when X delivered the post without its author (see _v2_mention): the
+    # processor names the customer.
     customer_screen_name: str
     customer_name: str
     post_id: str
@@ -329,10 +331,10 @@ def _v2_mention(data: _Node, event_type: str) -> list[XEvent]:
     references = post.optional_nodes("referenced_tweets")
     if author_id == account_id or any(ref.text("type") == "retweeted" for ref in references):
         return []
+    # "includes may contain related users": event-payloads.mdx's own post.reply.create
+    # has "includes": {}. A post without its author is the customer's all the same.
     users = {user.text("id"): user for user in _v2_users(includes)}
-    if author_id not in users:
-        raise MalformedDelivery(f"{includes.path}.users has no author {author_id}")
-    author = users[author_id]
+    author = users.get(author_id)
     replied_to = [ref.text("id") for ref in references if ref.text("type") == "replied_to"]
     # A post longer than 280 characters is whole in note_tweet.
     text = post.node("note_tweet").text("text") if "note_tweet" in post else post.text("text")
@@ -344,10 +346,13 @@ def _v2_mention(data: _Node, event_type: str) -> list[XEvent]:
         for mention in (entities.optional_nodes("mentions") if entities is not None else [])
         if _start(mention, "start", typed_from) >= typed_from
     }
+    media, all_media_included = _v2_media(post, includes)
+    # The media link (one for all of a post's media) goes from the text when includes has
+    # every media; else it stays, the one way to those it left out.
     media_links = [
         url.text("url")
         for url in (entities.optional_nodes("urls") if entities is not None else [])
-        if "media_key" in url and "url" in url
+        if "media_key" in url and "url" in url and all_media_included
     ]
     text = _strip_links(_typed_text(text, typed_from), media_links)
     return [
@@ -355,14 +360,14 @@ def _v2_mention(data: _Node, event_type: str) -> list[XEvent]:
             event_id=post.text("id"),
             account_id=account_id,
             customer_id=author_id,
-            customer_screen_name=author.text("username"),
-            customer_name=author.text("name"),
+            customer_screen_name=author.text("username") if author is not None else "",
+            customer_name=author.text("name") if author is not None else "",
             post_id=post.text("id"),
             text=html.unescape(text),
             in_reply_to_post_id=replied_to[0] if replied_to else None,
             # post.mention.create is X saying so, with or without entities.
             mentions_account=event_type == MENTION_EVENT_TYPE or account_id in typed,
-            media=_v2_media(post, includes),
+            media=media,
             sent_at=_iso_time(post, "created_at"),
         )
     ]
@@ -415,16 +420,14 @@ def _v2_users(includes: _Node) -> list[_Node]:
     return [user.node("data") if "data" in user else user for user in users]
 
 
-def _v2_media(post: _Node, includes: _Node) -> list[Media]:
-    """attachments.media_keys, looked up in includes.media."""
+def _v2_media(post: _Node, includes: _Node) -> tuple[list[Media], bool]:
+    """attachments.media_keys found in includes.media, in the post's order, and whether
+    every one was."""
     if "attachments" not in post or "media_keys" not in post.node("attachments"):
-        return []
+        return [], True
     keys = post.node("attachments").texts("media_keys")
     found = {item.text("media_key"): item for item in includes.optional_nodes("media")}
-    missing = [key for key in keys if key not in found]
-    if missing:
-        raise MalformedDelivery(f"{includes.path}.media has no media_key {missing[0]}")
-    return [_v2_media_item(found[key]) for key in keys]
+    return [_v2_media_item(found[key]) for key in keys if key in found], set(keys) <= set(found)
 
 
 def _v2_media_item(item: _Node) -> Media:
