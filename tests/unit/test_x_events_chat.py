@@ -171,6 +171,37 @@ def test_the_account_of_a_chat_delivery_is_its_filters():
     assert delivery_account_id(chat_delivery()) == ACCOUNT
 
 
+def unfiltered(delivery: dict) -> dict:
+    """As real-time-events.mdx's live payload has it: no filter."""
+    del delivery["data"]["filter"]
+    return delivery
+
+
+@pytest.mark.parametrize(
+    ("event_type", "sender", "direction"),
+    [("chat.received", CUSTOMER, "received"), ("chat.sent", ACCOUNT, "sent")],
+)
+def test_a_chat_delivery_without_a_filter_is_the_accounts_by_its_conversation(
+    event_type, sender, direction
+):
+    for conversation_id in (f"{ACCOUNT}-{CUSTOMER}", f"{CUSTOMER}:{ACCOUNT}"):
+        delivery = unfiltered(
+            chat_delivery(event_type, sender=sender, conversation_id=conversation_id)
+        )
+
+        chat = only(normalize(delivery))
+
+        assert (chat.account_id, chat.customer_id, chat.direction) == (ACCOUNT, CUSTOMER, direction)
+        assert delivery_account_id(delivery) == ACCOUNT
+
+
+def test_a_chat_delivery_without_a_filter_whose_sender_is_not_in_it_names_no_account():
+    delivery = unfiltered(chat_delivery(sender="3333"))
+
+    assert delivery_account_id(delivery) is None
+    assert normalize(delivery) == []
+
+
 def test_a_chat_event_is_queued_and_read_back_as_an_inbound_job():
     event = only(normalize(DOCS_CHAT_RECEIVED))
 
@@ -257,10 +288,6 @@ MALFORMED = {
     "no event uuid": (
         {"data": {k: v for k, v in chat_delivery()["data"].items() if k != "event_uuid"}},
         "delivery.data.event_uuid is missing",
-    ),
-    "no filter": (
-        {"data": {**chat_delivery()["data"], "filter": {}}},
-        "delivery.data.filter.user_id is missing",
     ),
 }
 

@@ -215,8 +215,15 @@ def delivery_account_id(delivery: dict) -> str | None:
         return None
     if "data" in delivery:
         # oauth.revoke names the account in its payload; its filter may be empty.
-        revoke = _get(delivery, "data", "event_type") == REVOKE_EVENT_TYPE
+        event_type = _get(delivery, "data", "event_type")
+        revoke = event_type == REVOKE_EVENT_TYPE
         account_id = _get(delivery, "data", "payload" if revoke else "filter", "user_id")
+        if account_id is None and event_type in CHAT_EVENT_TYPES:
+            account_id = _chat_account_id(
+                str(event_type),
+                _get(delivery, "data", "payload", "conversation_id"),
+                _get(delivery, "data", "payload", "sender_id"),
+            )
     elif "user_event" in delivery:
         account_id = _get(delivery, "user_event", "revoke", "source", "user_id")
     else:
@@ -377,12 +384,19 @@ def _chat_message(data: _Node) -> list[XEvent]:
     """An X Chat message of a 1:1 conversation of the account; which way it went is
     whoever sent it (as for DMs). A group conversation ("g..." ids) is not a customer's
     thread with the company: nothing to handle."""
-    account_id = data.node("filter").text("user_id")
     payload = data.node("payload")
     conversation_id = payload.text("conversation_id")
     sender_id = payload.text("sender_id")
     if conversation_id.startswith("g"):
         return []
+    filtered = data.node("filter") if "filter" in data else None
+    if filtered is not None and "user_id" in filtered:
+        account_id = filtered.text("user_id")
+    else:
+        # xchat/real-time-events.mdx's live payload has no filter: the account is the
+        # sender of chat.sent, the other participant of chat.received.
+        event_type = data.text("event_type")
+        account_id = _chat_account_id(event_type, conversation_id, sender_id) or ""
     pair = _CHAT_PAIR.fullmatch(conversation_id)
     if pair is None:
         raise MalformedDelivery(
@@ -412,6 +426,18 @@ def _chat_message(data: _Node) -> list[XEvent]:
             created_at=created_at,
         )
     ]
+
+
+def _chat_account_id(event_type: str, conversation_id: object, sender_id: object) -> str | None:
+    """The account of an X Chat delivery that has no filter, from its 1:1 conversation's
+    id; None when that cannot tell it."""
+    pair = _CHAT_PAIR.fullmatch(conversation_id) if isinstance(conversation_id, str) else None
+    if pair is None or sender_id not in pair.groups():
+        return None
+    if event_type == "chat.sent":
+        return str(sender_id)
+    first, second = pair.groups()
+    return second if first == sender_id else first
 
 
 def _v2_users(includes: _Node) -> list[_Node]:
