@@ -68,8 +68,10 @@ def _queue_events(ports: Ports, delivery: dict) -> int:
     try:
         events = normalize(delivery)
     except MalformedDelivery as error:
-        # Signed by X, so retrying cannot fix it: logged for us to adapt to the new shape.
+        # Signed by X, so retrying cannot fix it: logged, and counted for the alarm
+        # (DeliveriesMalformedAlarm), for us to adapt to the new shape.
         logger.error("Delivery not shaped like X's; dropped.", extra={"reason": str(error)})
+        count("DeliveriesMalformed")
         return 0
     count("EventsQueued", len(events))
     received_at = clock.now()

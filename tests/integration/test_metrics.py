@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.api.client import ApiClient
-from tests.api.desks import close_desk, drained, open_desk
+from tests.api.desks import close_desk, drained, open_desk, post_delivery
 
 
 @pytest.fixture
@@ -54,3 +54,22 @@ def test_a_dm_that_opens_a_case_is_counted(stack_environment, metrics_shown, cap
     assert counted["CasesCreated"] >= 1
     assert counted["MessagesProcessed"] >= 1
     assert counted["Failures:ServiceNowUnavailable"] >= 1
+
+
+def test_a_delivery_not_shaped_like_xs_is_counted_for_its_alarm(
+    stack_environment, metrics_shown, capfd
+):
+    stack = stack_environment
+    api = ApiClient(stack, over_http=False)
+    api.admin_token = api.login(stack.admin_username, stack.admin_password)
+    desk = open_desk(api)
+    try:
+        account = desk.x_account.id
+        reply = post_delivery(api, {"for_user_id": account, "direct_message_events": [42]})
+        assert reply.status == 200 and reply.body == {"queued": 0}
+    finally:
+        close_desk(desk)
+
+    counted = emitted(capfd.readouterr().out)
+
+    assert counted["DeliveriesMalformed"] >= 1
