@@ -246,9 +246,10 @@ class ChatCalls(MediaCalls):
             return self._media_body(response, action, max_bytes, secrets)
 
     def get_user(self, user: AccountCredentials, user_id: str) -> XUser:
-        """The X user `user_id` (for the screen name and name of a chat sender, which X
-        Chat's events do not carry, or of a post's author X delivered without them). id, name and username are the user object's default fields
-        (x-api/fundamentals/data-dictionary.mdx, "User"); a name X leaves out is ""."""
+        """The X user `user_id` (the screen name and name of a chat sender, which X Chat's
+        events do not carry, or of a post's author X delivered without them). id, name
+        and username are the user object's default fields (x-api/fundamentals/
+        data-dictionary.mdx, "User"); a name X leaves out is ""."""
         action = "read an X user"
         data = self._user_call(user, "GET", "/2/users/{user_id}", action, ids={"user_id": user_id})
         name = data.get("name")
