@@ -53,6 +53,7 @@ ROUTE_KINDS = {
     "app_token": "app bearer token",
     "token": "OAuth 2.0 token",
     "me": x_prices.USER_READ,
+    "user": x_prices.USER_READ,
     "register_webhook": "webhook management",
     "list_webhooks": "webhook management",
     "validate_webhook": "webhook management",
@@ -65,6 +66,13 @@ ROUTE_KINDS = {
     "list_activity": "subscription management",
     "unsubscribe_activity": "subscription management",
     "media_file": "media download",
+    "replay": "webhook management",
+    "register_public_key": "X Chat key management",
+    "public_keys": "X Chat key management",
+    "add_conversation_keys": "X Chat key management",
+    "send_message": x_prices.CHAT_SENT,
+    "conversation_events": x_prices.CHAT_EVENTS_READ,
+    "download_media": "media download",
 }
 # A link X would bill a post "with URL" for: a scheme or www. (bare domains, which X links
 # too, are not looked for).

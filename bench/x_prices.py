@@ -11,8 +11,9 @@ chat.sent and chat.conversation_join not billed). x-api/activity/introduction.md
 them, "is billed as a Post" ($0.005, as post.create and Posts: Read). The same as
 ../shared/DESIGN.md section 4, "Pricing", which leaves out the post events.
 
-Not in X's price list, so not priced here: sending in X Chat (its price is not
-published), OAuth (request and access tokens, the app's bearer token, OAuth 2.0 code
+Not in X's price list, so not priced here: sending in X Chat and reading a chat
+conversation's events (their prices are not published), X Chat's public and conversation
+keys, OAuth (request and access tokens, the app's bearer token, OAuth 2.0 code
 exchange and refresh), the webhook and subscription management calls, and the download
 of a DM's media from ton.twitter.com or a post's from pbs/video.twimg.com. Deliveries
 through the Account Activity API (AAA) are not in the list either.
@@ -31,6 +32,7 @@ POST_WITH_URL = "post created with a URL"
 SUMMONED_REPLY = "summoned reply"
 USER_READ = "user read"
 CHAT_SENT = "X Chat message sent"
+CHAT_EVENTS_READ = "X Chat events read"  # a conversation's history, for reconciliation
 
 # Dollars per call or per delivered event.
 PRICES: dict[str, Decimal] = {
@@ -52,7 +54,7 @@ PRICES: dict[str, Decimal] = {
     "post.reply.create": Decimal("0.005"),
 }
 # Kinds X bills or may bill but publishes no price for.
-UNPUBLISHED = frozenset({CHAT_SENT})
+UNPUBLISHED = frozenset({CHAT_SENT, CHAT_EVENTS_READ})
 # Kinds that are not in X's price list: counted, and priced at nothing.
 NOT_LISTED = frozenset(
     {
@@ -62,6 +64,7 @@ NOT_LISTED = frozenset(
         "webhook management",
         "subscription management",
         "media download",
+        "X Chat key management",  # public keys registered and read, conversation keys
         "AAA delivery",
         "post refused",  # X prices the posts it creates
         "DM refused",

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bench import x_prices
-from bench.pipeline import x_kinds
+from bench.pipeline import ROUTE_KINDS, x_kinds
 from bench.x_prices import (
     CHAT_SENT,
     DM_SENT,
@@ -16,8 +16,10 @@ from bench.x_prices import (
     SUMMONED_REPLY,
     USER_READ,
     cost,
+    price,
     unpriced,
 )
+from sandboxes.x.server import XSandbox
 
 
 def test_calls_and_deliveries_are_priced_at_x_published_prices():
@@ -88,3 +90,16 @@ def test_the_sandbox_calls_are_billed_as_what_x_made_of_them():
     }
     # 2 x $0.015 + $0.010 + $0.200 + $0.015 + $0.010
     assert cost(x_kinds(calls, sent)) == Decimal("0.265")
+
+
+def test_every_call_the_service_can_make_to_x_has_a_kind_with_a_price():
+    """The sandbox X's routes of X's API (those it can fail; not its own controls): a new
+    call the service makes cannot leave bench.pipeline without a kind or a price."""
+    with XSandbox("key", "secret") as sandbox:
+        routes = [route for route in sandbox._route_table() if route.faults is not None]
+    names = {route.handler.__name__.lstrip("_") for route in routes}
+    kinds = {name: ROUTE_KINDS.get(name) for name in names - {"send_dm", "create_post"}}
+
+    assert [name for name, kind in kinds.items() if kind is None] == []
+    for kind in kinds.values():
+        price(kind)  # raises for a kind x_prices does not know
