@@ -391,6 +391,11 @@ def bad_json_bodies(talk: Talk) -> list[tuple[str, object, str]]:
             "message",
         ),
         (
+            "only invisible spaces for a comment",
+            {"case": case, "message": "\u200b\ufeff\u2060"},
+            "message",
+        ),
+        (
             "empty message, explicit comment",
             {"case": case, "message": "", "type": "comment"},
             "message",

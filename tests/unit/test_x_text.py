@@ -1,5 +1,5 @@
-"""What the service sends on X: controls and bidirectional overrides taken out, the rest
-as written."""
+"""What the service sends on X: controls, bidirectional overrides and invisible spaces
+taken out, line breaks as newlines, the rest as written."""
 
 import pytest
 
@@ -9,11 +9,19 @@ C0_BUT_TAB_AND_NEWLINE = [chr(code) for code in range(0x20) if chr(code) not in 
 C1 = [chr(code) for code in range(0x80, 0xA0)]
 BIDI_EMBEDDINGS_AND_OVERRIDES = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e"]
 BIDI_ISOLATES = ["\u2066", "\u2067", "\u2068", "\u2069"]
+INVISIBLE = ["\u200b", "\u2060", "\ufeff"]  # zero-width space, word joiner, BOM
 
 
 @pytest.mark.parametrize(
     "char",
-    [*C0_BUT_TAB_AND_NEWLINE, "\x7f", *C1, *BIDI_EMBEDDINGS_AND_OVERRIDES, *BIDI_ISOLATES],
+    [
+        *C0_BUT_TAB_AND_NEWLINE,
+        "\x7f",
+        *C1,
+        *BIDI_EMBEDDINGS_AND_OVERRIDES,
+        *BIDI_ISOLATES,
+        *INVISIBLE,
+    ],
     ids=lambda char: f"U+{ord(char):04X}",
 )
 def test_controls_and_bidi_overrides_are_taken_out(char):
@@ -31,6 +39,7 @@ def test_a_reply_made_to_read_backwards_reads_as_written():
         ("Line one\r\nLine two", "Line one\nLine two"),
         ("Line one\rLine two", "Line one\nLine two"),
         ("Line one\n\n\tindented", "Line one\n\n\tindented"),
+        ("Line one\u2028Line two\u2029Next paragraph", "Line one\nLine two\nNext paragraph"),
     ],
 )
 def test_line_breaks_and_tabs_are_kept(text, sent):
@@ -44,6 +53,7 @@ def test_line_breaks_and_tabs_are_kept(text, sent):
         "שלום, \u200fההזמנה שלך\u200e (CS0001005) נשלחה",  # right-to-left with its marks
         "\u0627\u061c\u0661\u0662",  # the Arabic letter mark
         "👩\u200d👩\u200d👧 family order",  # a zero-width joiner sequence
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian, with a non-joiner
         "Café\u0301 «quoted» — 日本語 🇫🇷",
         "",
     ],
