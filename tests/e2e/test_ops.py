@@ -161,6 +161,18 @@ def run_ops(state_file: Path, command: str) -> subprocess.CompletedProcess:
     )
 
 
+def stack_dynamodb(local_stack):
+    """A DynamoDB client of the local stack's embedded AWS, to write what an older version
+    of the service stored."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=local_stack.aws.endpoint_url,
+        region_name=local_stack.aws.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack):
     """Claims stored as before (lowercased, not case folded) move to their keys now; a
     pair that is one name now is reported, not merged."""
@@ -178,13 +190,7 @@ def test_rekey_claims_moves_lowercased_claims_and_lists_look_alikes(local_stack)
         assert reply.status_code == 201, reply.text
         return reply.json()["id"]
 
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=local_stack.aws.endpoint_url,
-        region_name=local_stack.aws.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = stack_dynamodb(local_stack)
     users_table = local_stack.template.physical_names()["UsersTable"]
 
     def as_before(user_id, username):  # the claim as the service wrote it before
@@ -229,13 +235,7 @@ def test_recount_failures_counts_the_failures_from_before_counts_were_kept(
     drained(local_stack)
     conversation = desk.conversation_with(customer)
     names = local_stack.template.physical_names()
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=local_stack.aws.endpoint_url,
-        region_name=local_stack.aws.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = stack_dynamodb(local_stack)
     # The acknowledgement as a reply that failed before the version that counts failures.
     [acknowledgement] = [
         item
